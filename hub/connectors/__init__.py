@@ -1,0 +1,1 @@
+"""Channel connectors: the protocol (``hub.connectors.base``) and the built-ins."""

@@ -1,0 +1,268 @@
+"""The connector protocol: what a channel plugin is and what it may touch.
+
+A connector turns a provider's traffic into :class:`InboundMessage` envelopes
+that it hands to ``context.ingest`` (the hub's single write path), and turns
+:class:`OutboundMessage` into a provider call in :meth:`Connector.send`. It
+never touches the store. Routes it declares are mounted under
+``/connectors/<name>/``.
+
+Connectors are found through the ``omnihub.connectors`` entry-point group;
+the built-in ones register there too.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.errors import DuplicateConnector
+from hub.timeline.model import (
+    Attachment,
+    DeliveryStatus,
+    Direction,
+    Event,
+    EventKind,
+    Identity,
+)
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from hub.timeline.blobs import BlobStore
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Capabilities",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorSettings",
+    "InboundMessage",
+    "IngestResult",
+    "OutboundMessage",
+    "Registry",
+    "SendResult",
+]
+
+ENTRY_POINT_GROUP = "omnihub.connectors"
+log = logging.getLogger("hub.connectors")
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can do; the hub checks these before queueing a send."""
+
+    text_limit: int | None = None
+    attachments: bool = False
+    max_attachment_bytes: int | None = None
+    reply_window: timedelta | None = None
+    templates: bool = False
+    typing: bool = False
+    read_receipts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One normalised thing that happened on a channel, ready for ``ingest``.
+
+    ``external_id`` is the provider's id for it (the dedupe key with
+    ``channel``). ``direction`` is ``OUT`` for echoes of replies the business
+    sent from another tool. ``thread_ref`` is this message's own threading id
+    (an email Message-ID); ``in_reply_to`` the refs it answers.
+    ``conversation_id`` is a conversation the connector holds proof of (a
+    signed reply token); the pipeline honours it only for the same customer.
+    """
+
+    channel: str
+    external_id: str
+    identity: Identity
+    text: str | None = None
+    html: str | None = None
+    subject: str | None = None
+    kind: EventKind = EventKind.MESSAGE
+    direction: Direction = Direction.IN
+    author: str | None = None
+    customer_name: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    occurred_at: datetime | None = None
+    thread_ref: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    conversation_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What ``ingest`` did: the stored event and whether it was new."""
+
+    event: Event
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message the outbox asks a connector to deliver.
+
+    ``event_id`` is stable across retries: pass it to the provider as an
+    idempotency key where the provider supports one.
+    """
+
+    event_id: str
+    channel: str
+    to: Identity
+    customer_id: str
+    conversation_id: str | None
+    text: str | None = None
+    html: str | None = None
+    subject: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    in_reply_to: tuple[str, ...] = ()
+    attempt: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """A successful hand-over to the provider."""
+
+    provider_id: str | None = None
+    status: DeliveryStatus = DeliveryStatus.SENT
+    thread_ref: str | None = None
+
+
+class ConnectorSettings(BaseModel):
+    """Base of every connector's settings model (one ``[connectors.<name>]`` table).
+
+    Declare secrets as ``pydantic.SecretStr`` so they never reach ``repr`` or logs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeliveryReporter(Protocol):
+    async def __call__(
+        self,
+        channel: str,
+        provider_id: str,
+        status: DeliveryStatus,
+        *,
+        error: str | None = None,
+    ) -> Event | None: ...
+
+
+class CheckpointStore(Protocol):
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+    async def set(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorContext:
+    """The part of the hub a connector may use.
+
+    ``ingest`` is the single write path; ``report_delivery`` records a status
+    callback (never backwards); ``checkpoints`` are scoped to this connector;
+    ``public_url`` is the externally visible base URL (for signatures and
+    callback URLs — never trust the request's own host behind a proxy).
+    """
+
+    ingest: Callable[[InboundMessage], Awaitable[IngestResult]]
+    report_delivery: DeliveryReporter
+    blobs: BlobStore
+    checkpoints: CheckpointStore
+    public_url: str
+    max_body_bytes: int
+    logger: logging.Logger
+
+
+class Connector(abc.ABC):
+    """Base class of every channel plugin.
+
+    Subclasses declare ``name``, ``identity_kind``, optionally ``channels``
+    (default: just ``name``), ``capabilities`` and ``settings_model``, and
+    implement :meth:`send`. Override :meth:`routes`, :meth:`start` and
+    :meth:`stop` as needed.
+    """
+
+    name: ClassVar[str]
+    identity_kind: ClassVar[str]
+    channels: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+
+    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @classmethod
+    def channel_names(cls) -> tuple[str, ...]:
+        return cls.channels or (cls.name,)
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """Starlette routes, mounted under ``/connectors/<name>/``."""
+        return []
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Start background work (polling, sockets). Called once the hub is up."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Stop background work; must be safe to call twice."""
+
+    @abc.abstractmethod
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Deliver ``message``; raise TransientError or PermanentError on failure."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} settings={self.settings!r}>"
+
+
+class Registry:
+    """Connector classes found through the entry-point group.
+
+    A connector whose import fails (e.g. an optional dependency is missing) is
+    listed in ``disabled`` with the reason, and the hub still starts. Two
+    connectors with one name or one channel raise :class:`DuplicateConnector`.
+    """
+
+    def __init__(self) -> None:
+        self.available: dict[str, type[Connector]] = {}
+        self.disabled: dict[str, str] = {}
+
+    @classmethod
+    def discover(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
+        registry = cls()
+        for ep in entry_points(group=group):
+            registry.load(ep)
+        return registry
+
+    def load(self, ep: EntryPoint) -> None:
+        try:
+            connector = ep.load()
+        except ImportError as exc:
+            self.disabled[ep.name] = f"cannot import {ep.value}: {exc}"
+            log.warning("connector %s disabled: %s", ep.name, self.disabled[ep.name])
+            return
+        self.add(connector, ep.name)
+
+    def add(self, connector: type[Connector], registered_as: str | None = None) -> None:
+        name = connector.name
+        if registered_as is not None and registered_as != name:
+            raise DuplicateConnector(
+                f"entry point {registered_as!r} loads a connector named {name!r}"
+            )
+        if name in self.available and self.available[name] is not connector:
+            raise DuplicateConnector(
+                f"two connectors named {name!r}: {self.available[name]!r} and {connector!r}"
+            )
+        taken = {ch: other for other in self.available.values() for ch in other.channel_names()}
+        for channel in connector.channel_names():
+            if channel in taken and taken[channel] is not connector:
+                raise DuplicateConnector(
+                    f"channel {channel!r} claimed by {taken[channel].name!r} and {name!r}"
+                )
+        self.available[name] = connector

@@ -1,0 +1,77 @@
+"""Omnihub's exception tree, in one place.
+
+    HubError
+    ├── InvalidIdentity        an identity that cannot be normalised (field, reason)
+    ├── NotFound               a customer / conversation / event that does not exist
+    ├── Conflict               an operation that contradicts stored state
+    │   └── IdentityTaken      the identity already belongs to another customer
+    ├── ConfigError            settings that cannot work
+    │   └── DuplicateConnector two connectors claim one name or channel
+    └── ConnectorError         raised by ``Connector.send`` (see hub.connectors)
+        ├── TransientError     retry later (optionally after ``retry_after`` seconds)
+        └── PermanentError     do not retry; the delivery fails with ``reason``
+
+Lower-level errors (SDKs, drivers) are translated into this tree where they
+are caught, once.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error Omnihub raises on purpose."""
+
+
+class InvalidIdentity(HubError, ValueError):
+    """An identity that cannot be normalised. ``field`` names the offending input."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(HubError, LookupError):
+    """The record does not exist."""
+
+
+class Conflict(HubError):
+    """The operation contradicts what is stored."""
+
+
+class IdentityTaken(Conflict):
+    """The identity already belongs to another customer (merge them instead)."""
+
+    def __init__(self, identity: str, customer_id: str) -> None:
+        super().__init__(f"{identity} already belongs to customer {customer_id}")
+        self.identity = identity
+        self.customer_id = customer_id
+
+
+class ConfigError(HubError):
+    """Settings that cannot work."""
+
+
+class DuplicateConnector(ConfigError):
+    """Two connectors claim the same name or channel."""
+
+
+class ConnectorError(HubError):
+    """A connector could not deliver a message."""
+
+
+class TransientError(ConnectorError):
+    """Retry later; ``retry_after`` (seconds) overrides the outbox's backoff."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class PermanentError(ConnectorError):
+    """Do not retry; the delivery fails and the agent sees ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,326 @@
+"""The ``TimelineStore`` port: everything the hub persists, behind one protocol.
+
+Two adapters implement it, :mod:`hub.timeline.sqlite` (embedded default) and
+:mod:`hub.timeline.mongo` (production), and both pass one contract suite
+(``tests/timeline/test_store_contract.py``). Only :mod:`hub.pipeline`, the
+outbox, the API and the CLI use a store; connectors never do.
+
+Rules every adapter follows:
+
+* ``append_event`` is idempotent on ``Event.dedupe_key`` (``channel`` +
+  ``external_id``): appending a duplicate returns the stored event and
+  ``created=False``. It assigns ``Event.seq`` (strictly increasing) and
+  ``origin_customer_id``, and folds the event into its conversation's summary
+  (``last_activity_at``, ``last_channel``, ``channels``, preview,
+  ``waiting_since``, ``first_response_at``; an inbound message re-opens a
+  pending, snoozed or resolved conversation).
+* Timelines page by opaque cursors over ``seq``; pages hold items oldest first.
+* Merge and unmerge use single-document atomic operations only (no
+  multi-document transactions), are idempotent, and are safe to re-run after a
+  crash half-way. Unmerge restores every identity, conversation and event whose
+  ``origin_customer_id`` is the unmerged customer (or a customer merged into it).
+* Outbox: ``claim_outbound`` hands each due message to exactly one claimant
+  under a lease; ``record_delivery`` with the lease token ends the claim;
+  without a token (provider callbacks) a status only ever moves forward.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from hub.timeline.model import (
+    ApiToken,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    DeliveryStatus,
+    Event,
+    Identity,
+    Priority,
+)
+
+__all__ = [
+    "ConversationPage",
+    "ConversationUpdate",
+    "DeliveryUpdate",
+    "EventPage",
+    "InboxFilter",
+    "InvalidCursor",
+    "TimelineStore",
+    "decode_cursor",
+    "encode_cursor",
+]
+
+Direction = Literal["older", "newer"]
+InboxSort = Literal["last_activity", "waiting"]
+
+
+class InvalidCursor(ValueError):
+    """A cursor this store did not issue."""
+
+
+def encode_cursor(*parts: Any) -> str:
+    """Pack cursor parts (JSON-able) into an opaque URL-safe string."""
+    raw = json.dumps(list(parts), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    """Unpack a cursor made by :func:`encode_cursor`; raise :class:`InvalidCursor`."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidCursor("cursor: not a cursor issued by this hub") from None
+    if not isinstance(parts, list) or len(parts) != arity:
+        raise InvalidCursor("cursor: not a cursor issued by this hub")
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """A page of events, oldest first.
+
+    ``older`` continues towards the past (``None`` when nothing is older);
+    ``newer`` is the position after the last item, always set so a client can
+    resume from it later; ``has_newer`` says whether more exist right now.
+    """
+
+    items: list[Event]
+    older: str | None
+    newer: str
+    has_newer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    """A page of an inbox listing in its sort order; ``next`` continues it."""
+
+    items: list[Conversation]
+    next: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilter:
+    """Which conversations an inbox lists. Empty ``status`` means any status.
+
+    ``assignee`` filters to one agent; ``unassigned=True`` to nobody's.
+    ``channel`` matches conversations that used that channel at all.
+    """
+
+    status: tuple[ConversationStatus, ...] = (
+        ConversationStatus.OPEN,
+        ConversationStatus.PENDING,
+    )
+    assignee: str | None = None
+    unassigned: bool = False
+    priority: Priority | None = None
+    channel: str | None = None
+    customer_id: str | None = None
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationUpdate:
+    """Fields to change on a conversation; fields left unset are untouched.
+
+    Setting ``status`` to resolved stamps ``resolved_at``; any other status
+    clears it.
+    """
+
+    status: ConversationStatus | None = None
+    subject: str | None = None
+    assignee: str | None = _UNSET
+    priority: Priority | None = None
+    tags: list[str] | None = None
+    snoozed_until: datetime | None = _UNSET
+
+    def changes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in ("status", "subject", "priority", "tags"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        for name in ("assignee", "snoozed_until"):
+            value = getattr(self, name)
+            if value is not _UNSET:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """A delivery status change. ``next_attempt_at`` only with ``QUEUED`` (a retry)."""
+
+    status: DeliveryStatus
+    provider_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class TimelineStore(Protocol):
+    """The persistence port. See the module docstring for the rules."""
+
+    # -- lifecycle -------------------------------------------------------
+    async def open(self) -> None:
+        """Connect and create schema and indexes (idempotent)."""
+
+    async def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    async def health(self) -> dict[str, Any]:
+        """A small dict for ``/healthz``: at least ``{"store": kind, "ok": bool}``."""
+
+    # -- customers ---------------------------------------------------------
+    async def get_customer(self, customer_id: str) -> Customer:
+        """The customer as stored (merged ones included); NotFound if absent."""
+
+    async def find_customer(self, identity: Identity) -> Customer | None:
+        """The customer owning ``identity``, following ``merged_into`` to the survivor."""
+
+    async def create_customer(
+        self,
+        *,
+        name: str | None = None,
+        identities: tuple[Identity, ...] = (),
+        attributes: dict[str, Any] | None = None,
+    ) -> Customer:
+        """A new customer; IdentityTaken if one of ``identities`` is owned already."""
+
+    async def get_or_create_customer(
+        self, identity: Identity, *, name: str | None = None
+    ) -> tuple[Customer, bool]:
+        """The owner of ``identity`` or a new customer holding it; safe under races."""
+
+    async def update_customer(
+        self,
+        customer_id: str,
+        *,
+        name: str | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> Customer:
+        """Set the name and/or merge ``attributes`` into the existing ones."""
+
+    async def link_identity(self, customer_id: str, identity: Identity) -> Customer:
+        """Attach ``identity``; no-op if already this customer's, IdentityTaken if another's."""
+
+    async def merge_customers(self, source_id: str, target_id: str) -> Customer:
+        """Fold ``source`` into ``target``: re-point identities, conversations, events.
+
+        Returns the target. Re-running it finishes a merge interrupted half-way.
+        Conflict if ``source == target`` or either is merged into something else.
+        """
+
+    async def unmerge_customer(self, source_id: str) -> Customer:
+        """Undo the merge of ``source``: everything it brought goes back to it."""
+
+    # -- conversations -----------------------------------------------------
+    async def open_conversation(
+        self,
+        customer_id: str,
+        *,
+        channel: str,
+        subject: str | None = None,
+        open_key: str | None = None,
+    ) -> Conversation:
+        """A new open conversation; with ``open_key``, the existing one if that key was used."""
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        """NotFound if absent."""
+
+    async def update_conversation(
+        self, conversation_id: str, update: ConversationUpdate
+    ) -> Conversation:
+        """Apply ``update``; NotFound if absent."""
+
+    async def find_open_conversation(
+        self, customer_id: str, *, channel: str | None = None
+    ) -> Conversation | None:
+        """The customer's most recently active conversation that is not resolved.
+
+        With ``channel``, only conversations that used that channel.
+        """
+
+    async def list_conversations(
+        self,
+        inbox: InboxFilter,
+        *,
+        sort: InboxSort = "last_activity",
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> ConversationPage:
+        """An inbox page. ``last_activity``: most recent first. ``waiting``: only
+        conversations awaiting our reply, longest-waiting first."""
+
+    # -- events ------------------------------------------------------------
+    async def append_event(self, event: Event) -> tuple[Event, bool]:
+        """Store ``event`` (see the module rules); ``(stored, created)``."""
+
+    async def get_event(self, event_id: str) -> Event:
+        """NotFound if absent."""
+
+    async def find_event(self, channel: str, external_id: str) -> Event | None:
+        """The event stored under ``(channel, external_id)``."""
+
+    async def find_event_by_provider_id(self, channel: str, provider_id: str) -> Event | None:
+        """The outbound event whose delivery got ``provider_id`` from the provider."""
+
+    async def find_event_by_thread_ref(self, refs: list[str]) -> Event | None:
+        """The most recent event whose ``thread_ref`` is one of ``refs``."""
+
+    async def events(
+        self,
+        *,
+        customer_id: str | None = None,
+        conversation_id: str | None = None,
+        cursor: str | None = None,
+        direction: Direction = "older",
+        limit: int = 50,
+    ) -> EventPage:
+        """Page a customer's timeline or a conversation (exactly one of the two ids).
+
+        Without a cursor, ``older`` gives the latest page and ``newer`` the first.
+        With one, the events strictly before / after it.
+        """
+
+    # -- outbox ------------------------------------------------------------
+    async def claim_outbound(
+        self, *, now: datetime, lease_seconds: float, limit: int = 10
+    ) -> list[Event]:
+        """Claim up to ``limit`` due outbound events (queued and due, or sending with
+        an expired lease): status → sending, attempts + 1, a fresh lease token."""
+
+    async def record_delivery(
+        self, event_id: str, update: DeliveryUpdate, *, lease_token: str | None = None
+    ) -> Event | None:
+        """Record a delivery change. With ``lease_token``: only while that claim holds
+        (ends it). Without: only if the status moves forward. ``None`` if not applied."""
+
+    # -- connector checkpoints ---------------------------------------------
+    async def get_checkpoint(self, connector: str, key: str) -> dict[str, Any] | None:
+        """A connector's saved position (e.g. IMAP UIDVALIDITY + last UID)."""
+
+    async def set_checkpoint(self, connector: str, key: str, value: dict[str, Any]) -> None:
+        """Save a connector's position, replacing the previous one."""
+
+    # -- API tokens --------------------------------------------------------
+    async def create_api_token(self, name: str, token_hash: str) -> ApiToken:
+        """Store a token by its hash (the token itself is never stored)."""
+
+    async def find_api_token(self, token_hash: str) -> ApiToken | None:
+        """The live (not revoked) token with this hash."""
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        """All tokens, revoked ones included."""
+
+    async def revoke_api_token(self, token_id: str) -> None:
+        """Revoke; NotFound if absent."""
