@@ -1,7 +1,10 @@
 """Omnihub's exception tree, in one place.
 
     HubError
-    ├── InvalidIdentity        an identity that cannot be normalised (field, reason)
+    ├── InvalidInput           input that cannot be used (field, reason) → 422
+    │   ├── MalformedBody      a body that does not parse → 400
+    │   ├── InvalidIdentity    an identity that cannot be normalised
+    │   └── SendRejected       a reply its channel cannot take (hub.pipeline)
     ├── NotFound               a customer / conversation / event that does not exist
     ├── Conflict               an operation that contradicts stored state
     │   └── IdentityTaken      the identity already belongs to another customer
@@ -22,13 +25,25 @@ class HubError(Exception):
     """Base of every error Omnihub raises on purpose."""
 
 
-class InvalidIdentity(HubError, ValueError):
-    """An identity that cannot be normalised. ``field`` names the offending input."""
+class InvalidInput(HubError, ValueError):
+    """Input that cannot be used. ``field`` names it; ``status`` is the HTTP answer."""
+
+    status = 422
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class MalformedBody(InvalidInput):
+    """A request body that cannot be parsed at all."""
+
+    status = 400
+
+
+class InvalidIdentity(InvalidInput):
+    """An identity that cannot be normalised."""
 
 
 class NotFound(HubError, LookupError):

@@ -183,14 +183,15 @@ class ConnectorContext:
 class Connector(abc.ABC):
     """Base class of every channel plugin.
 
-    Subclasses declare ``name``, ``identity_kind``, optionally ``channels``
+    Subclasses declare ``name``, ``identity_kind`` (the kind of identity it
+    reaches customers by; ``None`` for any kind), optionally ``channels``
     (default: just ``name``), ``capabilities`` and ``settings_model``, and
     implement :meth:`send`. Override :meth:`routes`, :meth:`start` and
     :meth:`stop` as needed.
     """
 
     name: ClassVar[str]
-    identity_kind: ClassVar[str]
+    identity_kind: ClassVar[str | None]
     channels: ClassVar[tuple[str, ...]] = ()
     capabilities: ClassVar[Capabilities] = Capabilities()
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings

@@ -1,0 +1,214 @@
+"""Assemble the hub: ``build_app(settings) -> Starlette``.
+
+Construction wires the parts; the lifespan starts them in order (store →
+connectors → outbox) and stops them in reverse, collecting errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from hub import api
+from hub.bus import Bus
+from hub.connectors.base import Connector, ConnectorContext, Registry
+from hub.errors import ConfigError
+from hub.limits import BodyLimit
+from hub.outbox import Outbox
+from hub.pipeline import ChannelInfo, Pipeline
+from hub.settings import Settings
+from hub.timeline.blobs import BlobStore, FileBlobStore
+from hub.timeline.store import TimelineStore
+
+__all__ = ["Hub", "build_app", "open_store", "secret_values"]
+
+log = logging.getLogger("hub.app")
+
+
+def open_store(url: str) -> TimelineStore:
+    """The store for ``url``: ``mongodb://…`` / ``mongodb+srv://…``, or an SQLite path
+    (``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path)."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from hub.timeline.mongo import MongoStore
+
+        return MongoStore(url)
+    from hub.timeline.sqlite import SQLiteStore
+
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    return SQLiteStore(Path(path))
+
+
+def open_blobs(settings: Settings, store: TimelineStore) -> BlobStore:
+    if settings.blobs == "gridfs":
+        from hub.timeline.gridfs import GridFSBlobStore
+        from hub.timeline.mongo import MongoStore
+
+        if not isinstance(store, MongoStore):
+            raise ConfigError("blobs = gridfs needs a MongoDB store")
+        return GridFSBlobStore(store)
+    return FileBlobStore(Path(settings.blobs))
+
+
+class _Checkpoints:
+    def __init__(self, store: TimelineStore, connector: str) -> None:
+        self.store = store
+        self.connector = connector
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        return await self.store.get_checkpoint(self.connector, key)
+
+    async def set(self, key: str, value: dict[str, Any]) -> None:
+        await self.store.set_checkpoint(self.connector, key, value)
+
+
+@dataclass
+class Hub:
+    """The running parts, reachable from handlers as ``request.app.state.hub``."""
+
+    settings: Settings
+    store: TimelineStore
+    blobs: BlobStore
+    bus: Bus
+    pipeline: Pipeline
+    outbox: Outbox
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    registry: Registry = field(default_factory=Registry)
+
+    @property
+    def channels(self) -> dict[str, Connector]:
+        return {ch: c for c in self.connectors.values() for ch in c.channel_names()}
+
+
+def secret_values(settings: Settings, connectors: dict[str, Connector]) -> list[str]:
+    """Every configured secret, for the log redaction filter."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif hasattr(value, "model_fields"):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    for connector in connectors.values():
+        walk(connector.settings)
+    for section in settings.connectors.values():
+        for key, value in section.items():
+            if isinstance(value, str) and any(
+                w in key for w in ("secret", "token", "password", "key")
+            ):
+                found.append(value)
+    return found
+
+
+def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
+    connectors: dict[str, Connector] = {}
+    for name, cls in registry.available.items():
+        if not settings.connector_enabled(name):
+            continue
+        try:
+            conf = cls.settings_model.model_validate(settings.connectors.get(name, {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"connectors.{name}.{where}: {first['msg']}") from None
+        context = ConnectorContext(
+            ingest=hub.pipeline.ingest,
+            report_delivery=hub.pipeline.report_delivery,
+            blobs=hub.blobs,
+            checkpoints=_Checkpoints(hub.store, name),
+            public_url=settings.public_url,
+            max_body_bytes=settings.max_body_bytes,
+            logger=logging.getLogger(f"hub.connectors.{name}"),
+        )
+        connectors[name] = cls(conf, context)
+    unknown = set(settings.enabled_connectors or ()) - set(registry.available)
+    if unknown:
+        raise ConfigError(f"enabled_connectors names unknown connectors: {sorted(unknown)}")
+    return connectors
+
+
+async def healthz(request: Request) -> JSONResponse:
+    hub: Hub = request.app.state.hub
+    try:
+        store = await hub.store.health()
+    except Exception as exc:  # report, never raise, from a health probe
+        store = {"ok": False, "error": type(exc).__name__}
+    body = {
+        "ok": bool(store.get("ok")),
+        "store": store,
+        "connectors": sorted(hub.connectors),
+        "outbox": "running" if hub.outbox.running else "stopped",
+    }
+    return JSONResponse(body, status_code=200 if body["ok"] else 503)
+
+
+def build_app(
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    store: TimelineStore | None = None,
+) -> Starlette:
+    """The hub as an ASGI app. Nothing is opened until the lifespan starts."""
+    settings = settings or Settings()
+    registry = registry or Registry.discover()
+    store = store or open_store(settings.store)
+    bus = Bus()
+    pipeline = Pipeline(store, bus)
+    hub = Hub(
+        settings=settings,
+        store=store,
+        blobs=open_blobs(settings, store),
+        bus=bus,
+        pipeline=pipeline,
+        outbox=Outbox(store, pipeline, {}, settings.outbox),
+        registry=registry,
+    )
+    hub.connectors = _make_connectors(settings, registry, hub)
+    hub.outbox.connectors = hub.channels
+    pipeline.channels = {
+        ch: ChannelInfo(c.identity_kind, c.capabilities) for ch, c in hub.channels.items()
+    }
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Mount("/api/v1", routes=api.routes),
+    ]
+    for name, connector in hub.connectors.items():
+        routes.append(Mount(f"/connectors/{name}", routes=list(connector.routes())))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            await store.open()
+            stack.push_async_callback(store.close)
+            stack.callback(bus.close)
+            for connector in hub.connectors.values():
+                await connector.start()
+                stack.push_async_callback(connector.stop)
+            await hub.outbox.start()
+            stack.push_async_callback(hub.outbox.stop)
+            log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
+            yield
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+    )
+    app.state.hub = hub
+    return app

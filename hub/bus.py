@@ -1,0 +1,135 @@
+"""In-process publish/subscribe for timeline changes.
+
+Publishing never waits: each subscriber has a bounded queue, and a subscriber
+that falls behind is dropped and handed a :class:`Resync` marker, after which
+it re-reads what it needs from the store (by cursor) and subscribes again.
+Ingest is never slowed down by a slow websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.timeline.model import Conversation, Event
+
+__all__ = ["Bus", "BusMessage", "Resync", "Subscription", "Topic"]
+
+log = logging.getLogger("hub.bus")
+
+
+class Topic:
+    EVENT_CREATED = "event.created"
+    EVENT_UPDATED = "event.updated"
+    CONVERSATION_UPDATED = "conversation.updated"
+    CUSTOMER_UPDATED = "customer.updated"
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """One change: ``topic`` plus the record it concerns."""
+
+    topic: str
+    customer_id: str
+    event: Event | None = None
+    conversation: Conversation | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Delivered instead of messages that were dropped; the subscription has ended."""
+
+    reason: str
+
+
+Filter = Callable[[BusMessage], bool]
+
+
+class Subscription:
+    """Receive messages with ``async for``; ends after a :class:`Resync` or ``close``."""
+
+    def __init__(self, bus: Bus, maxsize: int, accept: Filter | None) -> None:
+        self._bus = bus
+        self._queue: asyncio.Queue[BusMessage | Resync | None] = asyncio.Queue(maxsize + 1)
+        self._maxsize = maxsize
+        self._accept = accept
+        self.closed = False
+
+    def _offer(self, message: BusMessage) -> None:
+        if self.closed or (self._accept is not None and not self._accept(message)):
+            return
+        if self._queue.qsize() >= self._maxsize:
+            self._drop("subscriber fell behind")
+            return
+        self._queue.put_nowait(message)
+
+    def _drop(self, reason: str) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(Resync(reason))
+        self.closed = True
+        self._bus._remove(self)
+        log.warning("bus subscriber dropped: %s", reason)
+
+    async def get(self) -> BusMessage | Resync | None:
+        """The next message, a Resync (then nothing more), or None once closed."""
+        if self.closed and self._queue.empty():
+            return None
+        return await self._queue.get()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._bus._remove(self)
+            self._queue.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[BusMessage | Resync]:
+        while True:
+            item = await self.get()
+            if item is None:
+                return
+            yield item
+            if isinstance(item, Resync):
+                return
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Bus:
+    """The hub's in-process fan-out."""
+
+    def __init__(self, default_maxsize: int = 1000) -> None:
+        self._subscribers: set[Subscription] = set()
+        self.default_maxsize = default_maxsize
+
+    def subscribe(
+        self, accept: Filter | None = None, *, maxsize: int | None = None
+    ) -> Subscription:
+        """A new subscription receiving the messages ``accept`` lets through."""
+        sub = Subscription(self, maxsize or self.default_maxsize, accept)
+        self._subscribers.add(sub)
+        return sub
+
+    def publish(self, message: BusMessage) -> None:
+        """Hand ``message`` to every subscriber without waiting."""
+        for sub in list(self._subscribers):
+            sub._offer(message)
+
+    def _remove(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def close(self) -> None:
+        for sub in list(self._subscribers):
+            sub.close()

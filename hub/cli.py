@@ -1,0 +1,173 @@
+"""``omnihub``: serve the hub and administer it.
+
+omnihub serve [--host H] [--port P]
+omnihub tokens create NAME | list | revoke ID
+omnihub connectors list
+omnihub check
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from hub.errors import HubError
+from hub.settings import Settings
+from hub.timeline.store import TimelineStore
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SystemExit(f"omnihub: invalid setting {where}: {first['msg']}") from None
+
+
+def _prepare_local_store(settings: Settings) -> None:
+    """Create ``./var`` (or wherever the SQLite file goes) on first run."""
+    if not settings.store.startswith(("mongodb://", "mongodb+srv://")):
+        path = settings.store.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if settings.blobs != "gridfs":
+        Path(settings.blobs).mkdir(parents=True, exist_ok=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.app import build_app, secret_values
+    from hub.logs import configure_logging
+
+    settings = _settings()
+    _prepare_local_store(settings)
+    app = build_app(settings)
+    hub = app.state.hub
+    configure_logging(
+        settings.log_level, settings.log_format, secret_values(settings, hub.connectors)
+    )
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+async def _with_store(action: Callable[[TimelineStore], Awaitable[int]]) -> int:
+    from hub.app import open_store
+
+    settings = _settings()
+    _prepare_local_store(settings)
+    store = open_store(settings.store)
+    await store.open()
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from hub.tokens import issue_token
+
+    async def run(s: TimelineStore) -> int:
+        if args.action == "create":
+            record, token = await issue_token(s, args.name)
+            print(f"created token {record.id} ({record.name}); shown once:")
+            print(token)
+        elif args.action == "list":
+            for t in await s.list_api_tokens():
+                state = f"revoked {t.revoked_at.isoformat()}" if t.revoked_at else "active"
+                print(f"{t.id}\t{t.name}\t{t.created_at.isoformat()}\t{state}")
+        else:
+            await s.revoke_api_token(args.id)
+            print(f"revoked {args.id}")
+        return 0
+
+    return asyncio.run(_with_store(run))
+
+
+def cmd_connectors(args: argparse.Namespace) -> int:
+    from hub.connectors.base import Registry
+
+    settings = _settings()
+    registry = Registry.discover()
+    for name, cls in sorted(registry.available.items()):
+        state = "enabled" if settings.connector_enabled(name) else "available"
+        print(f"{name}\t{state}\tchannels={','.join(cls.channel_names())}")
+    for name, reason in sorted(registry.disabled.items()):
+        print(f"{name}\tdisabled\t{reason}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from hub.app import build_app
+
+    settings = _settings()
+    _prepare_local_store(settings)
+    app = build_app(settings)
+    hub = app.state.hub
+
+    async def run() -> int:
+        await hub.store.open()
+        try:
+            health = await hub.store.health()
+        finally:
+            await hub.store.close()
+        print(json.dumps({"store": health, "connectors": sorted(hub.connectors)}, default=str))
+        return 0 if health.get("ok") else 1
+
+    return asyncio.run(run())
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="omnihub", description="Omnichannel conversation hub")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub (SQLite in ./var by default)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    tokens = sub.add_parser("tokens", help="API bearer tokens")
+    tsub = tokens.add_subparsers(dest="action", required=True)
+    create = tsub.add_parser("create", help="create a token (printed once)")
+    create.add_argument("name")
+    tsub.add_parser("list", help="list tokens")
+    revoke = tsub.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("id")
+    tokens.set_defaults(func=cmd_tokens)
+
+    connectors = sub.add_parser("connectors", help="connector plugins")
+    csub = connectors.add_subparsers(dest="action", required=True)
+    csub.add_parser("list", help="available, enabled and disabled connectors")
+    connectors.set_defaults(func=cmd_connectors)
+
+    check = sub.add_parser("check", help="validate settings and reach the store")
+    check.set_defaults(func=cmd_check)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except HubError as exc:
+        print(f"omnihub: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

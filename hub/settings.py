@@ -1,0 +1,98 @@
+"""Typed settings from ``OMNIHUB_*`` environment variables and ``omnihub.toml``.
+
+Environment wins over the file. Nested keys use ``__`` in the environment:
+``OMNIHUB_CONNECTORS__API__SECRET`` is ``[connectors.api] secret`` in TOML.
+The file is ``$OMNIHUB_CONFIG`` if set, else ``./omnihub.toml`` if present.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["OutboxSettings", "Settings"]
+
+DEFAULT_STORE = "sqlite:///./var/omnihub.db"
+
+
+class OutboxSettings(BaseModel):
+    """How the delivery worker retries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lease_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    backoff_base: float = Field(2.0, gt=0)
+    backoff_cap: float = Field(900.0, gt=0)
+    poll_interval: float = Field(1.0, gt=0)
+    concurrency: int = Field(8, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything the hub reads at start-up. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OMNIHUB_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    store: str = DEFAULT_STORE
+    blobs: str = "./var/blobs"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    default_region: str | None = None
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    outbox: OutboxSettings = OutboxSettings()
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    enabled_connectors: list[str] | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        return value.upper() if value else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get("OMNIHUB_CONFIG")
+        toml_file = Path(path) if path else Path("omnihub.toml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path or toml_file.exists():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def connector_enabled(self, name: str) -> bool:
+        """Enabled when listed in ``enabled_connectors``, else when it has settings."""
+        if self.enabled_connectors is not None:
+            return name in self.enabled_connectors
+        return name in self.connectors
+
+
+def masked(value: SecretStr | str | None) -> str:
+    """A secret for display: never its value."""
+    return "<unset>" if not value else "********"
