@@ -1,0 +1,179 @@
+#!/usr/bin/env python
+"""Push N messages through ``pipeline.ingest`` on each store and print the figures.
+
+Beside each run, a baseline measured in the same process: the raw driver
+writing one equivalent row/document per message (one commit each), i.e. what
+the storage stack can do with nothing of ours in the way. Figures are printed,
+never asserted; compare the ratio, not absolute numbers across machines.
+
+    python benchmarks/ingest.py                      # SQLite, and MongoDB if reachable
+    python benchmarks/ingest.py --messages 2000 --stores sqlite
+    OMNIHUB_TEST_MONGODB_URI=mongodb://… python benchmarks/ingest.py --stores mongo
+
+MongoDB: the URI above, else a FerretDB started from ``ferretdb`` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiosqlite  # noqa: E402
+from pymongo import AsyncMongoClient  # noqa: E402
+
+from hub.bus import Bus  # noqa: E402
+from hub.connectors.base import InboundMessage  # noqa: E402
+from hub.pipeline import Pipeline  # noqa: E402
+from hub.timeline.model import Identity  # noqa: E402
+from hub.timeline.mongo import MongoStore  # noqa: E402
+from hub.timeline.sqlite import SQLiteStore  # noqa: E402
+from hub.timeline.store import TimelineStore  # noqa: E402
+from tests.ferretdb import FerretDB, find_ferretdb  # noqa: E402
+
+TEXT = "Hi, I ordered a blue kettle last week and it has not arrived yet. Can you check?"
+
+
+def message(n: int, customers: int) -> InboundMessage:
+    who = n % customers
+    return InboundMessage(
+        channel="api",
+        external_id=f"bench-{n}",
+        identity=Identity("email", f"customer{who}@example.com"),
+        text=f"{TEXT} ({n})",
+        customer_name=f"Customer {who}",
+    )
+
+
+def report(name: str, latencies: list[float], elapsed: float) -> float:
+    rate = len(latencies) / elapsed
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+    print(f"  {name:<28} {rate:>9,.0f} msg/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    return rate
+
+
+async def timed(n: int, op: Callable[[int], Awaitable[object]]) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    start = time.perf_counter()
+    for i in range(n):
+        t0 = time.perf_counter()
+        await op(i)
+        latencies.append(time.perf_counter() - t0)
+    return latencies, time.perf_counter() - start
+
+
+async def sqlite_baseline(path: Path, n: int) -> tuple[list[float], float]:
+    async with aiosqlite.connect(path) as db:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY, key TEXT UNIQUE, customer TEXT, body TEXT)"
+        )
+
+        async def insert(i: int) -> None:
+            await db.execute(
+                "INSERT INTO events (key, customer, body) VALUES (?, ?, ?)",
+                (f"api\x1fbench-{i}", f"customer{i % 500}", f"{TEXT} ({i})"),
+            )
+            await db.commit()
+
+        return await timed(n, insert)
+
+
+async def mongo_baseline(uri: str, n: int) -> tuple[list[float], float]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri)
+    db = client[f"bench_base_{uuid.uuid4().hex[:8]}"]
+    try:
+        await db.events.create_index("key", unique=True)
+
+        async def insert(i: int) -> None:
+            await db.events.insert_one(
+                {
+                    "key": f"api\x1fbench-{i}",
+                    "customer": f"customer{i % 500}",
+                    "body": f"{TEXT} ({i})",
+                }
+            )
+
+        return await timed(n, insert)
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def through_pipeline(
+    store: TimelineStore, n: int, customers: int
+) -> tuple[list[float], float]:
+    await store.open()
+    pipeline = Pipeline(store, Bus())
+    try:
+        return await timed(n, lambda i: pipeline.ingest(message(i, customers)))
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def mongo_uri() -> AsyncIterator[str | None]:
+    uri = os.environ.get("OMNIHUB_TEST_MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    binary = find_ferretdb()
+    if binary is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp, FerretDB(binary, Path(tmp)) as server:
+        yield server.uri
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--stores", default="sqlite,mongo")
+    args = parser.parse_args()
+    stores = args.stores.split(",")
+    n = args.messages
+    print(f"ingest benchmark: {n:,} messages from {args.customers:,} customers, sequential")
+
+    if "sqlite" in stores:
+        with tempfile.TemporaryDirectory() as tmp:
+            print("SQLite (aiosqlite, WAL, synchronous=NORMAL)")
+            base = report(
+                "baseline: raw insert+commit", *await sqlite_baseline(Path(tmp) / "b.db", n)
+            )
+            ours = report(
+                "pipeline.ingest",
+                *await through_pipeline(SQLiteStore(Path(tmp) / "hub.db"), n, args.customers),
+            )
+            print(f"  ratio to baseline: {ours / base:.2f}")
+
+    if "mongo" in stores:
+        async with mongo_uri() as uri:
+            if uri is None:
+                print("MongoDB: skipped (set OMNIHUB_TEST_MONGODB_URI or put ferretdb on PATH)")
+                return
+            print(f"MongoDB ({uri.split('@')[-1]})")
+            base = report("baseline: raw insert_one", *await mongo_baseline(uri, n))
+            store = MongoStore(uri, database=f"bench_{uuid.uuid4().hex[:8]}")
+            ours = report("pipeline.ingest", *await through_pipeline(store, n, args.customers))
+            print(f"  ratio to baseline: {ours / base:.2f}")
+            await store.open()
+            await store.drop_database()
+            await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
