@@ -29,17 +29,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiosqlite  # noqa: E402
-from pymongo import AsyncMongoClient  # noqa: E402
+import aiosqlite
+from hub.timeline.mongo import MongoStore
+from hub.timeline.sqlite import SQLiteStore
+from pymongo import AsyncMongoClient
+from tests.ferretdb import FerretDB, find_ferretdb
 
-from hub.bus import Bus  # noqa: E402
-from hub.connectors.base import InboundMessage  # noqa: E402
-from hub.pipeline import Pipeline  # noqa: E402
-from hub.timeline.model import Identity  # noqa: E402
-from hub.timeline.mongo import MongoStore  # noqa: E402
-from hub.timeline.sqlite import SQLiteStore  # noqa: E402
-from hub.timeline.store import TimelineStore  # noqa: E402
-from tests.ferretdb import FerretDB, find_ferretdb  # noqa: E402
+from hub.bus import Bus
+from hub.connectors.base import InboundMessage
+from hub.pipeline import Pipeline
+from hub.timeline.model import Identity
+from hub.timeline.store import TimelineStore
 
 TEXT = "Hi, I ordered a blue kettle last week and it has not arrived yet. Can you check?"
 
