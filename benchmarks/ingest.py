@@ -79,7 +79,8 @@ async def sqlite_baseline(path: Path, n: int) -> tuple[list[float], float]:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute(
-            "CREATE TABLE events (seq INTEGER PRIMARY KEY, key TEXT UNIQUE, customer TEXT, body TEXT)"
+            "CREATE TABLE events"
+            " (seq INTEGER PRIMARY KEY, key TEXT UNIQUE, customer TEXT, body TEXT)"
         )
 
         async def insert(i: int) -> None:
