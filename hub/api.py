@@ -276,6 +276,29 @@ class ReplyBody(BaseModel):
     subject: str | None = Field(None, max_length=500)
     channel: str | None = Field(None, max_length=64)
     author: str | None = Field(None, max_length=200)
+    tag: str | None = Field(None, max_length=64)
+    template: dict[str, Any] | None = None
+
+
+@endpoint
+async def reply_options(request: Request, hub: Hub, token: ApiToken) -> Response:
+    options = await hub.pipeline.reply_options(request.path_params["conversation_id"])
+    return JSONResponse(
+        {
+            "items": [
+                {
+                    "channel": o.channel,
+                    "available": o.available,
+                    "to": str(o.to) if o.to else None,
+                    "text_limit": o.text_limit,
+                    "attachments": o.attachments,
+                    "window_closes_at": to_json(o.window_closes_at),
+                    "needs": o.needs,
+                }
+                for o in options
+            ]
+        }
+    )
 
 
 @endpoint
@@ -290,6 +313,7 @@ async def reply(request: Request, hub: Hub, token: ApiToken) -> Response:
         channel=body.channel,
         author=body.author or f"token:{token.name}",
         client_ref=f"{token.id}:{key}" if key else None,
+        meta={k: v for k, v in (("tag", body.tag), ("template", body.template)) if v},
     )
     return JSONResponse(to_json(event), status_code=202)
 
@@ -322,5 +346,6 @@ routes = [
     Route("/conversations/{conversation_id}", update_conversation, methods=["PATCH"]),
     Route("/conversations/{conversation_id}/events", conversation_events, methods=["GET"]),
     Route("/conversations/{conversation_id}/reply", reply, methods=["POST"]),
+    Route("/conversations/{conversation_id}/reply-options", reply_options, methods=["GET"]),
     Route("/conversations/{conversation_id}/notes", add_note, methods=["POST"]),
 ]

@@ -26,7 +26,7 @@ from hub.connectors.base import Connector, ConnectorContext, Registry
 from hub.errors import ConfigError
 from hub.limits import BodyLimit
 from hub.outbox import Outbox
-from hub.pipeline import ChannelInfo, Pipeline
+from hub.pipeline import Pipeline
 from hub.settings import Settings
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.store import TimelineStore
@@ -181,7 +181,7 @@ def build_app(
     hub.connectors = _make_connectors(settings, registry, hub)
     hub.outbox.connectors = hub.channels
     pipeline.channels = {
-        ch: ChannelInfo(c.identity_kind, c.capabilities) for ch, c in hub.channels.items()
+        spec.name: spec for c in hub.connectors.values() for spec in c.channel_specs()
     }
 
     routes: list[BaseRoute] = [

@@ -35,9 +35,11 @@ from hub.timeline.model import (
 from hub.timeline.store import DeliveryUpdate, TimelineStore
 
 if TYPE_CHECKING:
-    from hub.connectors.base import Capabilities
+    from datetime import datetime
 
-__all__ = ["ChannelInfo", "IngestContext", "IngestHook", "Pipeline", "SendRejected"]
+    from hub.connectors.base import Channel
+
+__all__ = ["IngestContext", "IngestHook", "Pipeline", "ReplyOption", "SendRejected"]
 
 log = logging.getLogger("hub.pipeline")
 
@@ -52,11 +54,19 @@ class SendRejected(InvalidInput):
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelInfo:
-    """What the pipeline needs to know of a channel to queue a send on it."""
+class ReplyOption:
+    """A channel an agent could answer on, and what it demands right now."""
 
-    identity_kind: str | None
-    capabilities: Capabilities
+    channel: str
+    to: Identity | None
+    text_limit: int | None
+    attachments: bool
+    window_closes_at: datetime | None
+    needs: str | None
+
+    @property
+    def available(self) -> bool:
+        return self.to is not None
 
 
 @dataclass(slots=True)
@@ -92,12 +102,12 @@ class Pipeline:
         store: TimelineStore,
         bus: Bus,
         *,
-        channels: Mapping[str, ChannelInfo] | None = None,
+        channels: Mapping[str, Channel] | None = None,
         hooks: Sequence[IngestHook] = (),
     ) -> None:
         self.store = store
         self.bus = bus
-        self.channels: dict[str, ChannelInfo] = dict(channels or {})
+        self.channels: dict[str, Channel] = dict(channels or {})
         self.hooks = list(hooks)
         self.on_queued: list[Callable[[Event], None]] = []
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -238,7 +248,16 @@ class Pipeline:
             raise SendRejected("text", f"{channel} takes at most {limit} characters")
         if attachments and not info.capabilities.attachments:
             raise SendRejected("attachments", f"{channel} does not take attachments")
-        to = await self._address(conv, channel, info)
+        option = await self._option(conv, info)
+        if option.to is None:
+            raise SendRejected("channel", f"the customer has no address on {channel}")
+        if option.needs and not (meta or {}).get(option.needs):
+            raise SendRejected(
+                option.needs,
+                f"the reply window on {channel} closed at {option.window_closes_at:%Y-%m-%d %H:%M} "
+                f"UTC; a {option.needs} is needed",
+            )
+        to = option.to
         now = utcnow()
         event = Event(
             id=new_id("evt"),
@@ -278,16 +297,47 @@ class Pipeline:
             cursor = page.older
         return conv.last_channel if conv.last_channel != HUB_CHANNEL else None
 
-    async def _address(self, conv: Conversation, channel: str, info: ChannelInfo) -> Identity:
+    async def reply_options(self, conversation_id: str) -> list[ReplyOption]:
+        """Every running channel, with the customer's address on it (if any), its
+        limits and whether its reply window is open — what a composer shows."""
+        conv = await self.store.get_conversation(conversation_id)
+        return [await self._option(conv, info) for info in self.channels.values()]
+
+    async def _option(self, conv: Conversation, info: Channel) -> ReplyOption:
         page = await self.store.events(customer_id=conv.customer_id, limit=200)
-        for event in reversed(page.items):
-            if event.channel == channel and event.direction is Direction.IN and event.identity:
-                return event.identity
-        customer = await self.store.get_customer(conv.customer_id)
-        for identity in customer.identities:
-            if info.identity_kind is None or identity.kind == info.identity_kind:
-                return identity
-        raise SendRejected("channel", f"the customer has no address on {channel}")
+        last_in = next(
+            (
+                e
+                for e in reversed(page.items)
+                if e.channel == info.name and e.direction is Direction.IN and e.identity
+            ),
+            None,
+        )
+        to = last_in.identity if last_in else None
+        if to is None:
+            customer = await self.store.get_customer(conv.customer_id)
+            to = next(
+                (
+                    i
+                    for i in customer.identities
+                    if info.identity_kind is None or i.kind == info.identity_kind
+                ),
+                None,
+            )
+        caps = info.capabilities
+        closes = needs = None
+        if caps.reply_window is not None:
+            closes = last_in.occurred_at + caps.reply_window if last_in else None
+            if closes is None or closes <= utcnow():
+                needs = caps.window_escape or "template"
+        return ReplyOption(
+            channel=info.name,
+            to=to,
+            text_limit=caps.text_limit,
+            attachments=caps.attachments,
+            window_closes_at=closes,
+            needs=needs,
+        )
 
     async def note(self, conversation_id: str, text: str, *, author: str | None = None) -> Event:
         """Add an internal note (never sent to the customer)."""

@@ -20,7 +20,7 @@ from hub.bus import Bus, BusMessage, Topic
 from hub.connectors.api import ApiConnector, ApiSettings, sign
 from hub.connectors.base import ConnectorContext, InboundMessage
 from hub.outbox import Outbox, backoff_delay
-from hub.pipeline import ChannelInfo, Pipeline
+from hub.pipeline import Pipeline
 from hub.settings import OutboxSettings
 from hub.timeline.blobs import FileBlobStore
 from hub.timeline.model import DeliveryStatus, Event, Identity, utcnow
@@ -99,7 +99,7 @@ async def rig(store: TimelineStore, tmp_path: Path) -> AsyncIterator[Rig]:
         )
         settings = ApiSettings(secret=SECRET, callback_url=f"{url}/callback")  # type: ignore[arg-type]
         connector = ApiConnector(settings, context)
-        pipeline.channels = {"api": ChannelInfo(None, ApiConnector.capabilities)}
+        pipeline.channels = {c.name: c for c in ApiConnector.channel_specs()}
         await connector.start()
         try:
             yield Rig(pipeline, connector, receiver)

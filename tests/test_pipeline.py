@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
 from hub.bus import Bus, BusMessage, Topic
-from hub.connectors.base import Capabilities, InboundMessage
-from hub.pipeline import ChannelInfo, Pipeline, SendRejected
+from hub.connectors.base import Capabilities, Channel, InboundMessage
+from hub.pipeline import Pipeline, SendRejected
 from hub.timeline.model import (
     ConversationStatus,
     DeliveryStatus,
     Direction,
     EventKind,
     Identity,
+    utcnow,
 )
 from hub.timeline.store import ConversationUpdate, InboxFilter, TimelineStore
 
@@ -24,11 +26,16 @@ ANA_PHONE = Identity("phone", "+14155550100")
 
 @pytest.fixture
 def pipeline(store: TimelineStore) -> Pipeline:
-    channels = {
-        "api": ChannelInfo(None, Capabilities(text_limit=100)),
-        "sms": ChannelInfo("phone", Capabilities(text_limit=1600)),
-    }
-    return Pipeline(store, Bus(), channels=channels)
+    channels = [
+        Channel("api", None, Capabilities(text_limit=100)),
+        Channel("sms", "phone", Capabilities(text_limit=1600)),
+        Channel(
+            "whatsapp",
+            "phone",
+            Capabilities(reply_window=timedelta(hours=24), window_escape="template"),
+        ),
+    ]
+    return Pipeline(store, Bus(), channels={c.name: c for c in channels})
 
 
 def msg(external_id: str, text: str = "hello", **kw: object) -> InboundMessage:
@@ -185,3 +192,34 @@ async def test_merge_and_unmerge_put_every_event_back(pipeline: Pipeline) -> Non
     assert (await pipeline.store.find_customer(ANA_PHONE)).id == source  # type: ignore[union-attr]
     src_timeline = await pipeline.store.events(customer_id=source)
     assert [e.kind for e in src_timeline.items] == [EventKind.MESSAGE, EventKind.UNMERGE]
+
+
+async def test_reply_window_closed_needs_a_template_and_says_so_before_sending(
+    pipeline: Pipeline,
+) -> None:
+    long_ago = utcnow() - timedelta(hours=25)
+    first = await pipeline.ingest(
+        msg("w1", channel="whatsapp", identity=ANA_PHONE, occurred_at=long_ago)
+    )
+    conv_id = first.event.conversation_id or ""
+    options = {o.channel: o for o in await pipeline.reply_options(conv_id)}
+    assert options["whatsapp"].needs == "template"
+    assert options["whatsapp"].window_closes_at == long_ago + timedelta(hours=24)
+    assert options["sms"].available and options["sms"].needs is None
+    assert options["api"].to == ANA_PHONE  # the api channel takes any identity
+    with pytest.raises(SendRejected) as info:
+        await pipeline.send(conv_id, text="Still there?", channel="whatsapp")
+    assert info.value.field == "template" and "closed" in info.value.reason
+    queued = await pipeline.send(
+        conv_id, text="Still there?", channel="whatsapp", meta={"template": {"name": "follow_up"}}
+    )
+    assert queued.meta["template"] == {"name": "follow_up"}
+
+
+async def test_reply_window_open_allows_free_form(pipeline: Pipeline) -> None:
+    first = await pipeline.ingest(msg("w1", channel="whatsapp", identity=ANA_PHONE))
+    conv_id = first.event.conversation_id or ""
+    [option] = [o for o in await pipeline.reply_options(conv_id) if o.channel == "whatsapp"]
+    assert option.needs is None and option.window_closes_at is not None
+    event = await pipeline.send(conv_id, text="Yes!", channel="whatsapp")
+    assert event.identity == ANA_PHONE

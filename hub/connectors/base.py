@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Capabilities",
+    "Channel",
     "Connector",
     "ConnectorContext",
     "ConnectorSettings",
@@ -62,9 +63,24 @@ class Capabilities:
     attachments: bool = False
     max_attachment_bytes: int | None = None
     reply_window: timedelta | None = None
+    """Free-form replies only this long after the customer's last message."""
+    window_escape: str | None = None
+    """The ``OutboundMessage.meta`` key that allows a send outside the window
+    (``"tag"`` for Messenger's HUMAN_AGENT, ``"template"`` for WhatsApp)."""
     templates: bool = False
     typing: bool = False
     read_receipts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One channel a connector serves: its name, how customers are addressed on
+    it, and what it can carry. A connector may serve several (Twilio: ``sms``
+    and ``voice``; Meta: ``messenger``, ``instagram``, ``whatsapp``)."""
+
+    name: str
+    identity_kind: str | None
+    capabilities: Capabilities = Capabilities()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +200,17 @@ class Connector(abc.ABC):
     """Base class of every channel plugin.
 
     Subclasses declare ``name``, ``identity_kind`` (the kind of identity it
-    reaches customers by; ``None`` for any kind), optionally ``channels``
-    (default: just ``name``), ``capabilities`` and ``settings_model``, and
-    implement :meth:`send`. Override :meth:`routes`, :meth:`start` and
+    reaches customers by; ``None`` for any kind), ``capabilities`` and
+    ``settings_model``, and implement :meth:`send`. A connector serving several
+    channels lists them in ``channels`` (names inheriting the class's identity
+    kind and capabilities, or :class:`Channel` specs); by default it serves one
+    channel named ``name``. Override :meth:`routes`, :meth:`start` and
     :meth:`stop` as needed.
     """
 
     name: ClassVar[str]
     identity_kind: ClassVar[str | None]
-    channels: ClassVar[tuple[str, ...]] = ()
+    channels: ClassVar[tuple[str | Channel, ...]] = ()
     capabilities: ClassVar[Capabilities] = Capabilities()
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
 
@@ -201,8 +219,17 @@ class Connector(abc.ABC):
         self.context = context
 
     @classmethod
+    def channel_specs(cls) -> tuple[Channel, ...]:
+        """Every channel this connector serves, as full specs."""
+        declared = cls.channels or (cls.name,)
+        return tuple(
+            c if isinstance(c, Channel) else Channel(c, cls.identity_kind, cls.capabilities)
+            for c in declared
+        )
+
+    @classmethod
     def channel_names(cls) -> tuple[str, ...]:
-        return cls.channels or (cls.name,)
+        return tuple(c.name for c in cls.channel_specs())
 
     def routes(self) -> Sequence[BaseRoute]:
         """Starlette routes, mounted under ``/connectors/<name>/``."""
