@@ -170,9 +170,10 @@ class Pipeline:
             routed = await hook.route(ctx)
             if routed is not None:
                 return routed, False
-        conv = await self.store.find_open_conversation(customer.id, channel=message.channel)
-        if conv is not None:
-            return conv, False
+        if not message.new_thread:
+            conv = await self.store.find_open_conversation(customer.id, channel=message.channel)
+            if conv is not None:
+                return conv, False
         key = f"{message.channel}\x1f{message.external_id}"
         conv = await self.store.open_conversation(
             customer.id, channel=message.channel, subject=message.subject, open_key=key

@@ -95,6 +95,13 @@ async def test_follow_up_joins_the_open_conversation_until_resolved(pipeline: Pi
     assert c.event.conversation_id != a.event.conversation_id
 
 
+async def test_a_new_thread_opens_its_own_conversation(pipeline: Pipeline) -> None:
+    a = await pipeline.ingest(msg("m1", subject="Invoice"))
+    b = await pipeline.ingest(msg("m2", subject="Address change", new_thread=True))
+    assert a.event.conversation_id != b.event.conversation_id
+    assert a.event.customer_id == b.event.customer_id
+
+
 async def test_reply_by_thread_ref_reopens_its_resolved_conversation(pipeline: Pipeline) -> None:
     a = await pipeline.ingest(msg("m1", thread_ref="<a@mail>"))
     conv_id = a.event.conversation_id or ""

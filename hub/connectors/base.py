@@ -93,6 +93,9 @@ class InboundMessage:
     (an email Message-ID); ``in_reply_to`` the refs it answers.
     ``conversation_id`` is a conversation the connector holds proof of (a
     signed reply token); the pipeline honours it only for the same customer.
+    ``new_thread`` says the message starts a topic of its own (an email with a
+    new subject and no reply headers): it never joins the customer's open
+    conversation by default.
     """
 
     channel: str
@@ -110,6 +113,7 @@ class InboundMessage:
     thread_ref: str | None = None
     in_reply_to: tuple[str, ...] = ()
     conversation_id: str | None = None
+    new_thread: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
 
