@@ -137,6 +137,9 @@ class Pipeline:
             customer = await self.store.update_customer(customer.id, name=message.customer_name)
 
         async with self._lock(customer.id):
+            raced = await self.store.find_event(message.channel, message.external_id)
+            if raced is not None:
+                return IngestResult(raced, created=False)
             ctx = IngestContext(message=message, customer=customer, store=self.store)
             ctx.conversation, ctx.new_conversation = await self._thread(ctx)
             for hook in self.hooks:
