@@ -1,0 +1,56 @@
+"""``MongoStore``: the production ``TimelineStore`` on MongoDB 6-8 or FerretDB.
+
+Single-document atomic operations, unique indexes and find-and-modify only: no
+multi-document transactions, no ``$lookup``, no pipeline-style updates, no
+partial indexes (FerretDB v1 lacks the last two).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pymongo.errors import PyMongoError
+
+from hub.timeline.mongo.conversations import ConversationOps
+from hub.timeline.mongo.events import EventOps
+from hub.timeline.mongo.indexes import ensure_indexes
+from hub.timeline.mongo.outbox import OutboxOps
+from hub.timeline.mongo.records import RecordOps
+
+log = logging.getLogger(__name__)
+
+
+class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps):
+    """The timeline on MongoDB.
+
+    ``database`` defaults to the database named in the URI's path, else
+    ``"omnihub"``. ``open()`` connects, creates the indexes and finishes any
+    merge or unmerge a crash left half-way.
+    """
+
+    def __init__(self, uri: str, database: str | None = None) -> None:
+        super().__init__(uri, database)
+
+    async def open(self) -> None:
+        """Connect, ensure indexes and resume pending merges (idempotent)."""
+        self._connect()
+        await ensure_indexes(self.db)
+        await self._resume_pending()
+
+    async def close(self) -> None:
+        """Close the client; safe to call twice."""
+        await self._disconnect()
+
+    async def health(self) -> dict[str, Any]:
+        """``{"store": "mongodb", "ok": …, "database": …}`` from a ping."""
+        try:
+            await self._ping()
+        except (PyMongoError, RuntimeError) as exc:
+            log.warning("mongodb health check failed: %s", exc)
+            return {"store": "mongodb", "ok": False, "database": self.database_name}
+        return {"store": "mongodb", "ok": True, "database": self.database_name}
+
+    async def drop_database(self) -> None:
+        """Drop this store's database (tests use a throwaway one each)."""
+        await self.db.client.drop_database(self.database_name)
