@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import FileExists, NoFile
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from hub.errors import NotFound
 from hub.timeline.blobs import blob_id_for
+
+if TYPE_CHECKING:
+    from hub.timeline.mongo import MongoStore
 
 __all__ = ["GridFSBlobStore"]
 
@@ -29,15 +33,35 @@ _SETTLE_DELAY = 0.05
 
 
 class GridFSBlobStore:
-    """Blobs as GridFS files in ``database`` under the bucket ``bucket``."""
+    """Blobs as GridFS files under the bucket ``bucket``.
 
-    def __init__(self, database: AsyncDatabase[Any], *, bucket: str = "blobs") -> None:
-        self.database = database
+    ``source`` is a :class:`~hub.timeline.mongo.MongoStore` (its database is
+    looked up at first use, so the store may still be unopened here) or a
+    PyMongo async database.
+    """
+
+    def __init__(self, source: MongoStore | AsyncDatabase[Any], *, bucket: str = "blobs") -> None:
+        self.source = source
         self.bucket_name = bucket
-        self._bucket = AsyncGridFSBucket(database, bucket_name=bucket)
-        self._files = database[f"{bucket}.files"]
-        self._chunks = database[f"{bucket}.chunks"]
         self._indexed = False
+
+    @property
+    def database(self) -> AsyncDatabase[Any]:
+        if isinstance(self.source, AsyncDatabase):
+            return self.source
+        return self.source.db
+
+    @property
+    def _bucket(self) -> AsyncGridFSBucket:
+        return AsyncGridFSBucket(self.database, bucket_name=self.bucket_name)
+
+    @property
+    def _files(self) -> AsyncCollection[Any]:
+        return self.database[f"{self.bucket_name}.files"]
+
+    @property
+    def _chunks(self) -> AsyncCollection[Any]:
+        return self.database[f"{self.bucket_name}.chunks"]
 
     async def _ensure_indexes(self) -> None:
         # PyMongo creates these only when the collections are empty; chunks left

@@ -87,3 +87,17 @@ async def test_orphan_chunks_from_a_dead_upload_are_replaced(blobs: GridFSBlobSt
     await blobs._chunks.insert_one({"files_id": blob_id, "n": 0, "data": b"interr"})
     assert await blobs.put(data) == blob_id
     assert await blobs.get(blob_id) == data
+
+
+async def test_built_from_an_unopened_mongo_store(mongo_uri: str) -> None:
+    from hub.timeline.mongo import MongoStore
+
+    store = MongoStore(mongo_uri, database=f"omnihub_test_{uuid.uuid4().hex[:12]}")
+    blobs = GridFSBlobStore(store)  # what hub.app does, before the lifespan opens the store
+    await store.open()
+    try:
+        blob_id = await blobs.put(b"via the store")
+        assert await blobs.get(blob_id) == b"via the store"
+    finally:
+        await store.drop_database()
+        await store.close()
