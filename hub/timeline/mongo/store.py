@@ -52,5 +52,15 @@ class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps):
         return {"store": "mongodb", "ok": True, "database": self.database_name}
 
     async def drop_database(self) -> None:
-        """Drop this store's database (tests use a throwaway one each)."""
-        await self.db.client.drop_database(self.database_name)
+        """Drop this store's database (tests use a throwaway one each).
+
+        Works on a closed store too (an app's lifespan may have closed it).
+        """
+        if self._client is not None:
+            await self._client.drop_database(self.database_name)
+            return
+        self._connect()
+        try:
+            await self.db.client.drop_database(self.database_name)
+        finally:
+            await self._disconnect()
