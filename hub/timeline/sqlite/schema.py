@@ -1,0 +1,139 @@
+"""The SQLite schema: tables, unique constraints and indexes (idempotent DDL).
+
+Times are ISO-8601 UTC text with microseconds (they sort lexically); lists and
+dicts are JSON text. ``events.seq`` is the rowid, so it only ever increases.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+SCHEMA_VERSION = 1
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS customers (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        merged_into TEXT,
+        pending TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS customers_merged_into ON customers (merged_into)",
+    "CREATE INDEX IF NOT EXISTS customers_pending ON customers (pending) WHERE pending IS NOT NULL",
+    """
+    CREATE TABLE IF NOT EXISTS identities (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        customer_id TEXT NOT NULL,
+        origin_customer_id TEXT NOT NULL,
+        linked_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS identities_customer ON identities (customer_id, n)",
+    "CREATE INDEX IF NOT EXISTS identities_origin ON identities (origin_customer_id)",
+    """
+    CREATE TABLE IF NOT EXISTS conversations (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        origin_customer_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        subject TEXT,
+        assignee TEXT,
+        priority TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        channels TEXT NOT NULL DEFAULT '[]',
+        last_channel TEXT,
+        opened_at TEXT NOT NULL,
+        last_activity_at TEXT NOT NULL,
+        last_message_preview TEXT,
+        waiting_since TEXT,
+        first_response_at TEXT,
+        resolved_at TEXT,
+        snoozed_until TEXT,
+        open_key TEXT UNIQUE
+    )
+    """,
+    """CREATE INDEX IF NOT EXISTS conversations_customer
+        ON conversations (customer_id, last_activity_at)""",
+    """CREATE INDEX IF NOT EXISTS conversations_activity
+        ON conversations (last_activity_at, id)""",
+    """CREATE INDEX IF NOT EXISTS conversations_waiting
+        ON conversations (waiting_since, id) WHERE waiting_since IS NOT NULL""",
+    "CREATE INDEX IF NOT EXISTS conversations_origin ON conversations (origin_customer_id)",
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        customer_id TEXT NOT NULL,
+        origin_customer_id TEXT NOT NULL,
+        conversation_id TEXT,
+        channel TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        author TEXT,
+        text TEXT,
+        html TEXT,
+        subject TEXT,
+        attachments TEXT NOT NULL DEFAULT '[]',
+        external_id TEXT,
+        thread_ref TEXT,
+        identity TEXT,
+        occurred_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        meta TEXT NOT NULL DEFAULT '{}',
+        delivery_status TEXT,
+        delivery_attempts INTEGER,
+        next_attempt_at TEXT,
+        lease_until TEXT,
+        lease_token TEXT,
+        provider_id TEXT,
+        delivery_error TEXT,
+        delivery_updated_at TEXT
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id, seq)",
+    "CREATE INDEX IF NOT EXISTS events_conversation ON events (conversation_id, seq)",
+    "CREATE INDEX IF NOT EXISTS events_origin ON events (origin_customer_id)",
+    """CREATE INDEX IF NOT EXISTS events_thread_ref
+        ON events (thread_ref, seq) WHERE thread_ref IS NOT NULL""",
+    """CREATE INDEX IF NOT EXISTS events_provider_id
+        ON events (channel, provider_id) WHERE provider_id IS NOT NULL""",
+    """CREATE INDEX IF NOT EXISTS events_outbox
+        ON events (delivery_status, next_attempt_at, seq) WHERE delivery_status IS NOT NULL""",
+    """
+    CREATE TABLE IF NOT EXISTS checkpoints (
+        connector TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (connector, key)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )
+    """,
+)
+
+
+async def create_schema(conn: aiosqlite.Connection) -> None:
+    """Create every table and index that is missing, in one transaction."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA:
+            await conn.execute(statement)
+        await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
