@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
-from hub.timeline.model import Identity
+from hub.timeline.model import Identity, utcnow
 from hub.timeline.sqlite import SQLiteStore
-from tests.timeline.factories import event
+from tests.timeline.factories import event, outbound
 
 ANA = Identity("email", "ana@example.com")
 ANA_PHONE = Identity("phone", "+14155550100")
@@ -107,5 +108,42 @@ async def test_open_finishes_an_unmerge_a_crash_interrupted(tmp_path: Path) -> N
         restored = await store.get_customer(phone.id)
         assert restored.merged_into is None
         assert restored.identities == [ANA_PHONE]
+    finally:
+        await store.close()
+
+
+async def test_two_connections_to_one_file_never_share_a_claim(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    one, two = SQLiteStore(path), SQLiteStore(path)
+    await one.open()
+    await two.open()
+    try:
+        ana = await one.create_customer()
+        due = utcnow()
+        for _ in range(8):
+            await one.append_event(outbound(ana.id, due=due))
+        batches = await asyncio.gather(
+            *(s.claim_outbound(now=due, lease_seconds=30, limit=3) for s in (one, two, one, two))
+        )
+        ids = [e.id for batch in batches for e in batch]
+        assert len(ids) == len(set(ids)) == 8
+
+        customers = await asyncio.gather(
+            *(s.get_or_create_customer(ANA) for s in (one, two, two, one))
+        )
+        assert len({c.id for c, _ in customers}) == 1
+        assert [created for _, created in customers].count(True) == 1
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_in_memory_store() -> None:
+    store = SQLiteStore(":memory:")
+    await store.open()
+    try:
+        customer, created = await store.get_or_create_customer(ANA)
+        assert created
+        assert (await store.get_customer(customer.id)).identities == [ANA]
     finally:
         await store.close()

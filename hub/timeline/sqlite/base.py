@@ -144,7 +144,8 @@ class SQLiteBase:
             try:
                 yield conn
             except BaseException:
-                await conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
                 raise
             await conn.execute("COMMIT")
 

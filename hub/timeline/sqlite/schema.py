@@ -134,6 +134,7 @@ async def create_schema(conn: aiosqlite.Connection) -> None:
             await conn.execute(statement)
         await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
-        await conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
         raise
     await conn.execute("COMMIT")

@@ -38,23 +38,26 @@ class SQLiteStore(CustomerOps, ConversationOps, EventOps, OutboxOps, RecordOps):
 
     async def open(self) -> None:
         """Connect, create the schema and resume pending merges (idempotent)."""
-        if self._conn is None:
-            if str(self.path) != MEMORY:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
-            )
-            try:
-                conn.row_factory = aiosqlite.Row
-                await conn.execute("PRAGMA journal_mode = WAL")
-                await conn.execute("PRAGMA synchronous = NORMAL")
-            except BaseException:
-                await conn.close()
-                raise
-            self._conn = conn
         async with self._lock:
-            await create_schema(self.conn)
+            if self._conn is None:
+                self._conn = await self._connect()
+            await create_schema(self._conn)
         await self._resume_pending()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        if str(self.path) != MEMORY:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(
+            self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+        )
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""
