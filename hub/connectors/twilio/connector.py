@@ -255,7 +255,7 @@ class TwilioConnector(Connector):
                 "identity": str(original.identity),
                 "kind": original.kind.value,
                 "conversation_id": conversation_id,
-                "media": [[f["url"], f["content_type"]] for f in retryable],
+                "media": [{"url": f["url"], "content_type": f["content_type"]} for f in retryable],
                 "attempt": 0,
             },
         )
@@ -272,7 +272,7 @@ class TwilioConnector(Connector):
                 await self._give_up(key, item, f"gave up after {attempt} attempts")
                 return
             await asyncio.sleep(delays[attempt])
-            media = [(str(u), str(t)) for u, t in item["media"]]
+            media = [(str(m["url"]), str(m["content_type"])) for m in item["media"]]
             attachments, failures = await self.fetch(media, prefix=item["external_id"])
             if not failures:
                 await self._recovered(item, attachments)
