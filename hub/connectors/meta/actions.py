@@ -1,0 +1,76 @@
+"""What a webhook item asks the connector to do, parsed and not yet applied.
+
+The parsers (:mod:`.messaging`, :mod:`.whatsapp`) are pure: one item in, one
+action out, so a bad item becomes a :class:`Skipped` and never spoils its batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from hub.connectors.base import InboundMessage
+from hub.timeline.model import DeliveryStatus, Identity
+
+__all__ = ["Action", "BadItem", "Incoming", "Media", "Receipt", "Skipped", "from_epoch"]
+
+
+class BadItem(ValueError):
+    """An item that cannot be used (missing id, wrong type…); logged and skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """An attachment to fetch: a CDN ``url`` (Messenger, Instagram) or a WhatsApp media id."""
+
+    source: Literal["url", "whatsapp"]
+    ref: str
+    kind: str
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message to ingest (an echo too), sent to or from business ``account``."""
+
+    message: InboundMessage
+    account: str
+    media: tuple[Media, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Our messages reached ``status``: those named in ``mids`` and, for
+    ``customer``, every one sent up to ``watermark`` (or up to the named mids)."""
+
+    channel: str
+    status: DeliveryStatus
+    mids: tuple[str, ...] = ()
+    customer: Identity | None = None
+    watermark: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item deliberately not applied, and why."""
+
+    reason: str
+    level: int = logging.INFO
+
+
+Action = Incoming | Receipt | Skipped
+
+
+def from_epoch(value: Any, *, millis: bool) -> datetime:
+    """A provider timestamp (seconds, or milliseconds, possibly as a string) as UTC."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise BadItem(f"timestamp {value!r} is not a number")
+    try:
+        number = float(value)
+        return datetime.fromtimestamp(number / 1000 if millis else number, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadItem(f"timestamp {value!r} is not a valid time") from None

@@ -1,0 +1,126 @@
+"""WhatsApp Cloud webhooks: messages, media by id with the bearer token, statuses, bad items."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from hub.timeline.model import Identity
+from tests.connectors.meta.conftest import MetaRig
+from tests.connectors.meta.kit import (
+    WA_TOKEN,
+    wa_media,
+    wa_status,
+    wa_text,
+    wa_value,
+    whatsapp,
+)
+
+ANA = "14155550100"
+PHONE = Identity("phone", "+14155550100")
+
+
+async def test_text_message_is_a_phone_customer_with_the_profile_name(meta: MetaRig) -> None:
+    payload = whatsapp(
+        wa_value(
+            contacts=((ANA, "Ana García"),),
+            messages=[
+                wa_text(ANA, "wamid.HBgLMTQxNTU1NTAxMDAVAgASGBQzQTdF", "¿Dónde está mi pedido?")
+            ],
+        )
+    )
+    r = await meta.post(payload)
+    assert r.status_code == 200 and r.json()["stored"] == 1
+    [event] = await meta.events(PHONE)
+    assert event.channel == "whatsapp" and event.text == "¿Dónde está mi pedido?"
+    assert event.identity == PHONE
+    assert event.occurred_at.timestamp() == 1749416383
+    customer = await meta.hub.store.find_customer(PHONE)
+    assert customer is not None and customer.name == "Ana García"
+
+
+async def test_media_is_fetched_by_id_with_the_bearer_token(meta: MetaRig) -> None:
+    meta.graph.media["1001"] = (b"\x89PNG picture", "image/png")
+    meta.graph.media["1002"] = (b"%PDF-1.7 invoice", "application/pdf")
+    payload = whatsapp(
+        wa_value(
+            messages=[
+                wa_media(
+                    ANA, "wamid.IMG", "image", "1001", mime_type="image/png", caption="Broken"
+                ),
+                wa_media(
+                    ANA,
+                    "wamid.DOC",
+                    "document",
+                    "1002",
+                    mime_type="application/pdf",
+                    filename="invoice-1234.pdf",
+                ),
+                wa_media(ANA, "wamid.AUD", "audio", "1003", mime_type="audio/ogg"),
+            ]
+        )
+    )
+    r = await meta.post(payload)
+    assert r.status_code == 200 and r.json()["stored"] == 3
+    image, document, audio = await meta.events(PHONE)
+    assert image.text == "Broken"
+    [picture] = image.attachments
+    assert (picture.filename, picture.content_type) == ("image.png", "image/png")
+    assert await meta.hub.blobs.get(picture.blob_id) == b"\x89PNG picture"
+    [pdf] = document.attachments
+    assert pdf.filename == "invoice-1234.pdf" and pdf.size == len(b"%PDF-1.7 invoice")
+    assert {auth for _, auth in meta.graph.downloads} == {f"Bearer {WA_TOKEN}"}
+    # The audio's id is unknown to Meta: the message is kept with the reason.
+    assert audio.attachments == []
+    [problem] = audio.meta["attachment_errors"]
+    assert problem["type"] == "audio" and "Unsupported get request" in problem["error"]
+
+
+async def test_a_non_phone_whatsapp_id_gets_its_own_identity_kind(meta: MetaRig) -> None:
+    r = await meta.post(
+        whatsapp(wa_value(messages=[wa_text("US.13491208655302741918", "w1", "hi")]))
+    )
+    assert r.json()["stored"] == 1
+    [event] = await meta.events(Identity("whatsapp", "US.13491208655302741918"))
+    assert event.channel == "whatsapp"
+
+
+async def test_batch_with_unknown_fields_and_bad_items_stores_the_good_ones(
+    meta: MetaRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hub.connectors.meta")
+    no_id = wa_text(ANA, "x", "lost")
+    del no_id["id"]
+    location = {
+        "from": ANA,
+        "id": "wamid.LOC",
+        "timestamp": "1749416384",
+        "type": "location",
+        "location": {"latitude": 40.4, "longitude": -3.7, "name": "Shop"},
+    }
+    payload = whatsapp(
+        {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}},
+        wa_value(messages=[no_id, wa_text(ANA, "wamid.OK", "kept"), location]),
+        wa_value(statuses=[wa_status("wamid.NOT_OURS", "delivered", ANA)]),
+    )
+    r = await meta.post(payload)
+    assert r.status_code == 200
+    assert r.json()["stored"] == 2 and r.json()["skipped"] == 2
+    kept, place = await meta.events(PHONE)
+    assert kept.text == "kept"
+    assert place.text == "Location: Shop, (40.4, -3.7)"
+    assert "'account_update' is not handled" in caplog.text
+    assert "id is missing" in caplog.text
+
+
+async def test_replayed_webhook_is_one_event_and_media_is_fetched_once(meta: MetaRig) -> None:
+    meta.graph.media["1001"] = (b"jpeg", "image/jpeg")
+    payload = whatsapp(
+        wa_value(messages=[wa_media(ANA, "wamid.IMG", "image", "1001", mime_type="image/jpeg")])
+    )
+    for _ in range(3):
+        assert (await meta.post(payload)).status_code == 200
+    [event] = await meta.events(PHONE)
+    assert len(event.attachments) == 1
+    assert [what for what, _ in meta.graph.downloads] == ["info:1001", "file:1001"]
