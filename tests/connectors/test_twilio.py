@@ -313,6 +313,22 @@ async def test_reply_goes_out_through_the_sdk_then_status_callbacks_mark_it_deli
     assert stored.delivery is not None and stored.delivery.status is DeliveryStatus.DELIVERED
 
 
+async def test_status_callback_that_beats_the_outbox_is_still_applied(rig: Rig) -> None:
+    await rig.twilio.sms("SM1", "hi")
+    [inbound] = await rig.events()
+    assert inbound.conversation_id is not None
+    rig.rest.gate = asyncio.Event()
+    queued = await rig.reply(inbound.conversation_id, "Hello!")
+    await rig.rest.wait(lambda: len(rig.rest.messages) == 1)
+    sid = f"SM{1:032x}"  # the double's next SID; Twilio reports before we recorded it
+    r = await rig.twilio.post("/sms/status", {"MessageSid": sid, "MessageStatus": "delivered"})
+    assert r.status_code == 204
+    rig.rest.gate.set()
+    await rig.until(lambda: rig.delivery(queued["id"]) is DeliveryStatus.DELIVERED)
+    stored = await rig.hub.store.get_event(queued["id"])
+    assert stored.delivery is not None and stored.delivery.provider_id == sid
+
+
 async def test_undelivered_callback_fails_the_message_with_a_readable_reason(rig: Rig) -> None:
     await rig.twilio.sms("SM1", "hi")
     [inbound] = await rig.events()
@@ -545,6 +561,25 @@ async def test_call_answered_by_an_agent_records_who_and_how_long(rig: Rig) -> N
     assert [e.meta["status"] for e in events] == ["ringing", "answered", "completed"]
     assert events[1].meta["agent"] == AGENT
     assert events[2].text == "Call ended after 2 min 5 s"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "step", "twiml"),
+    [
+        ({"DialCallStatus": "busy"}, "busy", ["Say", "Record", "Say", "Hangup"]),
+        ({"QueueResult": "queue-full"}, "no-answer", ["Say", "Record", "Say", "Hangup"]),
+        ({"QueueResult": "hangup"}, "canceled", ["Hangup"]),
+        ({"DialCallStatus": "no-answer", "CallStatus": "completed"}, "canceled", ["Hangup"]),
+    ],
+)
+async def test_missed_call_outcomes(
+    rig: Rig, outcome: dict[str, str], step: str, twiml: list[str]
+) -> None:
+    params = {**rig.twilio.call_params("CA1", "in-progress"), **outcome}
+    r = await rig.twilio.post("/voice/dial", params)
+    assert r.status_code == 200 and verbs(parse_twiml(r.text)) == twiml
+    [missed] = await rig.events()
+    assert (missed.kind, missed.meta["status"]) == (EventKind.CALL, step)
 
 
 async def test_voicemail_whose_recording_cannot_be_fetched_is_kept_with_the_error(

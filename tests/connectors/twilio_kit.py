@@ -62,6 +62,8 @@ class RestDouble:
     downloads: list[str] = field(default_factory=list)
     unauthorised: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    gate: asyncio.Event | None = None
+    """When set, message creations wait for it before answering."""
 
     def app(self) -> Starlette:
         base = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
@@ -101,6 +103,8 @@ class RestDouble:
         self.messages.append(fields)
         self.changed.set()
         sid = f"SM{len(self.messages):032x}"
+        if self.gate is not None:
+            await self.gate.wait()
         return JSONResponse(
             {
                 "sid": sid,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,7 +39,7 @@ from hub.connectors.base import (
     SendResult,
 )
 from hub.connectors.twilio import sms, voice
-from hub.connectors.twilio.client import Rest
+from hub.connectors.twilio.client import Download, Rest
 from hub.connectors.twilio.memory import CallerDirectory, Memory, RememberedCallers
 from hub.connectors.twilio.settings import TwilioNumber, TwilioSettings
 from hub.connectors.twilio.webhooks import BadForm, Form, read_signed_form
@@ -63,6 +62,7 @@ __all__ = ["SMS", "VOICE", "TwilioConnector"]
 SMS = "sms"
 VOICE = "voice"
 _LATE_REPORT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+_MAX_LATE_REPORTS = 1000
 
 Handler = Callable[["TwilioConnector", "Request", Form], Awaitable[Response]]
 
@@ -98,7 +98,7 @@ class TwilioConnector(Connector):
             timeout=settings.request_timeout,
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recent_sids: dict[str, float] = {}
+        self._late: set[tuple[str, str, DeliveryStatus]] = set()
 
     # -- plumbing ------------------------------------------------------------
     def url(self, path: str, **query: str | None) -> str:
@@ -188,7 +188,7 @@ class TwilioConnector(Connector):
     async def ingest(self, message: InboundMessage, *, our_number: str) -> IngestResult:
         """Ingest, then remember the number's conversation (continuity, reply sender)."""
         result = await self.context.ingest(message)
-        if message.identity.kind == "phone":
+        if result.created and message.identity.kind == "phone":
             await self.memory.remember_contact(
                 message.identity.value,
                 conversation_id=result.event.conversation_id,
@@ -211,25 +211,23 @@ class TwilioConnector(Connector):
     ) -> tuple[list[Attachment], list[dict[str, Any]]]:
         """Download ``(url, content_type)`` pairs into the blob store.
 
-        Returns the attachments and, for each failure, ``{url, content_type,
-        filename, error, retry}`` (``retry`` false for permanent failures).
+        Downloads run together, each within ``fetch_timeout``, so Twilio's 15 s
+        budget holds. Returns the attachments and, for each failure, ``{url,
+        content_type, filename, error, retry}`` (``retry`` false when permanent).
         """
+        results = await asyncio.gather(*(self._fetch_one(url, declared) for url, declared in media))
         attachments: list[Attachment] = []
         failures: list[dict[str, Any]] = []
-        for i, (url, declared) in enumerate(media):
+        for i, ((url, declared), got) in enumerate(zip(media, results, strict=True)):
             filename = f"{prefix}-{i}{_extension(declared)}"
-            try:
-                got = await self.rest.download(
-                    url, max_bytes=self.config.media_max_bytes, within=self.config.fetch_timeout
-                )
-            except ConnectorError as exc:
+            if isinstance(got, ConnectorError):
                 failures.append(
                     {
                         "url": url,
                         "content_type": declared,
                         "filename": filename,
-                        "error": str(exc),
-                        "retry": not isinstance(exc, PermanentError),
+                        "error": str(got),
+                        "retry": not isinstance(got, PermanentError),
                     }
                 )
                 continue
@@ -237,6 +235,14 @@ class TwilioConnector(Connector):
             content_type = declared or got.content_type
             attachments.append(Attachment(blob_id, filename, content_type, len(got.data)))
         return attachments, failures
+
+    async def _fetch_one(self, url: str, declared: str) -> Download | ConnectorError:
+        try:
+            return await self.rest.download(
+                url, max_bytes=self.config.media_max_bytes, within=self.config.fetch_timeout
+            )
+        except ConnectorError as exc:
+            return exc
 
     async def retry_later(
         self, original: InboundMessage, failures: list[dict[str, Any]], conversation_id: str | None
@@ -319,26 +325,33 @@ class TwilioConnector(Connector):
     async def report(
         self, channel: str, sid: str, status: DeliveryStatus, error: str | None = None
     ) -> None:
-        """Record a status callback. A callback can beat the outbox recording the
-        SID we returned from :meth:`send`; for our recent sends a final status
-        that found nothing is re-applied a few times in the background."""
+        """Record a status callback (never backwards, see ``report_delivery``).
+
+        A callback can beat the outbox recording the SID that :meth:`send`
+        returned; a final status that found nothing to update is re-applied a
+        few times in the background (each retry is a no-op once it holds).
+        """
         applied = await self.context.report_delivery(channel, sid, status, error=error)
-        if applied is None and sid in self._recent_sids and status.rank > DeliveryStatus.SENT.rank:
+        late = (channel, sid, status)
+        if (
+            applied is None
+            and status.rank > DeliveryStatus.SENT.rank
+            and late not in self._late
+            and len(self._late) < _MAX_LATE_REPORTS
+        ):
+            self._late.add(late)
             self.spawn(self._late_report(channel, sid, status, error), f"report-{sid}")
 
     async def _late_report(
         self, channel: str, sid: str, status: DeliveryStatus, error: str | None
     ) -> None:
-        for delay in _LATE_REPORT_DELAYS:
-            await asyncio.sleep(delay)
-            if await self.context.report_delivery(channel, sid, status, error=error):
-                return
-
-    def sent(self, sid: str) -> None:
-        now = time.monotonic()
-        self._recent_sids[sid] = now
-        for old in [s for s, at in self._recent_sids.items() if now - at > 120]:
-            del self._recent_sids[old]
+        try:
+            for delay in _LATE_REPORT_DELAYS:
+                await asyncio.sleep(delay)
+                if await self.context.report_delivery(channel, sid, status, error=error):
+                    return
+        finally:
+            self._late.discard((channel, sid, status))
 
     # -- outbound ----------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendResult:

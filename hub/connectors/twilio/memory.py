@@ -14,6 +14,7 @@ The :class:`CallerDirectory` seam is how the voice greeting learns who calls.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -60,6 +61,16 @@ class Memory:
     def __init__(self, checkpoints: CheckpointStore) -> None:
         self.checkpoints = checkpoints
         self._pending_lock = asyncio.Lock()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def _set(self, key: str, value: dict[str, Any]) -> None:
+        """One write per key at a time in this process (concurrent upserts of one key
+        can collide on some servers)."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            await self.checkpoints.set(key, value)
 
     async def contact(self, number: str) -> Contact | None:
         raw = await self.checkpoints.get(f"contact:{number}")
@@ -75,7 +86,7 @@ class Memory:
     async def remember_contact(
         self, number: str, *, conversation_id: str | None, channel: str, our_number: str
     ) -> None:
-        await self.checkpoints.set(
+        await self._set(
             f"contact:{number}",
             {
                 "conversation_id": conversation_id,
@@ -99,7 +110,7 @@ class Memory:
     async def set_opt_out(
         self, number: str, *, opted_out: bool, keyword: str, our_number: str | None
     ) -> None:
-        await self.checkpoints.set(
+        await self._set(
             f"optout:{number}",
             {
                 "opted_out": opted_out,
@@ -118,13 +129,13 @@ class Memory:
         async with self._pending_lock:
             items = await self.pending()
             items[key] = item
-            await self.checkpoints.set("pending-media", {"items": items})
+            await self._set("pending-media", {"items": items})
 
     async def drop_pending(self, key: str) -> None:
         async with self._pending_lock:
             items = await self.pending()
             if items.pop(key, None) is not None:
-                await self.checkpoints.set("pending-media", {"items": items})
+                await self._set("pending-media", {"items": items})
 
 
 @dataclass(frozen=True, slots=True)

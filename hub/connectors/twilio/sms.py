@@ -170,5 +170,4 @@ async def send(c: TwilioConnector, message: OutboundMessage) -> SendResult:
         if exc.reason.startswith(f"Twilio error {OPTED_OUT}"):
             await c.memory.set_opt_out(to, opted_out=True, keyword="stop", our_number=ours.number)
         raise
-    c.sent(sid)
     return SendResult(provider_id=sid, status=DeliveryStatus.SENT)

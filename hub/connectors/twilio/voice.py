@@ -341,7 +341,6 @@ async def send(c: TwilioConnector, message: OutboundMessage) -> SendResult:
         status_callback_event=["initiated", "ringing", "answered", "completed"],
         timeout=c.config.dial_timeout,
     )
-    c.sent(sid)
     return SendResult(provider_id=sid, status=DeliveryStatus.SENT)
 
 
