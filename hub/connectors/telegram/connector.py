@@ -1,45 +1,16 @@
-"""Telegram Bot API: a webhook in, ``sendMessage`` out (plain httpx, no bot framework).
-
-Setup: :func:`setup_webhook` (``omnihub connectors setup telegram``) calls
-``setWebhook`` with ``<public_url>/connectors/telegram/webhook``, a secret token,
-``allowed_updates = ["message", "edited_message"]`` and ``max_connections = 1``,
-so Telegram delivers updates one at a time, in ``update_id`` order. The secret
-is ``webhook_secret`` if configured, else derived from the bot token
-(HMAC-SHA256), so nothing has to be stored: whoever holds the bot token can
-re-register the webhook anyway.
-
-Inbound: ``X-Telegram-Bot-Api-Secret-Token`` is compared in constant time
-(403 on mismatch, nothing read). Updates are applied one at a time; the
-checkpoint ``updates`` keeps the highest ``update_id`` applied and the ids
-below it not seen yet, so a redelivered update is answered at once and a late
-one (after a gap) is still applied. Private chats only: ``telegram:<user id>``;
-text, captions, photos (largest size), documents, voice, audio and video
-(files fetched with ``getFile`` into the blob store; a failed fetch keeps the
-message and records the error). Edits are new events.
-
-Outbound: ``sendMessage`` to the customer's chat. 429 retries after the given
-``retry_after``; 5xx and network errors retry; other errors (bot blocked,
-chat not found) fail the delivery with Telegram's description.
-
-The bot token is part of every Bot API URL; the connector's HTTP client writes
-it in only on the wire, so logs and errors show ``botTOKEN`` instead.
-"""
+"""``TelegramConnector``: the webhook route, update ordering, media, ``sendMessage``."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
 import json
 import mimetypes
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -53,6 +24,8 @@ from hub.connectors.base import (
     SendResult,
 )
 from hub.connectors.media import MediaError, download
+from hub.connectors.telegram.botapi import TOKEN_MARK, as_object, call, client, setup_webhook
+from hub.connectors.telegram.settings import TelegramSettings, webhook_secret
 from hub.errors import ConnectorError, InvalidInput, PermanentError, TransientError
 from hub.timeline.model import Attachment, normalise_identity
 
@@ -62,166 +35,12 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.routing import BaseRoute
 
-__all__ = [
-    "SECRET_HEADER",
-    "TelegramConnector",
-    "TelegramSettings",
-    "setup_webhook",
-    "webhook_secret",
-]
+__all__ = ["CHECKPOINT", "SECRET_HEADER", "TelegramConnector"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-ALLOWED_UPDATES = ("message", "edited_message")
-TOKEN_MARK = "TOKEN"  # noqa: S105 - stands in for the real token in URLs
 CHECKPOINT = "updates"
 GAP_WINDOW = 1000
 MEDIA_FIELDS = ("document", "voice", "audio", "video", "video_note", "animation")
-_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{20,100}")
-
-
-class TelegramSettings(ConnectorSettings):
-    """``[connectors.telegram]``: the bot and where its API lives.
-
-    ``api_url`` exists so tests can point the connector at a double.
-    """
-
-    bot_token: SecretStr
-    webhook_secret: SecretStr | None = None
-    api_url: str = "https://api.telegram.org"
-    timeout_seconds: float = Field(15.0, gt=0)
-    max_media_bytes: int = Field(20 * 1024 * 1024, gt=0)
-
-    @field_validator("bot_token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not _TOKEN.fullmatch(value.get_secret_value()):
-            raise ValueError("expected a bot token like 123456:ABC-DEF… (from @BotFather)")
-        return value
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not _SECRET.fullmatch(value.get_secret_value()):
-            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and -")
-        return value
-
-    @field_validator("api_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
-
-
-def webhook_secret(settings: TelegramSettings) -> str:
-    """The secret token Telegram sends with every update (see the module docstring)."""
-    if settings.webhook_secret is not None:
-        return settings.webhook_secret.get_secret_value()
-    key = settings.bot_token.get_secret_value().encode()
-    digest = hmac.new(key, b"omnihub telegram webhook secret", hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-class _TokenOnTheWire(httpx.AsyncBaseTransport):
-    """Replaces ``botTOKEN`` in request paths with the real token when sending."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, token: str) -> None:
-        self.inner = inner
-        self.mark = b"/bot" + TOKEN_MARK.encode() + b"/"
-        self.real = b"/bot" + token.encode() + b"/"
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.raw_path.replace(self.mark, self.real, 1)
-        wire = httpx.Request(
-            request.method,
-            request.url.copy_with(raw_path=path),
-            headers=request.headers,
-            stream=request.stream,
-            extensions=request.extensions,
-        )
-        return await self.inner.handle_async_request(wire)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def _client(
-    settings: TelegramSettings, transport: httpx.AsyncBaseTransport | None
-) -> httpx.AsyncClient:
-    inner = transport or httpx.AsyncHTTPTransport()
-    token = settings.bot_token.get_secret_value()
-    return httpx.AsyncClient(
-        transport=_TokenOnTheWire(inner, token), timeout=settings.timeout_seconds
-    )
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def telegram_error(response: httpx.Response, data: dict[str, Any]) -> ConnectorError:
-    """The hub error for an unsuccessful Bot API answer."""
-    code = data.get("error_code") or response.status_code
-    description = str(data.get("description") or response.reason_phrase)[:300]
-    params = _obj(data.get("parameters"))
-    reason = f"Telegram {code}: {description}"
-    if code == 429 or response.status_code == 429 or response.status_code >= 500:
-        delay = params.get("retry_after")
-        header = response.headers.get("retry-after", "")
-        if not isinstance(delay, int | float) and header.isdigit():
-            delay = int(header)
-        return TransientError(
-            reason, retry_after=float(delay) if isinstance(delay, int | float) else None
-        )
-    if params.get("migrate_to_chat_id") is not None:
-        reason += f" (the chat is now {params['migrate_to_chat_id']})"
-    return PermanentError(reason)
-
-
-async def call(
-    client: httpx.AsyncClient, settings: TelegramSettings, method: str, payload: dict[str, Any]
-) -> Any:
-    """Call Bot API ``method``; its ``result``, or a TransientError / PermanentError."""
-    url = f"{settings.api_url}/bot{TOKEN_MARK}/{method}"
-    try:
-        response = await client.post(url, json=payload)
-    except httpx.HTTPError as exc:
-        raise TransientError(f"Telegram unreachable: {type(exc).__name__}") from exc
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
-    data = data if isinstance(data, dict) else {}
-    if response.is_success and data.get("ok") is True:
-        return data.get("result")
-    raise telegram_error(response, data)
-
-
-async def setup_webhook(
-    settings: TelegramSettings,
-    public_url: str,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> str:
-    """Register the hub's webhook with Telegram (``setWebhook``); the URL registered.
-
-    Raises TransientError / PermanentError with Telegram's description if refused.
-    """
-    url = public_url.rstrip("/") + "/connectors/telegram/webhook"
-    async with _client(settings, transport) as client:
-        await call(
-            client,
-            settings,
-            "setWebhook",
-            {
-                "url": url,
-                "secret_token": webhook_secret(settings),
-                "allowed_updates": list(ALLOWED_UPDATES),
-                "max_connections": 1,
-            },
-        )
-    return url
 
 
 @dataclass
@@ -275,7 +94,7 @@ class TelegramConnector(Connector):
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = _client(self.config, None)
+            self._client = client(self.config, None)
 
     async def stop(self) -> None:
         client, self._client = self._client, None
@@ -338,7 +157,7 @@ class TelegramConnector(Connector):
             kinds = sorted(k for k in update if k != "update_id")
             self.log.info("telegram update %s ignored: %s", update["update_id"], kinds)
             return False
-        chat, sender = _obj(message.get("chat")), _obj(message.get("from"))
+        chat, sender = as_object(message.get("chat")), as_object(message.get("from"))
         if chat.get("type") != "private" or not isinstance(sender.get("id"), int):
             self.log.info("telegram update %s ignored: not a private chat", update["update_id"])
             return False
