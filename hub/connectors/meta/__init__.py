@@ -11,7 +11,8 @@ channel        identity                  outbound
 
 Modules: :mod:`.settings` (``[connectors.meta]``), :mod:`.connector` (routes,
 send), :mod:`.messaging` and :mod:`.whatsapp` (pure webhook parsers),
-:mod:`.graph` (Graph API errors, downloads), :mod:`.receipts` (watermarks).
+:mod:`.bodies` (pure request bodies), :mod:`.graph` (Graph API errors),
+:mod:`.receipts` (watermarks).
 """
 
 from __future__ import annotations

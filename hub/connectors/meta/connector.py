@@ -28,7 +28,7 @@ from hub.connectors.base import (
     SendResult,
 )
 from hub.connectors.media import MediaError, download
-from hub.connectors.meta import messaging, whatsapp
+from hub.connectors.meta import bodies, messaging, whatsapp
 from hub.connectors.meta.actions import Action, Incoming, Media, Receipt, Skipped
 from hub.connectors.meta.graph import graph_error, json_object
 from hub.connectors.meta.receipts import Ledger
@@ -355,29 +355,18 @@ class MetaConnector(Connector):
         return json_object(response)
 
     async def _send_messaging(self, message: OutboundMessage) -> SendResult:
-        if not message.text:
-            raise PermanentError(f"{message.channel} replies need text")
-        route = await self._route(message.channel, message.to)
-        account, token = self._account(message.channel, route)
-        body: dict[str, Any] = {
-            "recipient": {"id": message.to.value},
-            "messaging_type": "RESPONSE",
-            "message": {"text": message.text},
-        }
-        tag = message.meta.get("tag")
-        if tag:
-            tag = self.config.human_agent_tag if tag in ("default", True) else str(tag)
-            if not messaging_tag_ok(tag):
-                raise PermanentError(f"{tag!r} is not a message tag (e.g. HUMAN_AGENT)")
-            body["messaging_type"] = "MESSAGE_TAG"
-            body["tag"] = tag
-        if message.channel == "messenger":
-            body["message"]["metadata"] = messaging.OWN_METADATA + message.event_id
-            base = self.config.graph_url
-        else:
-            base = self.config.instagram_graph_url
-        url = f"{base}/{self.config.graph_version}/{account}/messages"
-        data = await self._post(url, token, body)
+        body = bodies.messaging_body(message, default_tag=self.config.human_agent_tag)
+        account, token = self._account(
+            message.channel, await self._route(message.channel, message.to)
+        )
+        base = (
+            self.config.graph_url
+            if message.channel == "messenger"
+            else self.config.instagram_graph_url
+        )
+        data = await self._post(
+            f"{base}/{self.config.graph_version}/{account}/messages", token, body
+        )
         mid = data.get("message_id")
         if not isinstance(mid, str):
             return SendResult()
@@ -385,22 +374,8 @@ class MetaConnector(Connector):
         return SendResult(provider_id=mid, thread_ref=mid)
 
     async def _send_whatsapp(self, message: OutboundMessage) -> SendResult:
-        route = await self._route("whatsapp", message.to)
-        account, token = self._account("whatsapp", route)
-        body: dict[str, Any] = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": whatsapp.wa_recipient(message.to),
-        }
-        template = message.meta.get("template")
-        if template:
-            body["type"] = "template"
-            body["template"] = self.template(template)
-        elif message.text:
-            body["type"] = "text"
-            body["text"] = {"body": message.text, "preview_url": False}
-        else:
-            raise PermanentError("whatsapp replies need text or a template")
+        body = bodies.whatsapp_body(message, default_language=self.config.template_language)
+        account, token = self._account("whatsapp", await self._route("whatsapp", message.to))
         url = f"{self.config.graph_url}/{self.config.graph_version}/{account}/messages"
         data = await self._post(url, token, body)
         sent = data.get("messages")
@@ -408,39 +383,6 @@ class MetaConnector(Connector):
         if not isinstance(wamid, str):
             return SendResult()
         return SendResult(provider_id=wamid, thread_ref=wamid)
-
-    def template(self, spec: Any) -> dict[str, Any]:
-        """A WhatsApp ``template`` object from a reply's ``template`` meta.
-
-        ``spec`` is a name, or ``{"name", "language"?, "components"?}`` with
-        ``"parameters": [..]`` as a shorthand for one body component of text
-        parameters. The language defaults to ``settings.template_language``.
-        """
-        if isinstance(spec, str):
-            spec = {"name": spec}
-        name = spec.get("name") if isinstance(spec, dict) else None
-        if not isinstance(name, str) or not name:
-            raise PermanentError("a WhatsApp template needs a name")
-        language = spec.get("language") or self.config.template_language
-        template: dict[str, Any] = {
-            "name": name,
-            "language": {"code": language} if isinstance(language, str) else language,
-        }
-        parameters = spec.get("parameters")
-        if spec.get("components") is not None:
-            template["components"] = spec["components"]
-        elif isinstance(parameters, list) and parameters:
-            template["components"] = [
-                {
-                    "type": "body",
-                    "parameters": [{"type": "text", "text": str(p)} for p in parameters],
-                }
-            ]
-        return template
-
-
-def messaging_tag_ok(tag: str) -> bool:
-    return 2 <= len(tag) <= 64 and tag.replace("_", "").isalpha() and tag.isupper()
 
 
 def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
