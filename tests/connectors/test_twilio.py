@@ -429,6 +429,22 @@ async def test_known_caller_is_greeted_by_the_directory(rig: Rig) -> None:
     assert parse_twiml(r.text)[0].text == "Hi Ana, thanks for calling Acme. Connecting you now."
 
 
+async def test_a_failing_directory_never_costs_the_caller_their_call(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        async def lookup(self, caller: Identity) -> CallerInfo:
+            raise RuntimeError("directory down")
+
+    rig.connector.directory = Broken()
+    with caplog.at_level(logging.ERROR, logger="hub.connectors.twilio"):
+        r = await rig.twilio.post("/voice", rig.twilio.call_params("CA1", "ringing"))
+    root = parse_twiml(r.text)
+    assert verbs(root) == ["Say", "Dial"]
+    assert root[0].text == "Thanks for calling Acme. Connecting you now."
+    assert "caller lookup failed" in caplog.text
+
+
 async def test_unexpected_call_state_still_gets_valid_twiml(rig: Rig) -> None:
     r = await rig.twilio.post("/voice", rig.twilio.call_params("CA1", "completed"))
     assert r.status_code == 200 and verbs(parse_twiml(r.text)) == ["Hangup"]

@@ -14,6 +14,7 @@ step lands in the caller's conversation whatever order they arrive in.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -21,6 +22,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hub.connectors.base import InboundMessage, OutboundMessage, SendResult
 from hub.connectors.twilio import twiml as docs
+from hub.connectors.twilio.memory import CallerInfo
 from hub.connectors.twilio.webhooks import BadForm, Form, twiml
 from hub.errors import InvalidIdentity, PermanentError
 from hub.timeline.model import DeliveryStatus, Direction, EventKind, Identity
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 LIVE = ("queued", "ringing", "in-progress")
+LOOKUP_SECONDS = 3.0
 MISSED = ("no-answer", "busy", "failed", "canceled")
 _TEXT = {
     "ringing": "Incoming call",
@@ -149,11 +152,20 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
         value = form.get(field)
         if value:
             meta[key] = value
-    info = await c.directory.lookup(caller)
-    conversation = await _step(
-        c, request, call_sid=call_sid, step="ringing", caller=caller,
-        our_number=number.number, meta=meta,
-    )  # fmt: skip
+    try:
+        async with asyncio.timeout(LOOKUP_SECONDS):
+            info = await c.directory.lookup(caller)
+    except Exception:  # a greeting must never cost the caller their call
+        c.log.exception("caller lookup failed for call %s", call_sid)
+        info = CallerInfo(known=False)
+    try:
+        conversation = await _step(
+            c, request, call_sid=call_sid, step="ringing", caller=caller,
+            our_number=number.number, meta=meta,
+        )  # fmt: skip
+    except Exception:  # the hub is in trouble: still put the caller through
+        c.log.exception("could not record call %s; connecting it anyway", call_sid)
+        conversation = None
     business = number.business_name or c.config.business_name
     connecting = bool(number.agents or number.queue)
     document = docs.answer_call(
