@@ -23,6 +23,8 @@ import pytest
 from hub.app import Hub, build_app
 from hub.bus import BusMessage, Topic
 from hub.connectors.twilio import CallerInfo, TwilioConnector
+from hub.connectors.twilio.client import Rest
+from hub.errors import PermanentError
 from hub.settings import OutboxSettings, Settings
 from hub.timeline.model import DeliveryStatus, Direction, Event, EventKind, Identity
 from hub.timeline.store import TimelineStore
@@ -666,6 +668,21 @@ async def test_callback_the_customer_misses_fails_with_the_reason(rig: Rig) -> N
     failed = await rig.hub.store.get_event(queued["id"])
     assert failed.delivery is not None and failed.delivery.status is DeliveryStatus.FAILED
     assert failed.delivery.error == "the customer did not answer (busy)"
+
+
+async def test_wrong_credentials_fail_permanently_and_the_double_saw_no_valid_auth() -> None:
+    rest = RestDouble()
+    async with serve(rest.app()) as rest_url:
+        client = Rest(ACCOUNT_SID, "not-the-token-0123", base_url=rest_url, timeout=5)
+        await client.open()
+        try:
+            with pytest.raises(PermanentError, match="rejected the account credentials"):
+                await client.send_message(
+                    to=CUSTOMER, from_=OUR_NUMBER, body="hi", status_callback=f"{PUBLIC}/s"
+                )
+        finally:
+            await client.close()
+    assert rest.unauthorised == 1 and rest.messages == []
 
 
 def test_signing_helper_matches_the_validator() -> None:
