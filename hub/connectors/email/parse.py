@@ -1,0 +1,280 @@
+"""Raw RFC 5322 bytes → :class:`ParsedMail`, with the standard library's modern policy.
+
+Parsing never raises for bad MIME, unknown charsets or a missing Message-ID;
+only a message without a usable sender raises :class:`Unparseable` (the
+connector quarantines it with its raw bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser, HeaderParser
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+
+from hub.connectors.email.body import (
+    html_to_text,
+    is_forward,
+    part_text,
+    sanitise_html,
+    strip_html_reply,
+    strip_reply,
+)
+
+__all__ = ["MailPart", "ParsedMail", "Unparseable", "classify", "parse_headers", "parse_mail"]
+
+_MSGID = re.compile(r"<[^<>\s]{1,900}>")
+_RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
+_MAX_REFS = 50
+_MAX_TEXT = 200_000
+
+
+class Unparseable(ValueError):
+    """The message has no sender we can file it under."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailPart:
+    """An attachment or inline image with its bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+
+@dataclass(slots=True)
+class ParsedMail:
+    """What the connector needs from one message."""
+
+    message_id: str
+    derived_id: bool
+    from_address: str
+    from_name: str | None
+    subject: str | None
+    date: datetime | None
+    references: tuple[str, ...]
+    recipients: tuple[str, ...]
+    text: str
+    full_text: str
+    html: str | None
+    attachments: list[MailPart] = field(default_factory=list)
+    auto: str | None = None
+    forwarded: bool = False
+    stripped: bool = False
+    bounced_ids: tuple[str, ...] = ()
+    bounce_reason: str | None = None
+    defects: int = 0
+
+
+def _header(msg: Message, name: str) -> str | None:
+    try:
+        value = msg.get(name)
+    except Exception:  # a header the modern policy cannot model: read it raw
+        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
+        value = raw[0] if raw else None
+    return None if value is None else str(value)
+
+
+def _headers(msg: Message, name: str) -> list[str]:
+    try:
+        return [str(v) for v in msg.get_all(name, failobj=[])]
+    except Exception:
+        return []
+
+
+def message_ids(value: str | None) -> list[str]:
+    """Every ``<id>`` in a Message-ID / In-Reply-To / References value."""
+    return _MSGID.findall(value or "")
+
+
+def _date(msg: Message) -> datetime | None:
+    value = _header(msg, "Date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed > datetime.now(UTC) + timedelta(days=1) or parsed.year < 1990:
+        return None
+    return parsed
+
+
+def classify(msg: Message) -> str | None:
+    """``"bounce"``, ``"auto-replied"``, ``"auto-generated"``, ``"list"`` or ``None`` (a person).
+
+    Mail so classified is recorded as such and never answered automatically (RFC 3834).
+    """
+    ctype = (msg.get_content_type() or "").lower()
+    report = str(msg.get_param("report-type", "") or "").lower()
+    sender = parseaddr(_header(msg, "From") or "")[1].lower()
+    if (ctype == "multipart/report" and report == "delivery-status") or sender.split("@")[0] in (
+        "mailer-daemon",
+        "postmaster",
+    ):
+        return "bounce"
+    auto = (_header(msg, "Auto-Submitted") or "no").split(";")[0].strip().lower()
+    if auto == "auto-replied":
+        return "auto-replied"
+    if auto != "no":
+        return "auto-generated"
+    if _header(msg, "X-Autoreply") or _header(msg, "X-Autorespond"):
+        return "auto-replied"
+    suppress = (_header(msg, "X-Auto-Response-Suppress") or "").lower()
+    if any(v in suppress for v in ("all", "oof", "autoreply")):
+        return "auto-replied"
+    precedence = (_header(msg, "Precedence") or "").strip().lower()
+    if precedence in ("bulk", "list", "junk") or _header(msg, "List-Id"):
+        return "list"
+    if _header(msg, "List-Unsubscribe"):
+        return "list"
+    return None
+
+
+def _bounce_details(msg: Message) -> tuple[tuple[str, ...], str | None]:
+    ids: list[str] = []
+    reason: str | None = None
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/delivery-status":
+            status = part.as_string()
+            found = re.search(r"^Diagnostic-Code:\s*(.+(?:\n[ \t].+)*)", status, re.M | re.I)
+            found = found or re.search(r"^Status:\s*(.+)$", status, re.M | re.I)
+            if found:
+                reason = " ".join(found.group(1).split())[:500]
+        elif ctype == "message/rfc822":
+            inner = part.get_payload(0) if part.is_multipart() else None
+            if isinstance(inner, Message):
+                ids += message_ids(_header(inner, "Message-ID"))
+        elif ctype == "text/rfc822-headers":
+            headers = HeaderParser().parsestr(part_text(part))
+            ids += message_ids(headers.get("Message-ID"))
+    return tuple(dict.fromkeys(ids)), reason
+
+
+def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
+    try:
+        plain = msg.get_body(preferencelist=("plain",))
+        html = msg.get_body(preferencelist=("html",))
+    except Exception:
+        return None, None
+    return plain, html
+
+
+def _attachments(msg: Message, skip: set[int]) -> list[MailPart]:
+    parts: list[MailPart] = []
+
+    def visit(part: Message) -> None:
+        if id(part) in skip:
+            return
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            inner = part.get_payload(0) if part.is_multipart() else None
+            eml = inner.as_bytes(policy=policy.SMTP) if isinstance(inner, Message) else b""
+            subject = _header(inner, "Subject") if isinstance(inner, Message) else None
+            parts.append(MailPart(_safe_name(subject or "message") + ".eml", ctype, eml))
+            return
+        if part.is_multipart():
+            payload = part.get_payload()
+            for sub in payload if isinstance(payload, list) else []:
+                if isinstance(sub, Message):
+                    visit(sub)
+            return
+        disposition = (part.get_content_disposition() or "").lower()
+        filename = part.get_filename()
+        maintype = part.get_content_maintype()
+        if maintype in ("text", "message") and not filename and disposition != "attachment":
+            return
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            return
+        cid = (_header(part, "Content-ID") or "").strip().strip("<>") or None
+        name = _safe_name(filename or f"{'inline' if cid else 'attachment'}-{len(parts) + 1}")
+        inline = disposition == "inline" or (disposition == "" and cid is not None)
+        parts.append(MailPart(name, ctype, data, inline=inline, content_id=cid))
+
+    visit(msg)
+    return parts
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[\x00-\x1f/\\]+", "_", name).strip(" .") or "attachment"
+    return cleaned[:200]
+
+
+def parse_headers(raw: bytes) -> Message:
+    """Headers only (for messages over the size limit)."""
+    return BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+
+
+def parse_mail(
+    raw: bytes,
+    *,
+    languages: tuple[str, ...] = ("en",),
+    max_html_chars: int = 500_000,
+    headers_only: bool = False,
+) -> ParsedMail:
+    """Parse one message. Raises :class:`Unparseable` only when it has no usable sender."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=headers_only)
+    name, address = parseaddr(_header(msg, "From") or "")
+    if "@" not in address:
+        name, address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
+    if "@" not in address:
+        raise Unparseable("no From address")
+    ids = message_ids(_header(msg, "Message-ID"))
+    derived = not ids
+    message_id = ids[0] if ids else f"<sha256-{hashlib.sha256(raw).hexdigest()}@omnihub.invalid>"
+    refs = message_ids(" ".join(_headers(msg, "References")))
+    refs += message_ids(_header(msg, "In-Reply-To"))
+    references = tuple(dict.fromkeys(r for r in refs if r != message_id))[-_MAX_REFS:]
+    recipients = tuple(
+        addr for _, addr in getaddresses([v for h in _RECIPIENT_HEADERS for v in _headers(msg, h)])
+    )
+    subject = " ".join((_header(msg, "Subject") or "").split())[:998] or None
+    parsed = ParsedMail(
+        message_id=message_id,
+        derived_id=derived,
+        from_address=address,
+        from_name=" ".join(name.split())[:200] or None,
+        subject=subject,
+        date=_date(msg),
+        references=references,
+        recipients=recipients,
+        text="",
+        full_text="",
+        html=None,
+        auto=classify(msg),
+        defects=len(msg.defects),
+    )
+    if parsed.auto == "bounce":
+        parsed.bounced_ids, parsed.bounce_reason = _bounce_details(msg)
+    if headers_only or not isinstance(msg, EmailMessage):
+        return parsed
+    plain, html = _body_parts(msg)
+    html_source = part_text(html) if html is not None else None
+    full = part_text(plain) if plain is not None else html_to_text(html_source or "")
+    if plain is None and html is None and not msg.is_multipart():
+        full = part_text(msg)
+    full = full.replace("\r\n", "\n").strip()[:_MAX_TEXT]
+    parsed.full_text = full
+    parsed.forwarded = is_forward(subject, full)
+    if parsed.forwarded or parsed.auto == "bounce":
+        parsed.text = full
+    elif plain is None and html_source is not None:
+        parsed.text = strip_reply(html_to_text(strip_html_reply(html_source)), languages)
+    else:
+        parsed.text = strip_reply(full, languages)
+    parsed.stripped = parsed.text != full
+    if html_source is not None and len(html_source) <= max_html_chars:
+        top = html_source if parsed.forwarded else strip_html_reply(html_source)
+        parsed.html = sanitise_html(top) or None
+    skip = {id(p) for p in (plain, html) if p is not None}
+    parsed.attachments = _attachments(msg, skip)
+    return parsed
