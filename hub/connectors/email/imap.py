@@ -3,7 +3,7 @@
 The loop per mailbox::
 
     connect (TLS | STARTTLS | plain) → LOGIN → SELECT → compare UIDVALIDITY
-    → UID FETCH last+1:* (sizes) → UID FETCH <batch> BODY.PEEK[] → handle each
+    → UID SEARCH UID last+1:* → per batch: UID FETCH sizes, then BODY.PEEK[] → handle each
       → advance the checkpoint after the handler returned (ingest committed)
     → IDLE (re-issued before 29 minutes) or poll → fetch again …
 
@@ -30,7 +30,14 @@ import aioimaplib
 from hub.connectors.base import CheckpointStore
 from hub.connectors.email.settings import EmailAccount
 
-__all__ = ["FetchedMail", "ImapError", "MailboxWatcher", "checkpoint_key", "parse_fetch"]
+__all__ = [
+    "FetchedMail",
+    "ImapError",
+    "MailboxWatcher",
+    "checkpoint_key",
+    "parse_fetch",
+    "parse_search",
+]
 
 T = TypeVar("T")
 
@@ -39,6 +46,7 @@ _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
+_SEARCH = re.compile(rb"(?:SEARCH)?[\d ]*")
 
 
 class ImapError(Exception):
@@ -86,6 +94,15 @@ def parse_fetch(lines: list[Any]) -> dict[int, tuple[int | None, bytes | None]]:
                 out[int(uid.group(1))] = (int(size.group(1)) if size else None, literal)
         i += 1
     return out
+
+
+def parse_search(lines: list[Any]) -> list[int]:
+    """``UID SEARCH`` response lines → the UIDs."""
+    uids: list[int] = []
+    for line in lines[:-1]:  # the last line is the tagged status text
+        if isinstance(line, bytes | bytearray) and _SEARCH.fullmatch(bytes(line).strip()):
+            uids += [int(tok) for tok in bytes(line).split() if tok.isdigit()]
+    return uids
 
 
 class MailboxWatcher:
@@ -264,16 +281,17 @@ class MailboxWatcher:
     # -- fetching ----------------------------------------------------------
     async def catch_up(self, client: aioimaplib.IMAP4, uidvalidity: int, last: int) -> int:
         """Import every message with a UID above ``last``; returns the new last UID."""
+        # SEARCH answers in one line; a FETCH over the whole range would answer in
+        # one line per message, and aioimaplib recurses once per line it parses.
         response = await self._ok(
-            client.uid("fetch", f"{last + 1}:*", "(UID RFC822.SIZE)"), "UID FETCH sizes"
+            client.uid_search("UID", f"{last + 1}:*", charset=None), "UID SEARCH"
         )
-        sizes = {
-            uid: size or 0 for uid, (size, _) in parse_fetch(response.lines).items() if uid > last
-        }
-        pending = sorted(sizes)
+        pending = sorted(uid for uid in parse_search(response.lines) if uid > last)
         batch = self.account.fetch_batch
         for start in range(0, len(pending), batch):
             chunk = pending[start : start + batch]
+            listed = await self._fetch(client, chunk, "RFC822.SIZE")
+            sizes = {uid: listed.get(uid, (None, None))[0] or 0 for uid in chunk}
             small = [u for u in chunk if sizes[u] <= self.max_message_bytes]
             large = [u for u in chunk if sizes[u] > self.max_message_bytes]
             fetched: dict[int, tuple[int | None, bytes | None]] = {}

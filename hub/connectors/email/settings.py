@@ -54,7 +54,7 @@ class EmailAccount(BaseModel):
     idle: bool = True
     idle_renew_seconds: float = Field(TWENTY_NINE_MINUTES, gt=0, le=TWENTY_NINE_MINUTES)
     poll_seconds: float = Field(60.0, gt=0)
-    fetch_batch: int = Field(50, ge=1, le=1000)
+    fetch_batch: int = Field(50, ge=1, le=200)
     timeout_seconds: float = Field(30.0, gt=0)
     backoff_base: float = Field(1.0, gt=0)
     backoff_cap: float = Field(300.0, gt=0)
