@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
 from hub.connectors.email.body import (
+    decode_payload,
     html_to_text,
     is_forward,
     part_text,
@@ -31,6 +33,7 @@ _MSGID = re.compile(r"<[^<>\s]{1,900}>")
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _MAX_REFS = 50
 _MAX_TEXT = 200_000
+_DECODED = {"subject"}
 
 
 class Unparseable(ValueError):
@@ -72,20 +75,40 @@ class ParsedMail:
     defects: int = 0
 
 
-def _header(msg: Message, name: str) -> str | None:
+def _raw_headers(msg: Message, name: str) -> list[str]:
+    # raw_items() skips the header registry: parsing every header into objects
+    # costs more than the rest of the message.
+    wanted = name.lower()
+    return [
+        str(value).replace("\r", "").replace("\n", "")
+        for key, value in msg.raw_items()
+        if key.lower() == wanted
+    ]
+
+
+def _decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded, whatever charset they claim."""
+    if "=?" not in value:
+        return value
     try:
-        value = msg.get(name)
-    except Exception:  # a header the modern policy cannot model: read it raw
-        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
-        value = raw[0] if raw else None
-    return None if value is None else str(value)
+        chunks = decode_header(value)
+    except (ValueError, LookupError):
+        return value
+    return "".join(
+        decode_payload(chunk, charset) if isinstance(chunk, bytes) else chunk
+        for chunk, charset in chunks
+    )
+
+
+def _header(msg: Message, name: str) -> str | None:
+    values = _raw_headers(msg, name)
+    if not values:
+        return None
+    return _decode_words(values[0]) if name.lower() in _DECODED else values[0]
 
 
 def _headers(msg: Message, name: str) -> list[str]:
-    try:
-        return [str(v) for v in msg.get_all(name, failobj=[])]
-    except Exception:
-        return []
+    return _raw_headers(msg, name)
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -228,6 +251,7 @@ def parse_mail(
         name, address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
     if "@" not in address:
         raise Unparseable("no From address")
+    name = _decode_words(name)
     ids = message_ids(_header(msg, "Message-ID"))
     derived = not ids
     message_id = ids[0] if ids else f"<sha256-{hashlib.sha256(raw).hexdigest()}@omnihub.invalid>"
