@@ -18,7 +18,7 @@ dest=${1:-$HOME/go/bin}
 say() { printf 'ferretdb.sh: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
-if [ -x "$dest/ferretdb" ] && "$dest/ferretdb" --version 2>/dev/null | grep -qx "version: $version"; then
+if [ -x "$dest/ferretdb" ] && [ "$("$dest/ferretdb" --version 2>/dev/null | sed -n 1p)" = "version: $version" ]; then
   say "$dest/ferretdb is already $version; nothing to do"
   exit 0
 fi
@@ -51,6 +51,10 @@ say "building ./cmd/ferretdb into $dest/ferretdb (about 80 s on a cold cache)"
 (cd "$work/src" && go build -o "$dest/ferretdb.tmp" ./cmd/ferretdb) || die "go build failed"
 mv -f "$dest/ferretdb.tmp" "$dest/ferretdb"
 
-got=$("$dest/ferretdb" --version 2>&1 | head -n1) || die "the built binary does not run: $got"
-[ "$got" = "version: $version" ] || die "the built binary reports '$got', expected 'version: $version'"
+# Read the whole output (a `| head` would SIGPIPE the binary and, under
+# pipefail, fail a build that worked), then compare its first line.
+out=$("$dest/ferretdb" --version 2>&1) || true
+got=${out%%$'\n'*}
+[ "$got" = "version: $version" ] || die "the built binary reports '$got', expected 'version: $version':
+$out"
 say "built $dest/ferretdb ($got)"

@@ -30,16 +30,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiosqlite
-from hub.timeline.mongo import MongoStore
-from hub.timeline.sqlite import SQLiteStore
 from pymongo import AsyncMongoClient
-from tests.ferretdb import FerretDB, find_ferretdb
 
 from hub.bus import Bus
 from hub.connectors.base import InboundMessage
 from hub.pipeline import Pipeline
 from hub.timeline.model import Identity
+from hub.timeline.mongo import MongoStore
+from hub.timeline.sqlite import SQLiteStore
 from hub.timeline.store import TimelineStore
+from tests.ferretdb import FerretDB, find_ferretdb
 
 TEXT = "Hi, I ordered a blue kettle last week and it has not arrived yet. Can you check?"
 

@@ -80,4 +80,6 @@ class FileBlobStore:
             raise NotFound(f"no blob {blob_id!r}") from None
 
     async def delete(self, blob_id: str) -> None:
+        if not _BLOB_ID.fullmatch(blob_id):
+            return
         await asyncio.to_thread(self._path(blob_id).unlink, missing_ok=True)

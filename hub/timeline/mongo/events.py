@@ -51,7 +51,9 @@ def fold_updates(record: Event) -> list[UpdateOne]:
     at = record.occurred_at
     main: Doc = {"$max": {"last_activity_at": at}}
     updates: list[UpdateOne] = []
-    if record.kind in _CONVERSATIONAL and record.direction in (Direction.IN, Direction.OUT):
+    if record.kind not in _CONVERSATIONAL or record.direction is Direction.INTERNAL:
+        return [UpdateOne({"_id": conversation_id}, main)]
+    if record.direction in (Direction.IN, Direction.OUT):
         changes: Doc = {"last_channel": record.channel}
         if record.text:
             changes["last_message_preview"] = record.text[:PREVIEW_CHARS]
@@ -91,12 +93,16 @@ class EventOps(MongoBase):
     """The event half of the store."""
 
     async def _next_seq(self, floor: int = 0) -> int:
-        counter = await self.counters.find_one_and_update(
-            {"_id": "events"},
-            {"$inc": {"n": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
+        try:
+            counter = await self.counters.find_one_and_update(
+                {"_id": "events"},
+                {"$inc": {"n": 1}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            # Two first appends raced to create the counter: it exists now.
+            return await self._next_seq(floor)
         assert counter is not None
         seq: int = counter["n"]
         if seq > floor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from hub.errors import NotFound
 from hub.timeline.codec import aware
 from hub.timeline.model import ApiToken, new_id, utcnow
@@ -37,11 +39,14 @@ class RecordOps(MongoBase):
         return value
 
     async def set_checkpoint(self, connector: str, key: str, value: dict[str, Any]) -> None:
-        await self.checkpoints.replace_one(
-            {"_id": checkpoint_id(connector, key)},
-            {"connector": connector, "key": key, "value": value, "updated_at": utcnow()},
-            upsert=True,
-        )
+        doc = {"connector": connector, "key": key, "value": value, "updated_at": utcnow()}
+        try:
+            await self.checkpoints.replace_one(
+                {"_id": checkpoint_id(connector, key)}, doc, upsert=True
+            )
+        except DuplicateKeyError:
+            # A concurrent first write created the document: replace it now.
+            await self.checkpoints.replace_one({"_id": checkpoint_id(connector, key)}, doc)
 
     async def create_api_token(self, name: str, token_hash: str) -> ApiToken:
         doc: Doc = {
