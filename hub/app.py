@@ -28,6 +28,7 @@ from hub.limits import BodyLimit
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.settings import Settings
+from hub.signing import Signer, load_secret_key
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.store import TimelineStore
 
@@ -82,6 +83,7 @@ class Hub:
     bus: Bus
     pipeline: Pipeline
     outbox: Outbox
+    signer: Signer
     connectors: dict[str, Connector] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
 
@@ -93,6 +95,8 @@ class Hub:
 def secret_values(settings: Settings, connectors: dict[str, Connector]) -> list[str]:
     """Every configured secret, for the log redaction filter."""
     found: list[str] = []
+    if settings.secret_key is not None:
+        found.append(settings.secret_key.get_secret_value())
 
     def walk(value: Any) -> None:
         if isinstance(value, SecretStr):
@@ -134,6 +138,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             public_url=settings.public_url,
             max_body_bytes=settings.max_body_bytes,
             logger=logging.getLogger(f"hub.connectors.{name}"),
+            signer=hub.signer,
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -176,6 +181,7 @@ def build_app(
         bus=bus,
         pipeline=pipeline,
         outbox=Outbox(store, pipeline, {}, settings.outbox),
+        signer=Signer(load_secret_key(settings)),
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)

@@ -5,6 +5,8 @@
     │   ├── MalformedBody      a body that does not parse → 400
     │   ├── InvalidIdentity    an identity that cannot be normalised
     │   └── SendRejected       a reply its channel cannot take (hub.pipeline)
+    ├── BadToken               a signed token that is forged, for another use, or garbled → 403
+    │   └── ExpiredToken       a genuine token past its age
     ├── NotFound               a customer / conversation / event that does not exist
     ├── Conflict               an operation that contradicts stored state
     │   └── IdentityTaken      the identity already belongs to another customer
@@ -44,6 +46,16 @@ class MalformedBody(InvalidInput):
 
 class InvalidIdentity(InvalidInput):
     """An identity that cannot be normalised."""
+
+
+class BadToken(HubError):
+    """A signed token that was tampered with, minted for another purpose, or not a token."""
+
+    status = 403
+
+
+class ExpiredToken(BadToken):
+    """A genuine token past its maximum age."""
 
 
 class NotFound(HubError, LookupError):

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    secret_key_file: str = "./var/secret_key"  # noqa: S105 - a path, not a secret
     default_region: str | None = None
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -35,6 +35,7 @@ from hub.timeline.model import (
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
+    from hub.signing import Signer
     from hub.timeline.blobs import BlobStore
 
 __all__ = [
@@ -188,7 +189,9 @@ class ConnectorContext:
     ``ingest`` is the single write path; ``report_delivery`` records a status
     callback (never backwards); ``checkpoints`` are scoped to this connector;
     ``public_url`` is the externally visible base URL (for signatures and
-    callback URLs — never trust the request's own host behind a proxy).
+    callback URLs — never trust the request's own host behind a proxy);
+    ``signer`` signs and verifies tokens under the hub's secret key (one
+    ``purpose`` per use; see :mod:`hub.signing`).
     """
 
     ingest: Callable[[InboundMessage], Awaitable[IngestResult]]
@@ -198,6 +201,7 @@ class ConnectorContext:
     public_url: str
     max_body_bytes: int
     logger: logging.Logger
+    signer: Signer | None = None
 
 
 class Connector(abc.ABC):
