@@ -2,7 +2,7 @@
 
 omnihub serve [--host H] [--port P]
 omnihub tokens create NAME | list | revoke ID
-omnihub connectors list
+omnihub connectors list | setup NAME
 omnihub check
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from hub.connectors.base import Registry
 from hub.errors import HubError
 from hub.settings import Settings
 from hub.timeline.store import TimelineStore
@@ -99,15 +100,32 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
 
 def cmd_connectors(args: argparse.Namespace) -> int:
-    from hub.connectors.base import Registry
-
     settings = _settings()
     registry = Registry.discover()
+    if args.action == "setup":
+        return _setup_connector(settings, registry, args.name)
     for name, cls in sorted(registry.available.items()):
         state = "enabled" if settings.connector_enabled(name) else "available"
         print(f"{name}\t{state}\tchannels={','.join(cls.channel_names())}")
     for name, reason in sorted(registry.disabled.items()):
         print(f"{name}\tdisabled\t{reason}")
+    return 0
+
+
+def _setup_connector(settings: Settings, registry: Registry, name: str) -> int:
+    cls = registry.available.get(name)
+    if cls is None:
+        reason = registry.disabled.get(name, "no such connector")
+        raise SystemExit(f"omnihub: connector {name!r}: {reason}")
+    try:
+        conf = cls.settings_model.model_validate(settings.connectors.get(name, {}))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SystemExit(
+            f"omnihub: invalid setting connectors.{name}.{where}: {first['msg']}"
+        ) from None
+    print(asyncio.run(cls.setup(conf, settings.public_url)))
     return 0
 
 
@@ -152,6 +170,8 @@ def parser() -> argparse.ArgumentParser:
     connectors = sub.add_parser("connectors", help="connector plugins")
     csub = connectors.add_subparsers(dest="action", required=True)
     csub.add_parser("list", help="available, enabled and disabled connectors")
+    setup = csub.add_parser("setup", help="register a connector with its provider (webhooks)")
+    setup.add_argument("name")
     connectors.set_defaults(func=cmd_connectors)
 
     check = sub.add_parser("check", help="validate settings and reach the store")

@@ -10,6 +10,12 @@ import sys
 from pathlib import Path
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.servers import serve
 
 OMNIHUB = str(Path(sys.executable).with_name("omnihub"))
 
@@ -18,12 +24,12 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("OMNIHUB_")}
 
 
-async def run(*args: str, cwd: Path) -> tuple[int, str, str]:
+async def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         OMNIHUB,
         *args,
         cwd=cwd,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -86,3 +92,38 @@ async def test_serve_runs_on_embedded_sqlite_with_nothing_else(tmp_path: Path) -
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+BOT_TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
+
+
+async def test_connectors_setup_telegram_registers_the_webhook(tmp_path: Path) -> None:
+    calls: list[tuple[str, dict[str, object]]] = []
+
+    async def bot_api(request: Request) -> JSONResponse:
+        calls.append((request.url.path, await request.json()))
+        return JSONResponse({"ok": True, "result": True})
+
+    double = Starlette(routes=[Route("/{path:path}", bot_api, methods=["POST"])])
+    async with serve(double) as api_url:
+        env = {
+            "OMNIHUB_PUBLIC_URL": "https://hub.example.com",
+            "OMNIHUB_CONNECTORS__TELEGRAM__BOT_TOKEN": BOT_TOKEN,
+            "OMNIHUB_CONNECTORS__TELEGRAM__API_URL": api_url,
+        }
+        code, out, err = await run("connectors", "setup", "telegram", cwd=tmp_path, env=env)
+    assert code == 0, err
+    [(path, body)] = calls
+    assert path == f"/bot{BOT_TOKEN}/setWebhook"
+    assert body["url"] == "https://hub.example.com/connectors/telegram/webhook"
+    assert isinstance(body["secret_token"], str) and len(body["secret_token"]) >= 32
+    assert "https://hub.example.com/connectors/telegram/webhook" in out
+    assert BOT_TOKEN not in out + err
+
+
+async def test_connectors_setup_names_what_is_wrong(tmp_path: Path) -> None:
+    code, _, err = await run("connectors", "setup", "nope", cwd=tmp_path)
+    assert code != 0 and "nope" in err
+    env = {"OMNIHUB_CONNECTORS__TELEGRAM__BOT_TOKEN": "not-a-token"}
+    code, _, err = await run("connectors", "setup", "telegram", cwd=tmp_path, env=env)
+    assert code != 0 and "connectors.telegram.bot_token" in err

@@ -239,6 +239,16 @@ class Connector(abc.ABC):
     def channel_names(cls) -> tuple[str, ...]:
         return tuple(c.name for c in cls.channel_specs())
 
+    @classmethod
+    async def setup(cls, settings: ConnectorSettings, public_url: str) -> str:
+        """One-off registration with the provider (``omnihub connectors setup NAME``).
+
+        Override to register webhooks through the provider's API; return what
+        was done, for the operator. By default there is nothing to register:
+        the answer says where to point the provider.
+        """
+        return f"nothing to register: point the provider at {public_url}/connectors/{cls.name}/"
+
     def routes(self) -> Sequence[BaseRoute]:
         """Starlette routes, mounted under ``/connectors/<name>/``."""
         return []

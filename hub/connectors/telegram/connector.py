@@ -87,7 +87,8 @@ class TelegramConnector(Connector):
     async def setup(cls, settings: ConnectorSettings, public_url: str) -> str:
         """``omnihub connectors setup telegram``: register the webhook."""
         assert isinstance(settings, TelegramSettings)
-        return await setup_webhook(settings, public_url)
+        url = await setup_webhook(settings, public_url)
+        return f"webhook registered: {url} (secret token set, updates one at a time)"
 
     def routes(self) -> Sequence[BaseRoute]:
         return [Route("/webhook", self.receive, methods=["POST"])]
