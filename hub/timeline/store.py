@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from hub.timeline.handoff import HandoffRecords
 from hub.timeline.model import (
     ApiToken,
     Conversation,
@@ -167,8 +168,12 @@ class DeliveryUpdate:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class TimelineStore(Protocol):
-    """The persistence port. See the module docstring for the rules."""
+class TimelineStore(HandoffRecords, Protocol):
+    """The persistence port. See the module docstring for the rules.
+
+    The handoff section (suggested links, used link tokens) is
+    :class:`~hub.timeline.handoff.HandoffRecords`.
+    """
 
     # -- lifecycle -------------------------------------------------------
     async def open(self) -> None:

@@ -14,6 +14,7 @@ from pymongo.errors import PyMongoError
 
 from hub.timeline.mongo.conversations import ConversationOps
 from hub.timeline.mongo.events import EventOps
+from hub.timeline.mongo.handoff import HandoffOps
 from hub.timeline.mongo.indexes import ensure_indexes
 from hub.timeline.mongo.outbox import OutboxOps
 from hub.timeline.mongo.records import RecordOps
@@ -21,7 +22,7 @@ from hub.timeline.mongo.records import RecordOps
 log = logging.getLogger(__name__)
 
 
-class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps):
+class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps, HandoffOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else

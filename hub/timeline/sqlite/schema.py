@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import aiosqlite
 
+from hub.timeline.sqlite.handoff import HANDOFF_SCHEMA
+
 SCHEMA_VERSION = 1
 
 SCHEMA = (
@@ -130,7 +132,7 @@ async def create_schema(conn: aiosqlite.Connection) -> None:
     """Create every table and index that is missing, in one transaction."""
     await conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in SCHEMA:
+        for statement in (*SCHEMA, *HANDOFF_SCHEMA):
             await conn.execute(statement)
         await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:

@@ -17,6 +17,7 @@ from hub.timeline.sqlite.base import BUSY_TIMEOUT_SECONDS
 from hub.timeline.sqlite.conversations import ConversationOps
 from hub.timeline.sqlite.customers import CustomerOps
 from hub.timeline.sqlite.events import EventOps
+from hub.timeline.sqlite.handoff import HandoffOps
 from hub.timeline.sqlite.outbox import OutboxOps
 from hub.timeline.sqlite.records import RecordOps
 from hub.timeline.sqlite.schema import create_schema
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 MEMORY = ":memory:"
 
 
-class SQLiteStore(CustomerOps, ConversationOps, EventOps, OutboxOps, RecordOps):
+class SQLiteStore(CustomerOps, ConversationOps, EventOps, OutboxOps, RecordOps, HandoffOps):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 
     ``open()`` connects, creates the schema and finishes any merge or unmerge a

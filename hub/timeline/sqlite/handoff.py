@@ -1,0 +1,152 @@
+"""Suggested identity links and used link tokens on SQLite (see :mod:`hub.timeline.handoff`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from hub.errors import NotFound
+from hub.timeline.handoff import LinkSuggestion, SuggestionStatus
+from hub.timeline.model import Identity, utcnow
+from hub.timeline.sqlite.base import Row, SQLiteBase, clamp, dumps, insert_sql, parse_ts, req_ts, ts
+
+HANDOFF_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS link_suggestions (
+        id TEXT PRIMARY KEY,
+        pair_key TEXT NOT NULL UNIQUE,
+        customer_id TEXT NOT NULL,
+        other_customer_id TEXT,
+        identity TEXT NOT NULL,
+        score REAL NOT NULL,
+        evidence TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        decided_at TEXT,
+        decided_by TEXT,
+        reason TEXT
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS link_suggestions_customer ON link_suggestions (customer_id)",
+    "CREATE INDEX IF NOT EXISTS link_suggestions_other ON link_suggestions (other_customer_id)",
+    """
+    CREATE TABLE IF NOT EXISTS used_link_tokens (
+        id TEXT PRIMARY KEY,
+        used_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    )
+    """,
+)
+
+
+def suggestion_record(row: Row) -> LinkSuggestion:
+    """A stored suggestion row as the model record."""
+    return LinkSuggestion(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        identity=Identity(*row["identity"].split(":", 1)),
+        score=float(row["score"]),
+        evidence=json.loads(row["evidence"]),
+        other_customer_id=row["other_customer_id"],
+        status=SuggestionStatus(row["status"]),
+        created_at=req_ts(row["created_at"]),
+        decided_at=parse_ts(row["decided_at"]),
+        decided_by=row["decided_by"],
+        reason=row["reason"],
+    )
+
+
+class HandoffOps(SQLiteBase):
+    """Link suggestions (one per customer and identity) and used single-use tokens."""
+
+    async def add_suggestion(self, suggestion: LinkSuggestion) -> tuple[LinkSuggestion, bool]:
+        row: Row = {
+            "id": suggestion.id,
+            "pair_key": suggestion.pair_key,
+            "customer_id": suggestion.customer_id,
+            "other_customer_id": suggestion.other_customer_id,
+            "identity": str(suggestion.identity),
+            "score": suggestion.score,
+            "evidence": dumps(suggestion.evidence),
+            "status": suggestion.status.value,
+            "created_at": ts(suggestion.created_at),
+            "decided_at": ts(suggestion.decided_at),
+            "decided_by": suggestion.decided_by,
+            "reason": suggestion.reason,
+        }
+        async with self._write() as conn:
+            sql, params = insert_sql("link_suggestions", row, conflict="ON CONFLICT DO NOTHING")
+            created = await self._exec(conn, sql, params) == 1
+            stored = await self._one(
+                conn, "SELECT * FROM link_suggestions WHERE pair_key = ?", (suggestion.pair_key,)
+            )
+        assert stored is not None
+        return suggestion_record(stored), created
+
+    async def get_suggestion(self, suggestion_id: str) -> LinkSuggestion:
+        async with self._read() as conn:
+            row = await self._one(
+                conn, "SELECT * FROM link_suggestions WHERE id = ?", (suggestion_id,)
+            )
+        if row is None:
+            raise NotFound(f"no suggestion {suggestion_id!r}")
+        return suggestion_record(row)
+
+    async def list_suggestions(
+        self,
+        *,
+        customer_id: str | None = None,
+        status: SuggestionStatus | None = None,
+        limit: int = 100,
+    ) -> list[LinkSuggestion]:
+        where: list[str] = []
+        params: list[object] = []
+        if customer_id is not None:
+            where.append("(customer_id = ? OR other_customer_id = ?)")
+            params += [customer_id, customer_id]
+        if status is not None:
+            where.append("status = ?")
+            params.append(SuggestionStatus(status).value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT * FROM link_suggestions {clause} ORDER BY created_at DESC, id DESC LIMIT ?"  # noqa: S608
+        async with self._read() as conn:
+            rows = await self._all(conn, sql, [*params, clamp(limit)])
+        return [suggestion_record(row) for row in rows]
+
+    async def decide_suggestion(
+        self, suggestion_id: str, status: SuggestionStatus, *, by: str, reason: str | None = None
+    ) -> LinkSuggestion | None:
+        async with self._write() as conn:
+            changed = await self._exec(
+                conn,
+                "UPDATE link_suggestions SET status = ?, decided_at = ?, decided_by = ?, "
+                "reason = ? WHERE id = ? AND status = ?",
+                (
+                    SuggestionStatus(status).value,
+                    ts(utcnow()),
+                    by,
+                    reason,
+                    suggestion_id,
+                    SuggestionStatus.PENDING.value,
+                ),
+            )
+            row = await self._one(
+                conn, "SELECT * FROM link_suggestions WHERE id = ?", (suggestion_id,)
+            )
+        if row is None:
+            raise NotFound(f"no suggestion {suggestion_id!r}")
+        return suggestion_record(row) if changed == 1 else None
+
+    async def use_link_token(self, token_id: str, *, expires_at: datetime) -> bool:
+        now = utcnow()
+        async with self._write() as conn:
+            await self._exec(conn, "DELETE FROM used_link_tokens WHERE expires_at < ?", (ts(now),))
+            return (
+                await self._exec(
+                    conn,
+                    "INSERT INTO used_link_tokens (id, used_at, expires_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (token_id, ts(now), ts(expires_at)),
+                )
+                == 1
+            )
