@@ -18,6 +18,8 @@ import pytest
 from hub.timeline.store import TimelineStore
 from tests.ferretdb import FerretDB, find_ferretdb
 
+pytest_plugins = ["hub.testing"]  # the connector conformance kit
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -1,1 +1,102 @@
-"""Channel connectors: the protocol (``hub.connectors.base``) and the built-ins."""
+"""The connector SDK: everything a channel plugin may import, from one module.
+
+A plugin writes ``from hub.connectors import Connector, InboundMessage, …`` and
+nothing else from ``hub``: these names are the stable, documented surface
+(``docs/connectors.md``); anything not listed here is internal and may change.
+
+* The protocol: :class:`Connector`, :class:`Channel`, :class:`Capabilities`,
+  :class:`ConnectorSettings`, :class:`ConnectorContext` (with the
+  :class:`CheckpointStore` and :class:`DeliveryReporter` it carries).
+* Messages: :class:`InboundMessage` in (handed to ``context.ingest``, which
+  answers an :class:`IngestResult`), :class:`OutboundMessage` out (answered by
+  a :class:`SendResult`).
+* Timeline values a connector builds or reads: :class:`Identity` (made with
+  :func:`normalise_identity`), :class:`Attachment`, :class:`Direction`,
+  :class:`EventKind`, :class:`DeliveryStatus`, :class:`Event`, :func:`utcnow`.
+* Errors: :class:`TransientError` (retry) and :class:`PermanentError` (fail the
+  delivery) from ``send``, both :class:`ConnectorError`; :class:`InvalidInput`,
+  :class:`InvalidIdentity` for provider input that cannot be used;
+  :class:`BadToken`, :class:`ExpiredToken` from :class:`Signer`;
+  :class:`NotFound` from timeline reads.
+* Helpers: :func:`download` (size-capped media fetch, :class:`MediaError`),
+  :class:`Signer` (``context.signer``).
+* Discovery: ``ENTRY_POINT_GROUP`` is ``"omnihub.connectors"``, the entry-point
+  group a plugin registers its class under; :class:`Registry` loads them.
+
+The conformance kit for plugin tests is :mod:`hub.testing`.
+"""
+
+from __future__ import annotations
+
+from hub.connectors.base import (
+    ENTRY_POINT_GROUP,
+    Capabilities,
+    Channel,
+    CheckpointStore,
+    Connector,
+    ConnectorContext,
+    ConnectorSettings,
+    DeliveryReporter,
+    InboundMessage,
+    IngestResult,
+    OutboundMessage,
+    Registry,
+    SendResult,
+)
+from hub.connectors.media import MediaError, download
+from hub.errors import (
+    BadToken,
+    ConnectorError,
+    ExpiredToken,
+    InvalidIdentity,
+    InvalidInput,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
+from hub.signing import Signer
+from hub.timeline.model import (
+    Attachment,
+    DeliveryStatus,
+    Direction,
+    Event,
+    EventKind,
+    Identity,
+    normalise_identity,
+    utcnow,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Attachment",
+    "BadToken",
+    "Capabilities",
+    "Channel",
+    "CheckpointStore",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorError",
+    "ConnectorSettings",
+    "DeliveryReporter",
+    "DeliveryStatus",
+    "Direction",
+    "Event",
+    "EventKind",
+    "ExpiredToken",
+    "Identity",
+    "InboundMessage",
+    "IngestResult",
+    "InvalidIdentity",
+    "InvalidInput",
+    "MediaError",
+    "NotFound",
+    "OutboundMessage",
+    "PermanentError",
+    "Registry",
+    "SendResult",
+    "Signer",
+    "TransientError",
+    "download",
+    "normalise_identity",
+    "utcnow",
+]

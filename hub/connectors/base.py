@@ -13,6 +13,7 @@ the built-in ones register there too.
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -167,6 +168,10 @@ class ConnectorSettings(BaseModel):
 
 
 class DeliveryReporter(Protocol):
+    """``context.report_delivery``: record a provider's status callback for the
+    outbound event it sent as ``provider_id``; a status never moves backwards.
+    Answers the updated event, or ``None`` when no event has that id."""
+
     async def __call__(
         self,
         channel: str,
@@ -178,8 +183,16 @@ class DeliveryReporter(Protocol):
 
 
 class CheckpointStore(Protocol):
-    async def get(self, key: str) -> dict[str, Any] | None: ...
-    async def set(self, key: str, value: dict[str, Any]) -> None: ...
+    """``context.checkpoints``: small JSON state the connector keeps across restarts
+    (a mailbox's last UID, the last update id), scoped to this connector."""
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """The value saved under ``key``, or ``None``."""
+        ...
+
+    async def set(self, key: str, value: dict[str, Any]) -> None:
+        """Save ``value`` under ``key`` (replacing it)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +250,7 @@ class Connector(abc.ABC):
 
     @classmethod
     def channel_names(cls) -> tuple[str, ...]:
+        """The names of the channels this connector serves."""
         return tuple(c.name for c in cls.channel_specs())
 
     @classmethod
@@ -270,9 +284,13 @@ class Connector(abc.ABC):
 class Registry:
     """Connector classes found through the entry-point group.
 
-    A connector whose import fails (e.g. an optional dependency is missing) is
-    listed in ``disabled`` with the reason, and the hub still starts. Two
-    connectors with one name or one channel raise :class:`DuplicateConnector`.
+    A plugin that cannot be used is listed in ``disabled`` (name → reason) and
+    the hub starts without it: its import fails (e.g. an optional dependency is
+    missing), it is not a :class:`Connector` or leaves ``send`` unimplemented,
+    or it claims a name or channel another connector has. Discovery loads the
+    built-in connectors first, then plugins by distribution name, so which one
+    keeps a contested name does not depend on install order. :meth:`add`, for
+    code registering classes itself, raises :class:`DuplicateConnector` instead.
     """
 
     def __init__(self) -> None:
@@ -281,21 +299,34 @@ class Registry:
 
     @classmethod
     def discover(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
+        """Every connector registered under ``group`` in the installed distributions."""
         registry = cls()
-        for ep in entry_points(group=group):
+        for ep in sorted(entry_points(group=group), key=_load_order):
             registry.load(ep)
         return registry
 
     def load(self, ep: EntryPoint) -> None:
+        """Load one entry point; a plugin that cannot be used is disabled with the reason."""
         try:
             connector = ep.load()
-        except ImportError as exc:
-            self.disabled[ep.name] = f"cannot import {ep.value}: {exc}"
-            log.warning("connector %s disabled: %s", ep.name, self.disabled[ep.name])
+        except Exception as exc:  # whatever a plugin's import raises disables only it
+            self._disable(ep.name, f"cannot import {ep.value}: {type(exc).__name__}: {exc}")
             return
-        self.add(connector, ep.name)
+        problem = _unusable(connector)
+        if problem is not None:
+            self._disable(ep.name, f"{ep.value} {problem}")
+            return
+        try:
+            self.add(connector, ep.name)
+        except DuplicateConnector as exc:
+            self._disable(ep.name, str(exc))
+
+    def _disable(self, name: str, reason: str) -> None:
+        self.disabled[name] = reason
+        log.warning("connector %s disabled: %s", name, reason)
 
     def add(self, connector: type[Connector], registered_as: str | None = None) -> None:
+        """Register ``connector``; raises :class:`DuplicateConnector` on a clash."""
         name = connector.name
         if registered_as is not None and registered_as != name:
             raise DuplicateConnector(
@@ -312,3 +343,23 @@ class Registry:
                     f"channel {channel!r} claimed by {taken[channel].name!r} and {name!r}"
                 )
         self.available[name] = connector
+
+
+def _load_order(ep: EntryPoint) -> tuple[bool, str, str]:
+    dist = ep.dist.name if ep.dist is not None else ""
+    return (dist != "omnihub", dist, ep.name)
+
+
+def _unusable(obj: object) -> str | None:
+    """Why ``obj`` cannot serve as a connector class, or ``None``."""
+    if not isinstance(obj, type) or not issubclass(obj, Connector):
+        return "is not a Connector subclass"
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
+        return f"does not implement {missing}"
+    for attr in ("name", "identity_kind"):
+        if not hasattr(obj, attr):
+            return f"declares no {attr}"
+    if not isinstance(obj.name, str) or not obj.name:
+        return "declares no name"
+    return None

@@ -50,12 +50,19 @@ def new_id(prefix: str) -> str:
 
 
 class Direction(enum.StrEnum):
+    """Who an event came from: the customer (``in``), the business (``out``) or
+    nobody outside (``internal``: notes, handoffs, merges)."""
+
     IN = "in"
     OUT = "out"
     INTERNAL = "internal"
 
 
 class EventKind(enum.StrEnum):
+    """What an event records: a ``message``, a ``call`` or ``voicemail``, an agent's
+    ``note``, a channel ``handoff``, a ``status`` change, a ``merge``/``unmerge``
+    of customers or an identity ``link``."""
+
     MESSAGE = "message"
     NOTE = "note"
     CALL = "call"
