@@ -24,6 +24,9 @@ from hub import api
 from hub.bus import Bus
 from hub.connectors.base import Connector, ConnectorContext, Registry
 from hub.errors import ConfigError
+from hub.handoff import Handoff
+from hub.handoff import api as handoff_api
+from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
@@ -86,6 +89,7 @@ class Hub:
     signer: Signer
     connectors: dict[str, Connector] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
+    handoff: Handoff | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -185,6 +189,14 @@ def build_app(
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)
+    hub.handoff = Handoff(
+        pipeline,
+        hub.signer,
+        settings.handoff,
+        public_url=settings.public_url,
+        default_region=settings.default_region,
+    )
+    hub.handoff.attach(hub.connectors)
     hub.outbox.connectors = hub.channels
     pipeline.channels = {
         spec.name: spec for c in hub.connectors.values() for spec in c.channel_specs()
@@ -192,7 +204,8 @@ def build_app(
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
-        Mount("/api/v1", routes=api.routes),
+        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes]),
+        *handoff_web.routes,
     ]
     for name, connector in hub.connectors.items():
         routes.append(Mount(f"/connectors/{name}", routes=list(connector.routes())))

@@ -37,6 +37,45 @@ class OutboxSettings(BaseModel):
     concurrency: int = Field(8, ge=1)
 
 
+class ContinuityRule(BaseModel):
+    """Continuity for one channel (``"sms"``) or one inbox of it (``"sms:Support"``).
+
+    ``window_hours`` overrides the hub-wide window; ``new_threads`` lets a
+    message that declares a topic of its own (an email under a new subject)
+    join the customer's conversation on another channel too.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    window_hours: float | None = Field(None, ge=0)
+    new_threads: bool = False
+
+
+class HandoffSettings(BaseModel):
+    """Cross-channel continuity and continuation links (``hub.handoff``).
+
+    A customer who writes on another channel joins their conversation that was
+    active within ``window_hours`` (default 7 days); ``rules`` switch this per
+    channel or per ``channel:inbox``. Continuation links expire after
+    ``link_ttl_seconds``; one client may open at most ``link_rate_limit`` links
+    per ``link_rate_seconds``. ``widget_url`` is the page that hosts the chat
+    widget (``/c/<token>`` redirects there with the session), default the hub's own page.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    continuity: bool = True
+    window_hours: float = Field(168.0, ge=0)
+    rules: dict[str, ContinuityRule] = Field(default_factory=dict)
+    link_ttl_seconds: int = Field(86_400, ge=60)
+    session_ttl_seconds: int = Field(7 * 86_400, ge=60)
+    link_rate_limit: int = Field(10, ge=1)
+    link_rate_seconds: float = Field(60.0, gt=0)
+    business_name: str = Field("us", max_length=100)
+    widget_url: str | None = None
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start-up. See the README's configuration table."""
 
@@ -59,6 +98,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
     outbox: OutboxSettings = OutboxSettings()
+    handoff: HandoffSettings = HandoffSettings()
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     enabled_connectors: list[str] | None = None
 

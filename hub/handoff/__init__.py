@@ -1,0 +1,86 @@
+"""Handoff: one customer across channels, context that travels, links that move a conversation.
+
+:class:`Handoff` wires the parts (``build_app`` creates one per hub):
+
+* :mod:`.identity` — resolve, link on verified evidence, suggested links, merge/unmerge;
+* :mod:`.continuity` — the ingest hook: cross-channel continuity and handoff cards;
+* :mod:`.context` — the context packet (agent card, short text, email header);
+* :mod:`.links` — continuation links and the actions that send them;
+* :mod:`.web` — ``/c/<token>`` and the customer's session routes;
+* :mod:`.api` — ``/api/v1`` routes for agents;
+* :mod:`.voice` — the Twilio voice greeting with the short context.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+from hub.errors import InvalidInput
+from hub.handoff.continuity import HandoffHook
+from hub.handoff.identity import Identities
+from hub.handoff.links import Links
+from hub.timeline.model import Event, Identity
+
+if TYPE_CHECKING:
+    from hub.connectors.base import Connector
+    from hub.pipeline import Pipeline
+    from hub.settings import HandoffSettings
+    from hub.signing import Signer
+
+__all__ = ["ACTIONS", "Handoff"]
+
+ACTIONS = ("text_me", "email_transcript", "call_me", "verify")
+
+
+class Handoff:
+    """The handoff module of one hub."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        signer: Signer,
+        settings: HandoffSettings,
+        *,
+        public_url: str,
+        default_region: str | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.signer = signer
+        self.settings = settings
+        self.public_url = public_url
+        self.default_region = default_region
+        self.identities = Identities(pipeline)
+        self.hook = HandoffHook(self.identities, settings)
+        self.links = Links(pipeline, self.identities, self.hook, signer, settings, public_url)
+        pipeline.hooks.append(self.hook)
+
+    def attach(self, connectors: dict[str, Connector]) -> None:
+        """Give connectors what they use from handoff (the Twilio voice greeting)."""
+        from hub.connectors.twilio import TwilioConnector
+        from hub.handoff.voice import TimelineCallers
+
+        for connector in connectors.values():
+            if isinstance(connector, TwilioConnector):
+                connector.directory = TimelineCallers(self.pipeline.store, self.settings)
+
+    def new_visitor(self) -> tuple[Identity, str | None]:
+        """A fresh chat visitor for a browser that opened a link, and its widget token."""
+        try:
+            from hub.connectors.chat.visitors import issue_visitor
+        except ImportError:  # pragma: no cover - the chat connector is optional
+            return Identity("chat", "v_" + secrets.token_hex(12)), None
+        visitor = issue_visitor(self.signer, "default")
+        return visitor.identity, visitor.token
+
+    async def act(self, action: str, conversation_id: str, to: Identity, *, by: str) -> Event:
+        """Run a link action (``text_me``, ``email_transcript``, ``call_me``, ``verify``)."""
+        if action == "text_me":
+            return await self.links.text_me(conversation_id, to, by=by)
+        if action == "email_transcript":
+            return await self.links.email_transcript(conversation_id, to, by=by)
+        if action == "call_me":
+            return await self.links.call_me(conversation_id, to, by=by)
+        if action == "verify":
+            return await self.links.verify(conversation_id, to, by=by)
+        raise InvalidInput("action", f"action must be one of {list(ACTIONS)}")

@@ -468,11 +468,13 @@ async def test_text_then_call_is_one_customer_one_conversation_with_the_voicemai
     rig.rest.media["recordings/RE1.mp3"] = (b"ID3 fake mp3 audio", "audio/mpeg")
     assert (await rig.twilio.sms("SM1", "My parcel never arrived")).status_code == 200
 
-    # The customer calls the same number: welcomed back, the agent is rung.
+    # The customer calls the same number: greeted with the context, the agent is rung.
     answer = parse_twiml(
         (await rig.twilio.post("/voice", rig.twilio.call_params("CA1", "ringing"))).text
     )
-    assert answer[0].text == "Welcome back to Acme. Connecting you now."
+    assert answer[0].text == (
+        "Hi — I see you were texting us about “My parcel never arrived”. Connecting you now."
+    )
     dial = answer[1]
     # The agent leg rings out; Twilio reports it and calls the Dial action.
     agent_status = dial[0].get("statusCallback") or ""
@@ -537,6 +539,7 @@ async def test_text_then_call_is_one_customer_one_conversation_with_the_voicemai
     timeline = (await rig.api.get(f"/api/v1/customers/{customer['id']}/timeline")).json()["items"]
     assert [(e["channel"], e["kind"], e["meta"].get("status")) for e in timeline] == [
         ("sms", "message", None),
+        ("hub", "handoff", None),
         ("voice", "call", "ringing"),
         ("voice", "call", "no-answer"),
         ("voice", "voicemail", None),
@@ -544,14 +547,15 @@ async def test_text_then_call_is_one_customer_one_conversation_with_the_voicemai
         ("voice", "call", "completed"),
     ]
     assert len({e["conversation_id"] for e in timeline}) == 1
-    voicemail, text = timeline[3], timeline[4]
+    assert timeline[1]["meta"]["from"] == "sms" and timeline[1]["meta"]["to"] == "voice"
+    voicemail, text = timeline[4], timeline[5]
     assert voicemail["meta"]["recording_sid"] == "RE1"
     blob = voicemail["attachments"][0]
     assert blob["content_type"] == "audio/mpeg"
     assert await rig.hub.blobs.get(blob["blob_id"]) == b"ID3 fake mp3 audio"
     assert text["text"] == transcript["TranscriptionText"]
     assert text["meta"]["transcript_of"] == "RE1"
-    assert timeline[5]["meta"]["duration"] == 48
+    assert timeline[6]["meta"]["duration"] == 48
     conversations = await rig.api.get(
         "/api/v1/conversations", params={"customer_id": customer["id"], "status": "any"}
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -50,7 +49,6 @@ from hub.timeline.model import (
     EventKind,
     Identity,
     normalise_identity,
-    utcnow,
 )
 
 if TYPE_CHECKING:
@@ -153,9 +151,6 @@ class TwilioConnector(Connector):
         except InvalidIdentity as exc:
             raise BadForm(422, f"{field} is not a phone number: {exc.reason}", field) from None
 
-    def window(self) -> timedelta:
-        return timedelta(hours=self.config.continuity_hours)
-
     def spawn(self, coro: Awaitable[None], name: str) -> None:
         async def run() -> None:
             try:
@@ -186,7 +181,11 @@ class TwilioConnector(Connector):
 
     # -- inbound helpers -------------------------------------------------------
     async def ingest(self, message: InboundMessage, *, our_number: str) -> IngestResult:
-        """Ingest, then remember the number's conversation (continuity, reply sender)."""
+        """Ingest, then remember the number's conversation (which of our numbers replies).
+
+        Continuity across channels (a call after a text) is the hub's: the
+        handoff hook in ``pipeline.ingest`` joins the customer's recent conversation.
+        """
         result = await self.context.ingest(message)
         if result.created and message.identity.kind == "phone":
             await self.memory.remember_contact(
@@ -196,15 +195,6 @@ class TwilioConnector(Connector):
                 our_number=our_number,
             )
         return result
-
-    async def continuing(self, identity: Identity, channel: str) -> str | None:
-        """The conversation a text or call should continue across channels, if any."""
-        if identity.kind != "phone":
-            return None
-        contact = await self.memory.contact(identity.value)
-        if contact is None:
-            return None
-        return contact.joins(channel, self.window(), utcnow())
 
     async def fetch(
         self, media: Sequence[tuple[str, str]], *, prefix: str

@@ -8,7 +8,8 @@ between requests live in ``context.checkpoints``:
 * ``optout:<E.164>`` — whether the number texted STOP (and when, and how);
 * ``pending-media`` — downloads that failed and are retried in the background.
 
-The :class:`CallerDirectory` seam is how the voice greeting learns who calls.
+The :class:`CallerDirectory` seam is how the voice greeting learns who calls
+(the handoff module plugs in one that reads the timeline: ``hub.handoff.voice``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from hub.connectors.base import CheckpointStore
@@ -33,16 +34,6 @@ class Contact:
     channel: str
     our_number: str
     at: datetime
-
-    def joins(self, channel: str, window: timedelta, now: datetime) -> str | None:
-        """The conversation a message on ``channel`` should continue, if any.
-
-        Only across channels (an SMS after a call, a call after an SMS) within
-        ``window``: same-channel threading is the pipeline's.
-        """
-        if self.conversation_id and self.channel != channel and now - self.at <= window:
-            return self.conversation_id
-        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,8 +74,6 @@ class TwilioSettings(ConnectorSettings):
     """Who is rung first for a "call me back" (default: the number's first agent)."""
     help_reply: str | None = Field(None, max_length=1600)
     """Answer to a HELP text (leave unset when Twilio's Advanced Opt-Out answers it)."""
-    continuity_hours: float = Field(24.0, ge=0)
-    """A text and a call from one number this close together share a conversation."""
     media_max_bytes: int = Field(5 * 1024 * 1024, gt=0)
     fetch_timeout: float = Field(5.0, gt=0)
     retry_delays: tuple[float, ...] = (10.0, 60.0, 300.0, 1800.0, 7200.0)

@@ -88,7 +88,6 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
         identity=identity,
         text=body or None,
         attachments=tuple(attachments),
-        conversation_id=await c.continuing(identity, "sms"),
         meta=meta,
     )
     result = await c.ingest(message, our_number=number.number)

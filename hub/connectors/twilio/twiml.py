@@ -53,7 +53,9 @@ def greeting(caller: CallerInfo, business: str, *, connecting: bool) -> str:
     """What a caller hears first: the handoff context, else their name, else a welcome."""
     tail = " Connecting you now." if connecting else ""
     if caller.context:
-        return caller.context[:160] + tail
+        if not connecting or "Connecting you" in caller.context:
+            return caller.context[:160]
+        return caller.context[: 160 - len(tail)] + tail
     if caller.name:
         return f"Hi {caller.name}, thanks for calling {business}.{tail}"
     if caller.known:

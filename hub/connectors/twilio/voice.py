@@ -100,7 +100,7 @@ async def _step(
     attachments: tuple[Any, ...] = (),
 ) -> str | None:
     """Ingest one step of a call; returns its conversation id."""
-    conversation = request.query_params.get("conversation") or await c.continuing(caller, "voice")
+    conversation = request.query_params.get("conversation")
     result = await c.ingest(
         InboundMessage(
             channel="voice",
@@ -288,8 +288,7 @@ async def recording(c: TwilioConnector, request: Request, form: Form) -> Respons
         kind=EventKind.VOICEMAIL,
         text=f"Voicemail ({seconds} s)",
         attachments=tuple(attachments),
-        conversation_id=request.query_params.get("conversation")
-        or await c.continuing(caller, "voice"),
+        conversation_id=request.query_params.get("conversation"),
         meta={"call_sid": call_sid, "to": number.number, **meta},
     )
     result = await c.ingest(message, our_number=number.number)

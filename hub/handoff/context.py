@@ -1,0 +1,260 @@
+"""The context packet: what travels with a customer from one channel to another.
+
+Built from the timeline (:func:`build_packet`) and rendered three ways:
+
+* :meth:`ContextPacket.agent_card` — structured JSON for the agent view::
+
+      {"customer": {"id", "name"},
+       "from_channel": "chat" | None, "to_channel": "sms" | None,
+       "conversations": [{"id", "subject", "status", "priority", "channels",
+                          "last_channel", "assignee", "last_activity_at"}],
+       "first_message": {"event_id", "channel", "direction", "text", "at"} | None,
+       "latest": [{"event_id", "channel", "direction", "text", "at", "author"}],
+       "promises": [{"event_id", "channel", "kind", "text", "at", "author"}],
+       "last_agent": "sam@acme.test" | None,
+       "last_contact_at": ISO time | None, "since_last_contact_seconds": int | None}
+
+* :meth:`ContextPacket.short_text` — at most 160 characters for SMS and the
+  voice greeting; nothing but the customer's first name, their own words (the
+  subject or first message) and the agent's name;
+* :meth:`ContextPacket.email_header` — a plain-text block to put above an email.
+
+Promises are outbound messages and notes with ``meta.follow_up`` true that no
+later event fulfils (``meta.fulfils = <event id>``) while the conversation is
+not resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.pipeline.types import HUB_CHANNEL
+from hub.timeline.model import (
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Direction,
+    Event,
+    EventKind,
+    utcnow,
+)
+from hub.timeline.store import InboxFilter, TimelineStore
+
+__all__ = ["ContextPacket", "Excerpt", "build_packet"]
+
+SHORT_LIMIT = 160
+LATEST = 6
+_VERBS = {
+    "chat": "chatting with us",
+    "email": "emailing us",
+    "sms": "texting us",
+    "voice": "on the phone with us",
+    "whatsapp": "messaging us on WhatsApp",
+    "messenger": "messaging us on Messenger",
+    "instagram": "messaging us on Instagram",
+    "telegram": "messaging us on Telegram",
+}
+_SPOKEN = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
+
+
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    """One event as the packet shows it."""
+
+    event_id: str
+    channel: str
+    direction: str
+    kind: str
+    text: str
+    at: datetime
+    author: str | None = None
+
+    @classmethod
+    def of(cls, event: Event, limit: int = 280) -> Excerpt:
+        text = " ".join((event.text or event.subject or "").split())
+        if len(text) > limit:
+            text = text[: limit - 1].rstrip() + "…"
+        return cls(
+            event.id,
+            event.channel,
+            event.direction.value,
+            event.kind.value,
+            text,
+            event.occurred_at,
+            event.author,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "channel": self.channel,
+            "direction": self.direction,
+            "kind": self.kind,
+            "text": self.text,
+            "at": self.at.isoformat(),
+            "author": self.author,
+        }
+
+
+@dataclass(slots=True)
+class ContextPacket:
+    """Everything an agent (or a channel) needs to pick a conversation up."""
+
+    customer: Customer
+    conversation: Conversation
+    open_conversations: list[Conversation]
+    first_message: Excerpt | None
+    latest: list[Excerpt]
+    promises: list[Excerpt]
+    last_agent: str | None
+    last_contact_at: datetime | None
+    from_channel: str | None = None
+    to_channel: str | None = None
+    built_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def since_last_contact_seconds(self) -> int | None:
+        if self.last_contact_at is None:
+            return None
+        return max(0, int((self.built_at - self.last_contact_at).total_seconds()))
+
+    @property
+    def topic(self) -> str | None:
+        """What the issue is about, in the customer's own words."""
+        if self.conversation.subject:
+            return self.conversation.subject
+        return self.first_message.text if self.first_message else None
+
+    def agent_card(self) -> dict[str, Any]:
+        """The card for the agent view (shape in the module docstring)."""
+        conversations = [self.conversation] + [
+            c for c in self.open_conversations if c.id != self.conversation.id
+        ]
+        return {
+            "customer": {"id": self.customer.id, "name": self.customer.name},
+            "from_channel": self.from_channel,
+            "to_channel": self.to_channel,
+            "conversations": [
+                {
+                    "id": c.id,
+                    "subject": c.subject,
+                    "status": c.status.value,
+                    "priority": c.priority.value,
+                    "channels": list(c.channels),
+                    "last_channel": c.last_channel,
+                    "assignee": c.assignee,
+                    "last_activity_at": c.last_activity_at.isoformat(),
+                }
+                for c in conversations
+            ],
+            "first_message": self.first_message.as_json() if self.first_message else None,
+            "latest": [e.as_json() for e in self.latest],
+            "promises": [e.as_json() for e in self.promises],
+            "last_agent": self.last_agent,
+            "last_contact_at": self.last_contact_at.isoformat() if self.last_contact_at else None,
+            "since_last_contact_seconds": self.since_last_contact_seconds,
+        }
+
+    def short_text(self, *, agent: str | None = None) -> str:
+        """≤ 160 characters: "Hi Ana — I see you were chatting with us about your
+        refund. Connecting you to Sam." Only the first name, the customer's own
+        words and the agent's name; never addresses, notes or agents' words."""
+        first = (self.customer.name or "").split()
+        hello = f"Hi {first[0]} — " if first else "Hi — "
+        channel = self.from_channel or self.conversation.last_channel or ""
+        verb = _VERBS.get(channel, "in touch with us")
+        tail = f" Connecting you to {agent}." if agent else ""
+        head = f"{hello}I see you were {verb}"
+        topic = " ".join((self.topic or "").split()).rstrip(".!?")
+        if not topic:
+            return _cut(f"{head}.{tail}")
+        room = SHORT_LIMIT - len(head) - len(" about “”.") - len(tail)
+        if room < 8:
+            return _cut(f"{head}.{tail}")
+        if len(topic) > room:
+            topic = topic[: room - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+        return _cut(f"{head} about “{topic}”.{tail}")
+
+    def email_header(self) -> str:
+        """A plain-text block summarising the conversation, for the top of an email."""
+        c = self.conversation
+        lines = ["-- Your conversation so far " + "-" * 32]
+        lines.append(f"Subject: {c.subject or '(none)'} · status {c.status.value}")
+        if self.first_message:
+            f = self.first_message
+            lines.append(f'Started on {f.channel}, {f.at:%d %b %Y %H:%M} UTC: "{f.text}"')
+        for e in self.latest[-3:]:
+            who = "You" if e.direction == Direction.IN.value else "Us"
+            lines.append(f'{who} ({e.channel}, {e.at:%d %b %H:%M}): "{e.text}"')
+        for p in self.promises:
+            lines.append(f'We said we would: "{p.text}"')
+        lines.append("-" * 60)
+        return "\n".join(lines)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHORT_LIMIT else text[: SHORT_LIMIT - 1] + "…"
+
+
+async def _conversation_events(store: TimelineStore, conversation_id: str) -> list[Event]:
+    events: list[Event] = []
+    cursor: str | None = None
+    for _ in range(20):
+        page = await store.events(
+            conversation_id=conversation_id, cursor=cursor, direction="newer", limit=200
+        )
+        events.extend(page.items)
+        if not page.has_newer:
+            break
+        cursor = page.newer
+    return events
+
+
+def promises_of(events: list[Event]) -> list[Event]:
+    """Follow-ups (outbound messages or notes with ``meta.follow_up``) not yet fulfilled."""
+    fulfilled = {str(e.meta.get("fulfils")) for e in events if e.meta.get("fulfils")}
+    return [
+        e
+        for e in events
+        if e.meta.get("follow_up")
+        and e.id not in fulfilled
+        and (e.direction is Direction.OUT or e.kind is EventKind.NOTE)
+    ]
+
+
+async def build_packet(
+    store: TimelineStore,
+    conversation: Conversation,
+    *,
+    from_channel: str | None = None,
+    to_channel: str | None = None,
+) -> ContextPacket:
+    """The packet for ``conversation`` as of now."""
+    customer = await store.get_customer(conversation.customer_id)
+    events = await _conversation_events(store, conversation.id)
+    spoken = [e for e in events if e.kind in _SPOKEN and e.channel != HUB_CHANNEL]
+    first_in = next((e for e in spoken if e.direction is Direction.IN and e.text), None)
+    latest = [Excerpt.of(e) for e in spoken[-LATEST:]]
+    resolved = conversation.status is ConversationStatus.RESOLVED
+    promises = [] if resolved else [Excerpt.of(e) for e in promises_of(events)]
+    last_agent = conversation.assignee or next(
+        (e.author for e in reversed(events) if e.direction is Direction.OUT and e.author),
+        None,
+    )
+    last_contact = max((e.occurred_at for e in spoken), default=None)
+    listing = await store.list_conversations(InboxFilter(customer_id=customer.id), limit=10)
+    others = [c for c in listing.items if c.id != conversation.id]
+    return ContextPacket(
+        customer=customer,
+        conversation=conversation,
+        open_conversations=others,
+        first_message=Excerpt.of(first_in) if first_in else None,
+        latest=latest,
+        promises=promises,
+        last_agent=last_agent,
+        last_contact_at=last_contact,
+        from_channel=from_channel,
+        to_channel=to_channel,
+    )
