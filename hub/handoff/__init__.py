@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from typing import TYPE_CHECKING
 
@@ -67,11 +68,11 @@ class Handoff:
     def new_visitor(self) -> tuple[Identity, str | None]:
         """A fresh chat visitor for a browser that opened a link, and its widget token."""
         try:
-            from hub.connectors.chat.visitors import issue_visitor
-        except ImportError:  # pragma: no cover - the chat connector is optional
+            visitors = importlib.import_module("hub.connectors.chat.visitors")
+        except ImportError:  # the chat connector is optional
             return Identity("chat", "v_" + secrets.token_hex(12)), None
-        visitor = issue_visitor(self.signer, "default")
-        return visitor.identity, visitor.token
+        visitor = visitors.issue_visitor(self.signer, "default")
+        return Identity("chat", str(visitor.id)), str(visitor.token)
 
     async def act(self, action: str, conversation_id: str, to: Identity, *, by: str) -> Event:
         """Run a link action (``text_me``, ``email_transcript``, ``call_me``, ``verify``)."""
