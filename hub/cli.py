@@ -2,6 +2,7 @@
 
 omnihub serve [--host H] [--port P]
 omnihub tokens create NAME | list | revoke ID
+omnihub agents create EMAIL --name NAME [--admin] | list | disable | enable | password EMAIL
 omnihub connectors list | setup NAME
 omnihub check
 """
@@ -99,6 +100,12 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(run))
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    from hub.agent import cli
+
+    return asyncio.run(cli.run(args, _with_store))
+
+
 def cmd_connectors(args: argparse.Namespace) -> int:
     settings = _settings()
     registry = Registry.discover()
@@ -166,6 +173,10 @@ def parser() -> argparse.ArgumentParser:
     revoke = tsub.add_parser("revoke", help="revoke a token")
     revoke.add_argument("id")
     tokens.set_defaults(func=cmd_tokens)
+
+    from hub.agent.cli import add_parser as add_agents
+
+    add_agents(sub).set_defaults(func=cmd_agents)
 
     connectors = sub.add_parser("connectors", help="connector plugins")
     csub = connectors.add_subparsers(dest="action", required=True)

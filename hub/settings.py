@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["OutboxSettings", "Settings"]
+__all__ = ["AgentSettings", "OutboxSettings", "Settings"]
 
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
 
@@ -35,6 +35,22 @@ class OutboxSettings(BaseModel):
     backoff_cap: float = Field(900.0, gt=0)
     poll_interval: float = Field(1.0, gt=0)
     concurrency: int = Field(8, ge=1)
+
+
+class AgentSettings(BaseModel):
+    """The agent view: sign-in lockout, session length, canned responses.
+
+    ``canned`` maps a title to a reply text; ``{{placeholder}}`` marks what the
+    agent must fill in (``{{customer_name}}`` and ``{{agent_name}}`` fill
+    themselves). Empty: a few built-in examples.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_failed_sign_ins: int = Field(5, ge=1)
+    lockout_seconds: float = Field(900.0, gt=0)
+    session_hours: float = Field(12.0, gt=0)
+    canned: dict[str, str] = Field(default_factory=dict)
 
 
 class ContinuityRule(BaseModel):
@@ -99,6 +115,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
+    agent: AgentSettings = AgentSettings()
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     enabled_connectors: list[str] | None = None
 

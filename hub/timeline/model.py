@@ -20,6 +20,8 @@ import phonenumbers
 from hub.errors import InvalidIdentity
 
 __all__ = [
+    "Agent",
+    "AgentRole",
     "ApiToken",
     "Attachment",
     "Conversation",
@@ -32,6 +34,7 @@ __all__ = [
     "EventKind",
     "Identity",
     "Priority",
+    "ReadMark",
     "new_id",
     "normalise_identity",
     "utcnow",
@@ -303,6 +306,51 @@ class ApiToken:
     revoked_at: datetime | None = None
 
 
+class AgentRole(enum.StrEnum):
+    """What an agent may do: admins also manage agents and act on every conversation."""
+
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+@dataclass(slots=True)
+class Agent:
+    """A person who signs in to the agent view.
+
+    ``email`` is unique (stored lower-case). ``password_hash`` is a slow hash
+    (see :mod:`hub.agent.passwords`), never the password. ``session_epoch``
+    goes up when the password changes or the agent is disabled, which ends
+    every session signed for an older epoch. ``failed_sign_ins`` counts
+    failures since the last success; ``locked_until`` is set by the lockout.
+    """
+
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    role: AgentRole = AgentRole.AGENT
+    disabled: bool = False
+    session_epoch: int = 0
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+    last_sign_in_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is AgentRole.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMark:
+    """How far an agent has read a conversation: the last event ``seq`` seen, and when."""
+
+    agent_id: str
+    conversation_id: str
+    seq: int
+    at: datetime
+
+
 def to_json(value: Any) -> Any:
     """Serialise a model value for JSON (API responses, bus payloads)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -313,6 +361,8 @@ def to_json(value: Any) -> Any:
             out.pop("lease_token", None)
         if isinstance(value, ApiToken):
             out.pop("token_hash", None)
+        if isinstance(value, Agent):
+            out.pop("password_hash", None)
         return out
     if isinstance(value, datetime):
         return value.isoformat()

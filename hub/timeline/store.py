@@ -35,6 +35,8 @@ from typing import Any, Literal, Protocol
 
 from hub.timeline.handoff import HandoffRecords
 from hub.timeline.model import (
+    Agent,
+    AgentRole,
     ApiToken,
     Conversation,
     ConversationStatus,
@@ -43,9 +45,11 @@ from hub.timeline.model import (
     Event,
     Identity,
     Priority,
+    ReadMark,
 )
 
 __all__ = [
+    "AgentUpdate",
     "ConversationPage",
     "ConversationUpdate",
     "DeliveryUpdate",
@@ -154,6 +158,21 @@ class ConversationUpdate:
             if value is not _UNSET:
                 out[name] = value
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdate:
+    """Fields to change on an agent; ``None`` leaves a field untouched.
+
+    A new ``password_hash``, ``disabled=True`` or ``end_sessions=True`` bumps
+    ``session_epoch`` (signing everyone out of that account).
+    """
+
+    name: str | None = None
+    role: AgentRole | None = None
+    password_hash: str | None = None
+    disabled: bool | None = None
+    end_sessions: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,3 +348,46 @@ class TimelineStore(HandoffRecords, Protocol):
 
     async def revoke_api_token(self, token_id: str) -> None:
         """Revoke; NotFound if absent."""
+
+    # -- agents (hub.agent) ----------------------------------------------------
+    async def create_agent(
+        self, *, email: str, name: str, password_hash: str, role: AgentRole = AgentRole.AGENT
+    ) -> Agent:
+        """A new agent; ``email`` is stored lower-case. Conflict if it is taken."""
+
+    async def get_agent(self, agent_id: str) -> Agent:
+        """NotFound if absent."""
+
+    async def find_agent(self, email: str) -> Agent | None:
+        """The agent with this email (any case), disabled ones included."""
+
+    async def list_agents(self) -> list[Agent]:
+        """Every agent, oldest first."""
+
+    async def update_agent(self, agent_id: str, update: AgentUpdate) -> Agent:
+        """Apply ``update`` (see :class:`AgentUpdate`); NotFound if absent."""
+
+    async def record_sign_in(
+        self,
+        agent_id: str,
+        *,
+        ok: bool,
+        now: datetime,
+        max_failures: int,
+        lockout_seconds: float,
+    ) -> Agent:
+        """Count a sign-in attempt, atomically.
+
+        ``ok``: reset the failure count and the lock, stamp ``last_sign_in_at``.
+        Otherwise add one failure; on reaching ``max_failures`` set
+        ``locked_until = now + lockout_seconds`` and restart the count.
+        """
+
+    async def mark_read(self, agent_id: str, conversation_id: str, seq: int) -> ReadMark:
+        """Record that the agent has seen the conversation up to event ``seq``.
+
+        A mark only moves forward: an older ``seq`` leaves the stored one.
+        """
+
+    async def read_marks(self, agent_id: str, conversation_ids: list[str]) -> dict[str, ReadMark]:
+        """The agent's marks for those conversations (absent: never opened)."""

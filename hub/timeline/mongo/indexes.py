@@ -50,6 +50,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     "api_tokens": [
         IndexModel([("token_hash", ASCENDING)], name="token_hash_unique", unique=True),
     ],
+    "agents": [
+        IndexModel([("email", ASCENDING)], name="email_unique", unique=True),
+    ],
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
+from hub.timeline.mongo.agents import AgentOps
 from hub.timeline.mongo.conversations import ConversationOps
 from hub.timeline.mongo.events import EventOps
 from hub.timeline.mongo.handoff import HandoffOps
@@ -22,7 +23,7 @@ from hub.timeline.mongo.records import RecordOps
 log = logging.getLogger(__name__)
 
 
-class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps, HandoffOps):
+class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps, HandoffOps, AgentOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else

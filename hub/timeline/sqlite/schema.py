@@ -125,6 +125,30 @@ SCHEMA = (
         revoked_at TEXT
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS agents (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        session_epoch INTEGER NOT NULL DEFAULT 0,
+        failed_sign_ins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        last_sign_in_at TEXT,
+        created_at TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS read_marks (
+        agent_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, conversation_id)
+    )
+    """,
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from hub.timeline.sqlite.agents import AgentOps
 from hub.timeline.sqlite.base import BUSY_TIMEOUT_SECONDS
 from hub.timeline.sqlite.conversations import ConversationOps
 from hub.timeline.sqlite.customers import CustomerOps
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 MEMORY = ":memory:"
 
 
-class SQLiteStore(CustomerOps, ConversationOps, EventOps, OutboxOps, RecordOps, HandoffOps):
+class SQLiteStore(
+    CustomerOps, ConversationOps, EventOps, OutboxOps, RecordOps, AgentOps, HandoffOps
+):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 
     ``open()`` connects, creates the schema and finishes any merge or unmerge a

@@ -1,0 +1,178 @@
+"""State changes from the agent view: reply, note, assign / status / priority / snooze,
+merge / unmerge, read marks. Every one is an ``action`` (session + CSRF token).
+
+Permissions: any agent may read everything and add internal notes; replying
+and changing a conversation need it to be unassigned or assigned to the agent
+(admins may act on every conversation); merge and unmerge are for admins.
+Scripts ask for JSON; plain form posts are answered with a redirect back.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from starlette.responses import JSONResponse, Response
+
+from hub.agent.conversation import PLACEHOLDER, survivor
+from hub.agent.web import Ctx, Forbidden, action, back
+from hub.errors import InvalidInput, NotFound
+from hub.timeline.model import (
+    Agent,
+    Conversation,
+    ConversationStatus,
+    Identity,
+    Priority,
+    to_json,
+    utcnow,
+)
+from hub.timeline.store import ConversationUpdate
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+__all__ = ["can_act", "merge", "note", "reply", "unmerge", "update"]
+
+SNOOZE_HOURS = {"1": 1, "4": 4, "24": 24, "72": 72}
+
+
+def can_act(agent: Agent, conv: Conversation) -> bool:
+    """Whether ``agent`` may reply on or change ``conv``."""
+    return agent.is_admin or conv.assignee in (None, agent.id)
+
+
+async def _actionable(ctx: Ctx) -> Conversation:
+    conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
+    if not can_act(ctx.agent, conv):
+        raise Forbidden("this conversation is assigned to another agent; ask an admin")
+    return conv
+
+
+def _done(ctx: Ctx, conv_id: str, body: dict[str, object], status: int = 200) -> Response:
+    if ctx.wants_json():
+        return JSONResponse(body, status_code=status)
+    return back(ctx, f"/agent/conversations/{conv_id}")
+
+
+@action
+async def reply(ctx: Ctx) -> Response:
+    conv = await _actionable(ctx)
+    text = ctx.field("text").strip()
+    if ctx.field("canned"):
+        missing = PLACEHOLDER.findall(text)
+        if missing:
+            raise InvalidInput("text", f"fill in the placeholders first: {', '.join(missing)}")
+    meta = {k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()}
+    meta["agent_id"] = ctx.agent.id
+    key = ctx.field("idempotency_key")[:100]
+    event = await ctx.hub.pipeline.send(
+        conv.id,
+        text=text,
+        channel=ctx.field("channel") or None,
+        author=ctx.agent.name,
+        client_ref=f"{ctx.agent.id}:{key}" if key else None,
+        meta=meta,
+    )
+    return _done(ctx, conv.id, {"event": to_json(event)}, 202)
+
+
+@action
+async def note(ctx: Ctx) -> Response:
+    conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
+    event = await ctx.hub.pipeline.note(conv.id, ctx.field("text"), author=ctx.agent.name)
+    return _done(ctx, conv.id, {"event": to_json(event)}, 201)
+
+
+async def _assignee(hub: Hub, me: Agent, raw: str) -> str | None:
+    if raw in ("", "none"):
+        return None
+    if raw == "me":
+        return me.id
+    try:
+        agent = await hub.store.get_agent(raw)
+    except NotFound:
+        raise InvalidInput("assignee", "no such agent") from None
+    if agent.disabled:
+        raise InvalidInput("assignee", f"{agent.name} is disabled")
+    return agent.id
+
+
+@action
+async def update(ctx: Ctx) -> Response:
+    """One change per post: ``op`` is assign, status, priority or snooze."""
+    conv = await _actionable(ctx)
+    op = ctx.field("op")
+    if op == "assign":
+        assignee = await _assignee(ctx.hub, ctx.agent, ctx.field("assignee"))
+        change = ConversationUpdate(assignee=assignee)
+    elif op == "status":
+        try:
+            status = ConversationStatus(ctx.field("status"))
+        except ValueError:
+            raise InvalidInput("status", "unknown status") from None
+        change = ConversationUpdate(status=status, snoozed_until=None)
+    elif op == "priority":
+        try:
+            change = ConversationUpdate(priority=Priority(ctx.field("priority")))
+        except ValueError:
+            raise InvalidInput("priority", "unknown priority") from None
+    elif op == "snooze":
+        hours = SNOOZE_HOURS.get(ctx.field("hours"))
+        if hours is None:
+            raise InvalidInput("hours", f"snooze for one of {sorted(SNOOZE_HOURS, key=int)} hours")
+        change = ConversationUpdate(
+            status=ConversationStatus.SNOOZED, snoozed_until=utcnow() + timedelta(hours=hours)
+        )
+    else:
+        raise InvalidInput("op", "op must be assign, status, priority or snooze")
+    updated = await ctx.hub.store.update_conversation(conv.id, change)
+    ctx.hub.pipeline.conversation_changed(updated)
+    return _done(ctx, conv.id, {"conversation": to_json(updated)})
+
+
+@action
+async def mark_read(ctx: Ctx) -> Response:
+    conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
+    raw = ctx.field("seq")
+    if not raw.isdigit():
+        raise InvalidInput("seq", "seq must be a number")
+    mark = await ctx.hub.store.mark_read(ctx.agent.id, conv.id, int(raw))
+    return JSONResponse({"seq": mark.seq})
+
+
+def _admin(ctx: Ctx) -> None:
+    if not ctx.agent.is_admin:
+        raise Forbidden("only admins merge and unmerge customers")
+
+
+@action
+async def merge(ctx: Ctx) -> Response:
+    """Fold the customer owning ``identity`` into this one (admins)."""
+    _admin(ctx)
+    target = await survivor(ctx.hub, ctx.request.path_params["customer_id"])
+    identity = Identity.parse(ctx.field("identity"), default_region=ctx.hub.settings.default_region)
+    source = await ctx.hub.store.find_customer(identity)
+    if source is None:
+        raise InvalidInput("identity", f"no customer has {identity}")
+    if source.id == target.id:
+        raise InvalidInput("identity", f"{identity} is already this customer's")
+    await ctx.hub.pipeline.merge(
+        source.id, target.id, by=f"agent:{ctx.agent.name}", reason=ctx.field("reason") or None
+    )
+    if ctx.wants_json():
+        return JSONResponse({"customer_id": target.id})
+    return back(ctx, "/agent/")
+
+
+@action
+async def unmerge(ctx: Ctx) -> Response:
+    """Undo the merge of the customer in the path (admins)."""
+    _admin(ctx)
+    restored = await ctx.hub.pipeline.unmerge(
+        ctx.request.path_params["customer_id"],
+        by=f"agent:{ctx.agent.name}",
+        reason=ctx.field("reason") or None,
+    )
+    if ctx.wants_json():
+        return JSONResponse({"customer_id": restored.id})
+    return back(ctx, "/agent/")

@@ -1,0 +1,143 @@
+"""Sign-in and sign-out, and creating agents (``omnihub agents create``, the admin page).
+
+A sign-in checks the password with scrypt (off the event loop) and counts the
+attempt in the store: after ``agent.max_failed_sign_ins`` failures in a row
+the account is locked for ``agent.lockout_seconds`` (the right password does
+not open it either). Unknown emails cost the same hashing time and give the
+same answer as a wrong password.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.responses import RedirectResponse, Response
+
+from hub.agent.passwords import (
+    MIN_PASSWORD_LENGTH,
+    dummy_hash,
+    hash_password_async,
+    verify_password_async,
+)
+from hub.agent.sessions import clear_session, new_session, read_session, write_session
+from hub.agent.web import render, secure
+from hub.errors import InvalidInput
+from hub.timeline.model import Agent, AgentRole, utcnow
+from hub.timeline.store import AgentUpdate
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from hub.app import Hub
+    from hub.timeline.store import TimelineStore
+
+__all__ = ["create_agent", "login_form", "login_submit", "logout"]
+
+BAD_CREDENTIALS = "Wrong email or password."
+LOCKED = "Too many failed sign-ins: this account is locked for a while. Try again later."
+
+
+async def create_agent(
+    store: TimelineStore, *, email: str, name: str, password: str, role: AgentRole
+) -> Agent:
+    """Validate and store a new agent (Conflict if the email is taken)."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise InvalidInput("email", "an email address is needed")
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("name", "a name of 1-200 characters is needed")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"use at least {MIN_PASSWORD_LENGTH} characters")
+    return await store.create_agent(
+        email=email, name=name.strip(), password_hash=await hash_password_async(password), role=role
+    )
+
+
+def _next(raw: str | None) -> str:
+    if raw and raw.startswith("/agent/") and not raw.startswith("//"):
+        return raw
+    return "/agent/"
+
+
+async def login_form(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    session = await read_session(request, hub)
+    if session.agent is not None:
+        return secure(RedirectResponse(_next(request.query_params.get("next")), status_code=303))
+    response = render(
+        request, "login.html", session=session, next=_next(request.query_params.get("next"))
+    )
+    if not session.issued:
+        write_session(response, request, hub, session)
+    return secure(response)
+
+
+async def login_submit(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    session = await read_session(request, hub)
+    form = await request.form()
+    email, password, csrf, target = (
+        str(form.get(k) or "") for k in ("email", "password", "csrf", "next")
+    )
+
+    def again(message: str, status: int) -> Response:
+        response = render(
+            request,
+            "login.html",
+            status,
+            session=session,
+            next=_next(target),
+            error=message,
+            email=email,
+        )
+        if not session.issued:
+            write_session(response, request, hub, session)
+        return secure(response)
+
+    if not session.issued or not session.csrf_ok(csrf, hub):
+        return again("Your sign-in form expired; please try again.", 403)
+    agent = await hub.store.find_agent(email) if email else None
+    if agent is None or agent.disabled:
+        await verify_password_async(password, dummy_hash())
+        return again(BAD_CREDENTIALS, 401)
+    now = utcnow()
+    if agent.locked_until is not None and agent.locked_until > now:
+        return again(LOCKED, 429)
+    ok = await verify_password_async(password, agent.password_hash)
+    conf = hub.settings.agent
+    agent = await hub.store.record_sign_in(
+        agent.id,
+        ok=ok,
+        now=now,
+        max_failures=conf.max_failed_sign_ins,
+        lockout_seconds=conf.lockout_seconds,
+    )
+    if not ok:
+        locked = agent.locked_until is not None and agent.locked_until > now
+        return again(LOCKED if locked else BAD_CREDENTIALS, 429 if locked else 401)
+    response = RedirectResponse(_next(target), status_code=303)
+    write_session(response, request, hub, new_session(hub, agent))
+    return secure(response)
+
+
+async def logout(request: Request) -> Response:
+    """Sign out (POST with the CSRF token): every session of the agent ends, the cookie goes."""
+    hub: Hub = request.app.state.hub
+    session = await read_session(request, hub)
+    form = await request.form()
+    csrf = request.headers.get("x-csrf-token") or str(form.get("csrf") or "")
+    if session.agent is not None and not session.csrf_ok(csrf, hub):
+        response: Response = render(
+            request,
+            "error.html",
+            403,
+            session=session,
+            status=403,
+            message="missing or wrong CSRF token; reload the page",
+        )
+        return secure(response)
+    if session.agent is not None:
+        await hub.store.update_agent(session.agent.id, AgentUpdate(end_sessions=True))
+    response = RedirectResponse("/agent/login", status_code=303)
+    clear_session(response)
+    return secure(response)

@@ -1,0 +1,246 @@
+"""The conversation view: the customer's whole timeline, the composer and the customer panel.
+
+The timeline is the customer's (every channel and conversation interleaved,
+in the store's order); events of the open conversation are marked. The page
+renders the latest page; the script loads earlier pages on scroll
+(``/agent/fragments/customers/{id}/events?cursor=…``) and single events as the
+live socket announces them (``/agent/fragments/events/{id}``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from hub.agent import suggestions
+from hub.agent.inbox import agent_names
+from hub.agent.web import Ctx, fragment, page, templates
+from hub.errors import InvalidInput, NotFound
+from hub.pipeline import HUB_CHANNEL
+from hub.timeline.model import Conversation, Customer, Direction, Event
+from hub.timeline.store import InboxFilter
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+__all__ = ["conversation_page", "event_fragment", "events_fragment"]
+
+PAGE = 50
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+PLAYABLE = ("audio/", "video/")
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]{1,60}?)\s*\}\}")
+DEFAULT_CANNED = {
+    "Greeting": "Hi {{customer_name}}, thanks for getting in touch. I'm {{agent_name}} and "
+    "I'll look into this for you.",
+    "Order status": "Your order {{order number}} left our warehouse on {{date}}; you'll get "
+    "the tracking link by email.",
+    "Closing": "Glad we could help, {{customer_name}}. Anything else, just reply here.",
+}
+
+
+async def survivor(hub: Hub, customer_id: str) -> Customer:
+    """The customer, following ``merged_into`` to the one that absorbed it."""
+    customer = await hub.store.get_customer(customer_id)
+    seen = {customer.id}
+    while customer.merged_into and customer.merged_into not in seen:
+        customer = await hub.store.get_customer(customer.merged_into)
+        seen.add(customer.id)
+    return customer
+
+
+def attachment_kind(content_type: str) -> str:
+    """How the page shows an attachment: ``image``, ``audio``, ``video`` or ``file``."""
+    if content_type in INLINE_TYPES:
+        return "image"
+    for prefix in PLAYABLE:
+        if content_type.startswith(prefix):
+            return prefix.rstrip("/")
+    return "file"
+
+
+templates.filters["attachment_kind"] = attachment_kind
+
+
+def render_events(ctx: Ctx, events: list[Event], conversation_id: str | None) -> str:
+    """The timeline items for ``events`` (autoescaped HTML)."""
+    tpl = templates.get_template("_events.html")
+    return tpl.render(
+        events=events,
+        conversation_id=conversation_id,
+        csrf=ctx.session.csrf,
+        admin=ctx.agent.is_admin,
+    )
+
+
+def default_channel(events: list[Event], conv: Conversation) -> str | None:
+    """The channel of the customer's last message in ``conv`` (else its last channel)."""
+    for event in reversed(events):
+        if (
+            event.conversation_id == conv.id
+            and event.direction is Direction.IN
+            and event.channel != HUB_CHANNEL
+        ):
+            return event.channel
+    return conv.last_channel if conv.last_channel != HUB_CHANNEL else None
+
+
+def canned_responses(hub: Hub) -> list[dict[str, Any]]:
+    """Configured canned responses (or the built-in examples) with their placeholders."""
+    table = hub.settings.agent.canned or DEFAULT_CANNED
+    return [
+        {"title": title, "text": text, "placeholders": sorted(set(PLACEHOLDER.findall(text)))}
+        for title, text in table.items()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A reply channel as the composer shows it."""
+
+    channel: str
+    available: bool
+    to: str | None
+    text_limit: int | None
+    needs: str | None
+    window_closes_at: str | None
+
+
+async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
+    return [
+        Option(
+            channel=o.channel,
+            available=o.available,
+            to=str(o.to) if o.to else None,
+            text_limit=o.text_limit,
+            needs=o.needs,
+            window_closes_at=o.window_closes_at.strftime("%Y-%m-%d %H:%M UTC")
+            if o.window_closes_at
+            else None,
+        )
+        for o in await hub.pipeline.reply_options(conv.id)
+        if o.channel != HUB_CHANNEL
+    ]
+
+
+@page
+async def conversation_page(ctx: Ctx) -> Response:
+    hub = ctx.hub
+    conv = await hub.store.get_conversation(ctx.request.path_params["conversation_id"])
+    customer = await survivor(hub, conv.customer_id)
+    timeline = await hub.store.events(customer_id=customer.id, limit=PAGE)
+    others = await hub.store.list_conversations(
+        InboxFilter(status=(), customer_id=customer.id), limit=20
+    )
+    if timeline.items:
+        await hub.store.mark_read(ctx.agent.id, conv.id, timeline.items[-1].seq)
+    return ctx.render(
+        "conversation.html",
+        conv=conv,
+        customer=customer,
+        events_html=render_events(ctx, timeline.items, conv.id),
+        older=timeline.older,
+        newer=timeline.newer,
+        others=[c for c in others.items if c.id != conv.id],
+        options=await reply_options(hub, conv),
+        default_channel=default_channel(timeline.items, conv),
+        canned=canned_responses(hub),
+        agents=await agent_names(hub),
+        can_act=ctx.agent.is_admin or conv.assignee in (None, ctx.agent.id),
+        suggestions=await suggestions.for_customer(hub, customer),
+    )
+
+
+@fragment
+async def event_fragment(ctx: Ctx) -> Response:
+    event = await ctx.hub.store.get_event(ctx.request.path_params["event_id"])
+    conversation_id = ctx.request.query_params.get("conversation")
+    return JSONResponse(
+        {
+            "id": event.id,
+            "seq": event.seq,
+            "customer_id": event.customer_id,
+            "html": render_events(ctx, [event], conversation_id),
+        }
+    )
+
+
+@fragment
+async def events_fragment(ctx: Ctx) -> Response:
+    q = ctx.request.query_params
+    direction = q.get("direction", "older")
+    if direction not in ("older", "newer"):
+        raise InvalidInput("direction", "direction must be older or newer")
+    customer = await survivor(ctx.hub, ctx.request.path_params["customer_id"])
+    timeline = await ctx.hub.store.events(
+        customer_id=customer.id,
+        cursor=q.get("cursor") or None,
+        direction="older" if direction == "older" else "newer",
+        limit=PAGE,
+    )
+    return JSONResponse(
+        {
+            "html": render_events(ctx, timeline.items, q.get("conversation")),
+            "older": timeline.older,
+            "newer": timeline.newer,
+            "has_newer": timeline.has_newer,
+            "last_seq": timeline.items[-1].seq if timeline.items else None,
+        }
+    )
+
+
+@fragment
+async def options_fragment(ctx: Ctx) -> Response:
+    conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
+    return JSONResponse({"items": [o.__dict__ for o in await reply_options(ctx.hub, conv)]})
+
+
+async def _attachment(ctx: Ctx) -> tuple[Event, int]:
+    event = await ctx.hub.store.get_event(ctx.request.path_params["event_id"])
+    index = int(ctx.request.path_params["index"])
+    if not 0 <= index < len(event.attachments):
+        raise NotFound(f"no attachment {index} on {event.id}")
+    return event, index
+
+
+@fragment
+async def attachment(ctx: Ctx) -> Response:
+    """An attachment's bytes: images, audio and video inline, anything else downloaded.
+
+    Served under ``Content-Security-Policy: sandbox`` so an HTML or SVG file
+    can never run script in the agent view's origin.
+    """
+    event, index = await _attachment(ctx)
+    meta = event.attachments[index]
+    data = await ctx.hub.blobs.get(meta.blob_id)
+    kind = attachment_kind(meta.content_type)
+    safe_name = re.sub(r"[^\w.\- ]", "_", meta.filename)[:120] or "attachment"
+    disposition = "inline" if kind != "file" else "attachment"
+    return Response(
+        data,
+        media_type=meta.content_type if kind != "file" else "application/octet-stream",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{safe_name}"',
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+        },
+    )
+
+
+@fragment
+async def quoted_text(ctx: Ctx) -> Response:
+    """An email's full text, quoted history included, re-read from the stored raw message."""
+    event = await ctx.hub.store.get_event(ctx.request.path_params["event_id"])
+    raw_blob = event.meta.get("raw_blob")
+    if event.channel != "email" or not isinstance(raw_blob, str):
+        raise NotFound("this message has no stored original")
+    try:
+        from hub.connectors.email.parse import parse_mail
+    except ImportError:  # the email extra is not installed
+        raise NotFound("the email connector is not installed") from None
+    try:
+        full = parse_mail(await ctx.hub.blobs.get(raw_blob)).full_text
+    except Exception:  # an original the parser cannot read: show what we stored
+        full = ""
+    return PlainTextResponse(full or event.text or "")

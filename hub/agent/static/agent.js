@@ -1,0 +1,326 @@
+// Omnihub agent view: live updates, timeline paging, composer. No dependencies, no build.
+// Everything shown comes from server-rendered (autoescaped) HTML; this script never
+// builds markup from message content.
+"use strict";
+
+(function () {
+  const body = document.body;
+  const csrf = body.dataset.csrf || "";
+  const pageKind = body.dataset.page || "";
+
+  function post(url, data) {
+    const form = data instanceof FormData ? data : new FormData();
+    if (!(data instanceof FormData)) {
+      for (const [k, v] of Object.entries(data || {})) form.append(k, v);
+    }
+    return fetch(url, {
+      method: "POST",
+      body: new URLSearchParams(form),
+      headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+      credentials: "same-origin",
+    });
+  }
+
+  async function getJSON(url) {
+    const r = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (r.status === 401) { location.href = "/agent/login?next=" + encodeURIComponent(location.pathname); }
+    if (!r.ok) throw new Error(url + ": " + r.status);
+    return r.json();
+  }
+
+  function fromHTML(html) {
+    const t = document.createElement("template");
+    t.innerHTML = html;
+    return t.content;
+  }
+
+  // -- live socket ---------------------------------------------------------------
+  const handlers = [];
+  const status = document.getElementById("live-status");
+  let delay = 500;
+
+  function setLive(state) {
+    if (!status) return;
+    status.dataset.state = state;
+    status.textContent = state;
+  }
+
+  function connect() {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/agent/live");
+    let opened = false;
+    ws.onopen = function () {
+      opened = true;
+      delay = 500;
+      setLive("live");
+      handlers.forEach((h) => h({ topic: "resync", reason: "connected" }));
+    };
+    ws.onmessage = function (m) {
+      let msg;
+      try { msg = JSON.parse(m.data); } catch (e) { return; }
+      handlers.forEach((h) => h(msg));
+    };
+    ws.onclose = function () {
+      setLive("offline");
+      if (!opened) delay = Math.min(delay * 2, 15000);
+      setTimeout(connect, delay);
+    };
+  }
+
+  // -- inbox -----------------------------------------------------------------------
+  function inbox() {
+    const rows = document.getElementById("inbox-rows");
+    const total = document.getElementById("unread-total");
+    const filters = document.getElementById("filters");
+    filters.addEventListener("change", () => filters.requestSubmit());
+    let timer = null;
+    async function refresh() {
+      const r = await fetch("/agent/fragments/inbox?" + (body.dataset.query || ""), { credentials: "same-origin" });
+      if (r.status === 401) { location.reload(); return; }
+      if (!r.ok) return;
+      rows.innerHTML = await r.text();
+      const unread = rows.querySelectorAll("tr.unread").length;
+      total.textContent = unread ? String(unread) : "";
+      document.title = (unread ? "(" + unread + ") " : "") + "Inbox · Omnihub";
+      rows.dispatchEvent(new CustomEvent("inbox:refreshed"));
+    }
+    handlers.push(function (msg) {
+      if (["conversation.updated", "event.created", "customer.updated", "resync"].includes(msg.topic)) {
+        clearTimeout(timer);
+        timer = setTimeout(refresh, 150);
+      }
+    });
+  }
+
+  // -- conversation ------------------------------------------------------------------
+  function conversation() {
+    const convId = body.dataset.conversation;
+    let customerId = body.dataset.customer;
+    const list = document.getElementById("timeline");
+    const scroller = document.getElementById("timeline-scroll");
+    const older = document.getElementById("load-older");
+
+    function lastSeq() {
+      const items = list.querySelectorAll("li.ev");
+      return items.length ? Number(items[items.length - 1].dataset.seq) : 0;
+    }
+
+    function place(node) {
+      const seq = Number(node.dataset.seq);
+      const existing = document.getElementById(node.id);
+      if (existing) { existing.replaceWith(node); return; }
+      const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+      let after = null;
+      for (const li of list.querySelectorAll("li.ev")) {
+        if (Number(li.dataset.seq) > seq) { after = li; break; }
+      }
+      list.insertBefore(node, after);
+      if (atBottom || !after) scroller.scrollTop = scroller.scrollHeight;
+    }
+
+    function insert(html) {
+      const frag = fromHTML(html);
+      Array.from(frag.children).forEach(place);
+    }
+
+    let readTimer = null;
+    function markRead() {
+      clearTimeout(readTimer);
+      readTimer = setTimeout(() => {
+        if (document.visibilityState === "visible") post("/agent/conversations/" + convId + "/read", { seq: String(lastSeq()) });
+      }, 300);
+    }
+
+    async function showEvent(eventId) {
+      const data = await getJSON("/agent/fragments/events/" + eventId + "?conversation=" + convId);
+      if (data.customer_id !== customerId) return;
+      insert(data.html);
+      markRead();
+    }
+
+    async function resync() {
+      const data = await getJSON("/agent/fragments/customers/" + customerId + "/events?conversation=" + convId);
+      insert(data.html);
+    }
+
+    async function loadOlder() {
+      const cursor = older.dataset.cursor;
+      if (!cursor || older.dataset.busy) return;
+      older.dataset.busy = "1";
+      try {
+        const data = await getJSON("/agent/fragments/customers/" + customerId + "/events?direction=older&conversation=" + convId + "&cursor=" + encodeURIComponent(cursor));
+        const before = scroller.scrollHeight;
+        list.insertBefore(fromHTML(data.html), list.firstChild);
+        scroller.scrollTop += scroller.scrollHeight - before;
+        older.dataset.cursor = data.older || "";
+        older.hidden = !data.older;
+      } finally {
+        delete older.dataset.busy;
+      }
+    }
+
+    older.addEventListener("click", loadOlder);
+    if ("IntersectionObserver" in window) {
+      new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting)) loadOlder();
+      }, { root: scroller }).observe(older);
+    }
+    scroller.scrollTop = scroller.scrollHeight;
+
+    handlers.push(function (msg) {
+      if (msg.topic === "resync") { resync(); return; }
+      if ((msg.topic === "event.created" || msg.topic === "event.updated") && msg.event_id) {
+        if (msg.customer_id === customerId || document.getElementById("ev-" + msg.event_id)) showEvent(msg.event_id);
+      }
+    });
+
+    // Email quoted history: fetched the first time it is opened.
+    list.addEventListener("toggle", async function (ev) {
+      const d = ev.target;
+      if (!(d instanceof HTMLDetailsElement) || !d.open || d.dataset.loaded) return;
+      d.dataset.loaded = "1";
+      const r = await fetch(d.dataset.src, { credentials: "same-origin" });
+      d.querySelector("pre").textContent = r.ok ? await r.text() : "Could not load the quoted text.";
+    }, true);
+
+    composer(convId, showEvent);
+  }
+
+  // -- composer --------------------------------------------------------------------
+  const GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  const GSM_EXT = "^{}\\[~]|€\f";
+
+  function smsSegments(text) {
+    let units = 0, gsm = true;
+    for (const ch of text) {
+      if (GSM.includes(ch)) units += 1;
+      else if (GSM_EXT.includes(ch)) units += 2;
+      else { gsm = false; break; }
+    }
+    if (!gsm) {
+      units = text.length; // UTF-16 code units
+      return { encoding: "UCS-2", units, segments: units <= 70 ? 1 : Math.ceil(units / 67) };
+    }
+    return { encoding: "GSM-7", units, segments: units <= 160 ? 1 : Math.ceil(units / 153) };
+  }
+
+  function composer(convId, showEvent) {
+    const form = document.getElementById("composer");
+    const channel = document.getElementById("channel");
+    const text = document.getElementById("reply-text");
+    const canned = document.getElementById("canned");
+    const constraints = document.getElementById("constraints");
+    const placeholders = document.getElementById("placeholders");
+    const escape = document.getElementById("escape");
+    const error = document.getElementById("composer-error");
+    const send = document.getElementById("send");
+    const sendAllowed = !send.disabled;
+    const agentName = (document.querySelector(".me span") || { textContent: "" }).textContent.split(" · ")[0];
+    const customerName = (document.querySelector(".panel .name") || { textContent: "" }).textContent;
+
+    function newKey() {
+      form.elements.idempotency_key.value = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    }
+    newKey();
+
+    function remaining() {
+      return Array.from(text.value.matchAll(/\{\{\s*([^{}]{1,60}?)\s*\}\}/g), (m) => m[1]);
+    }
+
+    function update() {
+      const opt = channel.selectedOptions[0];
+      const parts = [];
+      let blocked = false;
+      if (opt) {
+        const label = opt.textContent.split(" — ")[0];
+        const limit = Number(opt.dataset.limit || 0);
+        const needs = opt.dataset.needs;
+        if (opt.value === "sms") {
+          const s = smsSegments(text.value);
+          parts.push(`SMS: ${s.units} characters, ${s.segments} segment${s.segments === 1 ? "" : "s"} (${s.encoding})`);
+        } else if (limit) {
+          parts.push(`${label}: ${text.value.length} / ${limit} characters`);
+        }
+        if (limit && text.value.length > limit) { parts.push(`too long for ${label}`); blocked = true; }
+        if (needs) {
+          parts.push(`The ${label} reply window closed${opt.dataset.closes ? " at " + opt.dataset.closes : ""}: a ${needs} is needed to reply`);
+        }
+        escape.hidden = !needs;
+        escape.querySelectorAll("[data-for]").forEach((el) => {
+          const on = el.dataset.for === needs;
+          el.hidden = !on;
+          if (el.tagName === "INPUT") el.disabled = !on;
+        });
+      }
+      constraints.textContent = parts.join(" · ");
+      const missing = form.elements.canned.value ? remaining() : [];
+      placeholders.textContent = missing.length ? "Fill in before sending: " + missing.join(", ") : "";
+      if (sendAllowed) send.disabled = blocked || missing.length > 0;
+    }
+
+    channel.addEventListener("change", update);
+    text.addEventListener("input", update);
+    canned.addEventListener("change", function () {
+      const opt = canned.selectedOptions[0];
+      if (!opt || !opt.dataset.text) return;
+      const filled = opt.dataset.text
+        .replace(/\{\{\s*customer_name\s*\}\}/g, customerName || "there")
+        .replace(/\{\{\s*agent_name\s*\}\}/g, agentName);
+      text.value = text.value ? text.value + "\n" + filled : filled;
+      form.elements.canned.value = "1";
+      canned.value = "";
+      text.focus();
+      const first = text.value.search(/\{\{/);
+      if (first >= 0) text.setSelectionRange(first, text.value.indexOf("}}", first) + 2);
+      update();
+    });
+
+    async function submit(url) {
+      error.hidden = true;
+      const data = new FormData(form);
+      const r = await post(url, data);
+      let answer = {};
+      try { answer = await r.json(); } catch (e) { /* not JSON */ }
+      if (!r.ok) {
+        error.textContent = answer.error || "Could not send (" + r.status + ")";
+        error.hidden = false;
+        return;
+      }
+      text.value = "";
+      form.elements.canned.value = "";
+      newKey();
+      update();
+      if (answer.event) showEvent(answer.event.id);
+    }
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      const note = ev.submitter && ev.submitter.id === "add-note";
+      submit(note ? "/agent/conversations/" + convId + "/notes" : form.action);
+    });
+
+    text.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        if (!send.disabled) form.requestSubmit(send);
+      }
+    });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.altKey && (ev.key === "c" || ev.key === "C" || ev.code === "KeyC")) {
+        ev.preventDefault();
+        const enabled = Array.from(channel.options).filter((o) => !o.disabled);
+        if (!enabled.length) return;
+        const at = enabled.indexOf(channel.selectedOptions[0]);
+        channel.value = enabled[(at + 1) % enabled.length].value;
+        update();
+        channel.focus();
+      }
+    });
+    update();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (pageKind === "inbox") inbox();
+    if (pageKind === "conversation") conversation();
+    if (pageKind === "inbox" || pageKind === "conversation") connect();
+  });
+})();
