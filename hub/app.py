@@ -7,6 +7,7 @@ connectors → outbox) and stops them in reverse, collecting errors.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from hub import api
 from hub.bus import Bus
 from hub.connectors.base import Connector, ConnectorContext, Registry
+from hub.connectors.chat import widget
 from hub.errors import ConfigError
 from hub.handoff import Handoff
 from hub.handoff import api as handoff_api
@@ -33,6 +35,7 @@ from hub.pipeline import Pipeline
 from hub.settings import Settings
 from hub.signing import Signer, load_secret_key
 from hub.timeline.blobs import BlobStore, FileBlobStore
+from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 
 __all__ = ["Hub", "build_app", "open_store", "secret_values"]
@@ -123,6 +126,29 @@ def secret_values(settings: Settings, connectors: dict[str, Connector]) -> list[
     return found
 
 
+async def link_verified(
+    hub: Hub,
+    identity: Identity,
+    verified: Identity,
+    *,
+    by: str,
+    name: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Customer:
+    """``ConnectorContext.link_verified`` (see :class:`hub.connectors.base.IdentityLinker`),
+    applied with the handoff module's identity rules."""
+    assert hub.handoff is not None
+    owner, _ = await hub.store.get_or_create_customer(verified, name=name)
+    customer = await hub.handoff.identities.link_verified(
+        owner.id, identity, by=by, evidence=f"verified {verified}"
+    )
+    if (name and not customer.name) or attributes:
+        customer = await hub.store.update_customer(
+            customer.id, name=None if customer.name else name, attributes=attributes
+        )
+    return customer
+
+
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     for name, cls in registry.available.items():
@@ -143,6 +169,9 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             max_body_bytes=settings.max_body_bytes,
             logger=logging.getLogger(f"hub.connectors.{name}"),
             signer=hub.signer,
+            bus=hub.bus,
+            timeline=hub.store,
+            link_verified=functools.partial(link_verified, hub),
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -206,6 +235,7 @@ def build_app(
         Route("/healthz", healthz),
         Mount("/api/v1", routes=[*api.routes, *handoff_api.routes]),
         *handoff_web.routes,
+        *widget.routes,
     ]
     for name, connector in hub.connectors.items():
         routes.append(Mount(f"/connectors/{name}", routes=list(connector.routes())))

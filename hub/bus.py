@@ -26,6 +26,13 @@ class Topic:
     EVENT_UPDATED = "event.updated"
     CONVERSATION_UPDATED = "conversation.updated"
     CUSTOMER_UPDATED = "customer.updated"
+    # Ephemeral signals (nothing stored); ``data`` says who and where:
+    TYPING = "conversation.typing"
+    """``{"from": "agent"|"customer", "typing": bool, "agent"?, "conversation_id"?}``"""
+    READ = "conversation.read"
+    """An agent read the customer's messages: ``{"agent", "up_to": event id}``."""
+    AGENT_PRESENCE = "agent.presence"
+    """``{"agent": id, "online": bool}``; ``customer_id`` is ``""``."""
 
 
 @dataclass(frozen=True, slots=True)

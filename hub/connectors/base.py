@@ -36,8 +36,12 @@ from hub.timeline.model import (
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
+    from hub.bus import Bus
     from hub.signing import Signer
     from hub.timeline.blobs import BlobStore
+    from hub.timeline.model import Customer
+    from hub.timeline.store import Direction as PageDirection
+    from hub.timeline.store import EventPage
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -46,11 +50,13 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "ConnectorSettings",
+    "IdentityLinker",
     "InboundMessage",
     "IngestResult",
     "OutboundMessage",
     "Registry",
     "SendResult",
+    "TimelineReader",
 ]
 
 ENTRY_POINT_GROUP = "omnihub.connectors"
@@ -195,6 +201,41 @@ class CheckpointStore(Protocol):
         ...
 
 
+class TimelineReader(Protocol):
+    """Read-only access to the timeline (the store satisfies it). A connector
+    that shows history to a customer scopes every read to that customer."""
+
+    async def find_customer(self, identity: Identity) -> Customer | None: ...
+    async def get_customer(self, customer_id: str) -> Customer: ...
+    async def events(
+        self,
+        *,
+        customer_id: str | None = None,
+        conversation_id: str | None = None,
+        cursor: str | None = None,
+        direction: PageDirection = "older",
+        limit: int = 50,
+    ) -> EventPage: ...
+
+
+class IdentityLinker(Protocol):
+    """Attach ``identity`` to the customer owning ``verified`` (created if absent) on
+    verified evidence (DESIGN.md "Trust and identity"); if ``identity`` belongs to
+    another customer, that customer is merged into the owner. The link or merge is
+    recorded on the timeline with ``by``. Call it only with proof that both
+    identities are one person (e.g. a site-signed ``user_hash``)."""
+
+    async def __call__(
+        self,
+        identity: Identity,
+        verified: Identity,
+        *,
+        by: str,
+        name: str | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> Customer: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorContext:
     """The part of the hub a connector may use.
@@ -205,6 +246,11 @@ class ConnectorContext:
     callback URLs — never trust the request's own host behind a proxy);
     ``signer`` signs and verifies tokens under the hub's secret key (one
     ``purpose`` per use; see :mod:`hub.signing`).
+
+    Optional, for connectors that talk to customers live (the chat widget):
+    ``bus`` to watch timeline changes and publish ephemeral signals (typing,
+    presence — never records); ``timeline`` read-only access to the store;
+    ``link_verified`` links identities on verified evidence.
     """
 
     ingest: Callable[[InboundMessage], Awaitable[IngestResult]]
@@ -215,6 +261,9 @@ class ConnectorContext:
     max_body_bytes: int
     logger: logging.Logger
     signer: Signer | None = None
+    bus: Bus | None = None
+    timeline: TimelineReader | None = None
+    link_verified: IdentityLinker | None = None
 
 
 class Connector(abc.ABC):

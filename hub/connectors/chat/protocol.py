@@ -1,0 +1,184 @@
+"""The widget's websocket protocol: JSON frames, one object each, with a ``type``.
+
+The socket is ``/connectors/chat/ws?site=<site>``; a page whose ``Origin`` the
+site does not allow is closed with 1008, a frame over ``max_frame_bytes`` with
+1009. Cursors are opaque; the client keeps the ``cursor`` of the last
+``event``/``events`` frame it received and sends it in ``hello`` on reconnect.
+
+Client → server::
+
+    hello          {token?, cursor?}                first frame; token/cursor from localStorage
+    message        {id, text?, attachments?: [ref]} id: client-generated, makes resends idempotent
+    typing         {typing: bool}
+    identify       {user_id?, email?, name?, user_hash}
+    offline_email  {id, email}                      stored as an unverified claim
+    history        {before: older}                  an older page
+    ping           {}
+
+Server → client::
+
+    welcome    {visitor, token, online, identified, name?}   token: keep it (may be new)
+    events     {events: [event], cursor, older, reset}       history / everything missed
+    event      {event, cursor}                               one new event, live
+    history    {events, older}                               the page asked for
+    ack        {id, event?, duplicate}                       a client frame was stored
+    typing     {typing, name?}                               an agent is typing
+    read       {up_to, name?}                                an agent read up to that event
+    presence   {online}
+    identified {name?}                                       then an ``events`` reset
+    error      {code, message, id?}                          the connection stays
+    pong       {}
+
+``event`` objects: ``{id, seq, direction: "in"|"out", author, text, at,
+attachments: [{url, name, type, size, image}], client_id?}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from hub.timeline.model import Direction, Event, EventKind
+
+__all__ = [
+    "ClientFrame",
+    "FrameError",
+    "HelloFrame",
+    "HistoryFrame",
+    "IdentifyFrame",
+    "MessageFrame",
+    "OfflineEmailFrame",
+    "PingFrame",
+    "TypingFrame",
+    "event_frame",
+    "parse_frame",
+    "visible",
+]
+
+CHANNEL = "chat"
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class HelloFrame(_Frame):
+    type: Literal["hello"]
+    token: str | None = Field(None, max_length=1000)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class MessageFrame(_Frame):
+    type: Literal["message"]
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    text: str | None = None
+    attachments: list[str] = Field(default_factory=list, max_length=5)
+
+
+class TypingFrame(_Frame):
+    type: Literal["typing"]
+    typing: bool
+
+
+class IdentifyFrame(_Frame):
+    type: Literal["identify"]
+    user_id: str | None = Field(None, min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=320)
+    name: str | None = Field(None, max_length=200)
+    user_hash: str = Field(min_length=1, max_length=200)
+
+
+class OfflineEmailFrame(_Frame):
+    type: Literal["offline_email"]
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    email: str = Field(min_length=3, max_length=320)
+
+
+class HistoryFrame(_Frame):
+    type: Literal["history"]
+    before: str = Field(min_length=1, max_length=200)
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    HelloFrame
+    | MessageFrame
+    | TypingFrame
+    | IdentifyFrame
+    | OfflineEmailFrame
+    | HistoryFrame
+    | PingFrame,
+    Field(discriminator="type"),
+]
+_frames: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+class FrameError(ValueError):
+    """A frame the server cannot use: ``code`` for the client, ``id`` if it had one."""
+
+    def __init__(self, code: str, message: str, frame_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.frame_id = frame_id
+
+
+def parse_frame(text: str) -> ClientFrame:
+    """Parse one client frame; raise :class:`FrameError` (``bad_json`` / ``bad_frame``)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise FrameError("bad_json", "frame is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise FrameError("bad_json", "a frame is a JSON object")
+    frame_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    try:
+        return _frames.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "frame"
+        raise FrameError("bad_frame", f"{where}: {first['msg']}", frame_id) from None
+
+
+def visible(event: Event) -> bool:
+    """What a visitor may see: chat messages in and out (never notes, other channels…)."""
+    return (
+        event.channel == CHANNEL
+        and event.kind is EventKind.MESSAGE
+        and event.direction in (Direction.IN, Direction.OUT)
+    )
+
+
+def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
+    """The visitor's view of ``event``; ``file_url(attachment) -> str`` links files."""
+    out: dict[str, Any] = {
+        "id": event.id,
+        "seq": event.seq,
+        "direction": event.direction.value,
+        "author": event.author if event.direction is Direction.OUT else None,
+        "text": event.text,
+        "at": event.occurred_at.isoformat(),
+        "attachments": [
+            {
+                "url": file_url(a),
+                "name": a.filename,
+                "type": a.content_type,
+                "size": a.size,
+                "image": a.content_type.startswith("image/"),
+            }
+            for a in event.attachments
+        ],
+    }
+    if event.direction is Direction.IN and event.external_id and ":" in event.external_id:
+        out["client_id"] = event.external_id.split(":", 1)[1]
+    return out
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """A server frame as compact JSON."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
