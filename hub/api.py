@@ -278,6 +278,8 @@ class ReplyBody(BaseModel):
     author: str | None = Field(None, max_length=200)
     tag: str | None = Field(None, max_length=64)
     template: dict[str, Any] | None = None
+    follow_up: bool = False
+    fulfils: str | None = Field(None, max_length=64)
 
 
 @endpoint
@@ -313,7 +315,16 @@ async def reply(request: Request, hub: Hub, token: ApiToken) -> Response:
         channel=body.channel,
         author=body.author or f"token:{token.name}",
         client_ref=f"{token.id}:{key}" if key else None,
-        meta={k: v for k, v in (("tag", body.tag), ("template", body.template)) if v},
+        meta={
+            k: v
+            for k, v in (
+                ("tag", body.tag),
+                ("template", body.template),
+                ("follow_up", body.follow_up),
+                ("fulfils", body.fulfils),
+            )
+            if v
+        },
     )
     return JSONResponse(to_json(event), status_code=202)
 
@@ -322,6 +333,8 @@ class NoteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=100_000)
     author: str | None = Field(None, max_length=200)
+    follow_up: bool = False
+    fulfils: str | None = Field(None, max_length=64)
 
 
 @endpoint
@@ -331,6 +344,7 @@ async def add_note(request: Request, hub: Hub, token: ApiToken) -> Response:
         request.path_params["conversation_id"],
         body.text,
         author=body.author or f"token:{token.name}",
+        meta={k: v for k, v in (("follow_up", body.follow_up), ("fulfils", body.fulfils)) if v},
     )
     return JSONResponse(to_json(event), status_code=201)
 

@@ -1,0 +1,116 @@
+"""A running hub for the handoff journeys: real store, real connectors, doubles only at
+the providers' HTTP boundary (Twilio REST, Graph API) and real mail servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hub.app import Hub, build_app
+from hub.bus import BusMessage, Topic
+from hub.handoff import Handoff
+from hub.settings import OutboxSettings, Settings
+from hub.timeline.model import Customer, Event, Identity
+from hub.timeline.store import TimelineStore
+from hub.tokens import issue_token
+from tests.connectors.email.conftest import dovecot, mailbox, smtp_sink
+from tests.connectors.twilio_kit import PUBLIC, TwilioSide
+from tests.servers import serve
+
+__all__ = ["PUBLIC", "HubRig", "dovecot", "mailbox", "running_hub", "smtp_sink"]
+
+
+@dataclass
+class HubRig:
+    """One running hub, a plain client, an agent's API client and a bus watcher."""
+
+    hub: Hub
+    url: str
+    client: httpx.AsyncClient
+    api: httpx.AsyncClient
+    twilio: TwilioSide
+    latest: dict[str, Event] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def handoff(self) -> Handoff:
+        assert self.hub.handoff is not None
+        return self.hub.handoff
+
+    async def watch(self) -> None:
+        with self.hub.bus.subscribe(
+            lambda m: m.topic in (Topic.EVENT_CREATED, Topic.EVENT_UPDATED)
+        ) as sub:
+            async for message in sub:
+                assert isinstance(message, BusMessage) and message.event is not None
+                self.latest[message.event.id] = message.event
+                self.changed.set()
+
+    async def until(self, predicate: Callable[[], bool], within: float = 10) -> None:
+        async with asyncio.timeout(within):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def settled(self, event_id: str) -> Event:
+        def done() -> bool:
+            event = self.latest.get(event_id)
+            return bool(event and event.delivery and event.delivery.status.final)
+
+        await self.until(done)
+        return self.latest[event_id]
+
+    async def customer(self, identity: Identity) -> Customer:
+        found = await self.hub.store.find_customer(identity)
+        assert found is not None, f"no customer {identity}"
+        return found
+
+    async def timeline(self, customer_id: str) -> list[dict[str, Any]]:
+        r = await self.api.get(f"/api/v1/customers/{customer_id}/timeline", params={"limit": 200})
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    def local(self, public_url: str) -> str:
+        """A URL the hub handed out (under the public URL) as a path on this server."""
+        assert public_url.startswith(PUBLIC), public_url
+        return public_url.removeprefix(PUBLIC)
+
+
+@contextlib.asynccontextmanager
+async def running_hub(
+    store: TimelineStore,
+    tmp_path: Path,
+    connectors: dict[str, dict[str, Any]],
+    **handoff: Any,
+) -> AsyncIterator[HubRig]:
+    settings = Settings(
+        store=str(tmp_path / "unused.db"),
+        blobs=str(tmp_path / "blobs"),
+        public_url=PUBLIC,
+        secret_key="handoff-tests-secret-key-0123456789",
+        outbox=OutboxSettings(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05),
+        connectors=connectors,
+        enabled_connectors=list(connectors),
+        handoff={"business_name": "Acme", **handoff},
+    )
+    app = build_app(settings, store=store)
+    hub: Hub = app.state.hub
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        _, token = await issue_token(store, "agent")
+        api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        rig = HubRig(hub, url, client, api, TwilioSide(url, client))
+        watcher = asyncio.create_task(rig.watch())
+        try:
+            yield rig
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await api.aclose()
