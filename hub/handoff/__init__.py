@@ -17,11 +17,12 @@ import importlib
 import secrets
 from typing import TYPE_CHECKING
 
-from hub.errors import InvalidInput
+from hub.errors import BadToken, InvalidInput
 from hub.handoff.continuity import HandoffHook
 from hub.handoff.identity import Identities
 from hub.handoff.links import Links
 from hub.timeline.model import Event, Identity
+from hub.timeline.store import InboxFilter
 
 if TYPE_CHECKING:
     from hub.connectors.base import Connector
@@ -73,6 +74,30 @@ class Handoff:
             return Identity("chat", "v_" + secrets.token_hex(12)), None
         visitor = visitors.issue_visitor(self.signer, "default")
         return Identity("chat", str(visitor.id)), str(visitor.token)
+
+    async def visitor_conversation(self, token: str | None, site: str) -> tuple[str, str] | None:
+        """(conversation id, who) for a chat visitor token: the visitor's most recent
+        conversation, or ``None`` when the token proves nothing or they have none."""
+        if not token or len(token) > 2000:
+            return None
+        try:
+            payload = self.signer.loads(
+                "chat.visitor", token, max_age=self.settings.session_ttl_seconds
+            )
+        except BadToken:
+            return None
+        visitor = payload.get("v")
+        if not isinstance(visitor, str) or payload.get("s") != site:
+            return None
+        customer = await self.pipeline.store.find_customer(Identity("chat", visitor))
+        if customer is None:
+            return None
+        page = await self.pipeline.store.list_conversations(
+            InboxFilter(status=(), customer_id=customer.id), limit=1
+        )
+        if not page.items:
+            return None
+        return page.items[0].id, f"customer:chat:{visitor}"
 
     async def act(self, action: str, conversation_id: str, to: Identity, *, by: str) -> Event:
         """Run a link action (``text_me``, ``email_transcript``, ``call_me``, ``verify``)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import NotFound
+from hub.errors import InvalidIdentity, NotFound
 from hub.handoff.context import build_packet
 from hub.handoff.identity import SIGNATURE_SCORE, TYPED_SCORE, Identities, find_claims
 from hub.pipeline.types import HUB_CHANNEL, IngestContext, IngestHook
@@ -32,6 +32,7 @@ from hub.timeline.model import (
     EventKind,
     Identity,
     new_id,
+    normalise_identity,
     to_json,
     utcnow,
 )
@@ -214,6 +215,24 @@ class HandoffHook(IngestHook):
         return None
 
     async def _suggest_from(self, ctx: IngestContext) -> None:
+        claimed = ctx.message.meta.get("claimed_email")
+        if isinstance(claimed, str):
+            try:
+                identity: Identity | None = normalise_identity("email", claimed)
+            except InvalidIdentity:
+                identity = None
+            if identity is not None:
+                await self.identities.suggest(
+                    ctx.customer.id,
+                    identity,
+                    score=TYPED_SCORE,
+                    evidence={
+                        "kind": f"left_on_{ctx.message.channel}",
+                        "detail": f"left {claimed} to be contacted",
+                        "channel": ctx.message.channel,
+                        "external_id": ctx.message.external_id,
+                    },
+                )
         text = ctx.message.text
         if not text or ctx.message.kind is not EventKind.MESSAGE:
             return

@@ -210,22 +210,29 @@ class Links:
         )
 
     # -- opening -------------------------------------------------------------------
-    async def open(self, token: str, *, client: str, visitor: Identity) -> Opened:
-        """Open a link from ``client`` as the browser identity ``visitor``.
+    def check(self, token: str, *, client: str) -> dict[str, Any]:
+        """The payload of a genuine, unexpired link token (rate-limited); LinkRefused if not.
 
-        Raises :class:`LinkRefused` (429 rate-limited, 400 tampered, 410 expired or
-        used, 404 its conversation is gone) before anything is read or written.
+        Whether it was used already is only known (and recorded) by :meth:`open`.
         """
         if not self.rate.allow(client):
             raise LinkRefused(429, "Too many links opened from here. Try again in a minute.")
         if len(token) > 2000:
             raise LinkRefused(400, "This link is not valid.")
         try:
-            payload = self.signer.loads(LINK_PURPOSE, token, max_age=self.settings.link_ttl_seconds)
+            return self.signer.loads(LINK_PURPOSE, token, max_age=self.settings.link_ttl_seconds)
         except ExpiredToken:
             raise LinkRefused(410, "This link has expired. Ask us for a new one.") from None
         except BadToken:
             raise LinkRefused(400, "This link is not valid.") from None
+
+    async def open(self, token: str, *, client: str, visitor: Identity) -> Opened:
+        """Open a link from ``client`` as the browser identity ``visitor``.
+
+        Raises :class:`LinkRefused` (429 rate-limited, 400 tampered, 410 expired or
+        used, 404 its conversation is gone) before anything is read or written.
+        """
+        payload = self.check(token, client=client)
         try:
             conv_id, customer_id = str(payload["c"]), str(payload["u"])
             sent_to = Identity.parse(str(payload["t"]))

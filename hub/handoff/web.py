@@ -1,6 +1,8 @@
 """Customer-facing routes: ``/c/<token>`` and the session it opens.
 
-* ``GET /c/{token}`` — open a continuation link: the conversation restored in a
+* ``GET /c/{token}`` — a page asking the customer to continue (no data; nothing
+  used, so a mail scanner prefetching the link consumes nothing);
+* ``POST /c/{token}`` — open the continuation link: the conversation restored in a
   page that hosts the chat widget (the browser's chat visitor token is handed
   to the widget as ``data-visitor-token``), plus an ``omnihub_handoff`` cookie
   scoped to that one conversation. A refused link is a plain page with the
@@ -9,8 +11,10 @@
   the customer may see; 401 without a session.
 * ``GET /handoff/session/conversations/{id}`` — the same for ``id``; 403 when
   ``id`` is not the session's conversation.
-* ``POST /handoff/session/actions/{action}`` ``{"to": "phone:+1…"}`` — ``text_me``,
-  ``email_transcript``, ``call_me`` for the session's conversation.
+* ``POST /handoff/actions/{action}`` ``{"to": "phone:+1…", "site"?}`` — ``text_me``,
+  ``email_transcript``, ``call_me`` for the caller's conversation: the link
+  session's, or with ``Authorization: Bearer <chat visitor token>`` the
+  visitor's latest conversation (202; 401 without either; rate-limited).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["COOKIE", "routes"]
 
 COOKIE = "omnihub_handoff"
+CUSTOMER_ACTIONS = ("text_me", "email_transcript", "call_me")
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -62,6 +67,27 @@ def refused_page(exc: LinkRefused) -> HTMLResponse:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def confirm_link(request: Request) -> Response:
+    """GET: a page that only asks the customer to continue (a POST). Nothing is read,
+    used or linked, so mail scanners that fetch links consume nothing."""
+    handoff = _handoff(request)
+    token = request.path_params["token"]
+    try:
+        handoff.links.check(token, client=_client(request))
+    except LinkRefused as exc:
+        return refused_page(exc)
+    business = html.escape(handoff.settings.business_name)
+    body = (
+        f"<p>Continue your conversation with {business} here?</p>"
+        f'<form method="post" action="/c/{html.escape(token)}">'
+        '<button type="submit">Continue</button></form>'
+    )
+    return HTMLResponse(
+        _PAGE.format(title=f"Continue with {business}", body=body),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def open_link(request: Request) -> Response:
@@ -104,10 +130,30 @@ async def open_link(request: Request) -> Response:
     return response
 
 
-def _session(request: Request) -> dict[str, Any]:
+def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
-    token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
-    return _handoff(request).links.session(token or request.cookies.get(COOKIE))
+    return auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+
+
+def _session(request: Request) -> dict[str, Any]:
+    return _handoff(request).links.session(_bearer(request) or request.cookies.get(COOKIE))
+
+
+async def _actor(request: Request, body: dict[str, Any]) -> tuple[str, str]:
+    """(conversation id, who) for an action: a link session, or a chat visitor token
+    (``Authorization: Bearer <visitor token>``, ``site`` in the body) acting on the
+    visitor's own conversation."""
+    handoff = _handoff(request)
+    try:
+        session = _session(request)
+        return str(session["c"]), f"customer:{session['v']}"
+    except LinkRefused:
+        pass
+    site = str(body.get("site") or "default")
+    found = await handoff.visitor_conversation(_bearer(request), site)
+    if found is None:
+        raise LinkRefused(401, "Start a chat first.")
+    return found
 
 
 async def _conversation_json(request: Request, conversation_id: str | None) -> Response:
@@ -147,32 +193,37 @@ async def session_conversation_by_id(request: Request) -> Response:
 
 async def session_action(request: Request) -> Response:
     handoff = _handoff(request)
-    try:
-        session = _session(request)
-    except LinkRefused as exc:
-        return JSONResponse({"error": exc.reason}, status_code=exc.status)
     if not handoff.links.rate.allow(f"action:{_client(request)}"):
         return JSONResponse({"error": "too many requests"}, status_code=429)
     try:
         body = await request.json()
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        return JSONResponse({"error": "body must be JSON with a to field"}, status_code=400)
+    try:
+        conversation_id, by = await _actor(request, body)
+    except LinkRefused as exc:
+        return JSONResponse({"error": exc.reason}, status_code=exc.status)
+    action = request.path_params["action"]
+    if action not in CUSTOMER_ACTIONS:
+        return JSONResponse({"error": f"action must be one of {list(CUSTOMER_ACTIONS)}"}, 404)
+    try:
         to = Identity.parse(str(body.get("to", "")), default_region=handoff.default_region)
-        event = await handoff.act(
-            request.path_params["action"], str(session["c"]), to, by=f"customer:{session['v']}"
-        )
+        event = await handoff.act(action, conversation_id, to, by=by)
     except InvalidInput as exc:
         return JSONResponse({"error": exc.reason, "field": exc.field}, status_code=422)
-    except (ValueError, AttributeError):
-        return JSONResponse({"error": "body must be JSON with a to field"}, status_code=400)
     return JSONResponse({"event_id": event.id, "status": "queued"}, status_code=202)
 
 
 routes = [
-    Route("/c/{token}", open_link, methods=["GET"]),
+    Route("/c/{token}", confirm_link, methods=["GET"]),
+    Route("/c/{token}", open_link, methods=["POST"]),
     Route("/handoff/session", session_conversation, methods=["GET"]),
     Route(
         "/handoff/session/conversations/{conversation_id}",
         session_conversation_by_id,
         methods=["GET"],
     ),
-    Route("/handoff/session/actions/{action}", session_action, methods=["POST"]),
+    Route("/handoff/actions/{action}", session_action, methods=["POST"]),
 ]
