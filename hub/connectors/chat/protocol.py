@@ -154,13 +154,20 @@ def visible(event: Event) -> bool:
     )
 
 
+def _display_author(event: Event) -> str | None:
+    """An agent's name for the visitor; machine authors (``token:…``) stay internal."""
+    if event.direction is not Direction.OUT or not event.author or ":" in event.author:
+        return None
+    return event.author
+
+
 def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     """The visitor's view of ``event``; ``file_url(attachment) -> str`` links files."""
     out: dict[str, Any] = {
         "id": event.id,
         "seq": event.seq,
         "direction": event.direction.value,
-        "author": event.author if event.direction is Direction.OUT else None,
+        "author": _display_author(event),
         "text": event.text,
         "at": event.occurred_at.isoformat(),
         "attachments": [

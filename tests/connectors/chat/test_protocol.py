@@ -62,6 +62,7 @@ def test_reconnect_with_cursor_gets_exactly_what_was_missed(chat: Chat) -> None:
     assert missed["reset"] is False
     assert [e["text"] for e in missed["events"]] == ["Yes! Looking now.", "It ships tomorrow."]
     assert all(e["direction"] == "out" for e in missed["events"])
+    assert all(e["author"] is None for e in missed["events"])  # "token:tests" stays internal
     assert ack["event"]["id"] not in {e["id"] for e in missed["events"]}
     with chat.connect() as ws:  # nothing new since the last cursor: nothing sent twice
         _, none = chat.hello(ws, token=welcome["token"], cursor=missed["cursor"])
