@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from hub import api
+from hub import agent, api
 from hub.bus import Bus
 from hub.connectors.base import Connector, ConnectorContext, Registry
 from hub.connectors.chat import widget
@@ -235,6 +235,7 @@ def build_app(
         Route("/healthz", healthz),
         Mount("/api/v1", routes=[*api.routes, *handoff_api.routes]),
         *handoff_web.routes,
+        agent.mount(),
         *widget.routes,
     ]
     for name, connector in hub.connectors.items():

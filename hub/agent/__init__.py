@@ -21,7 +21,7 @@ __all__ = ["mount"]
 
 def mount() -> Mount:
     """The agent view's routes, to mount at ``/agent``."""
-    from hub.agent import actions, admin, auth, conversation, inbox, live
+    from hub.agent import actions, admin, auth, conversation, inbox, live, suggestions
 
     routes: list[BaseRoute] = [
         Route("/", inbox.inbox_page, methods=["GET"]),
@@ -54,6 +54,8 @@ def mount() -> Mount:
         Route("/conversations/{conversation_id}/read", actions.mark_read, methods=["POST"]),
         Route("/customers/{customer_id}/merge", actions.merge, methods=["POST"]),
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
+        Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),
+        Route("/suggestions/{suggestion_id}/dismiss", suggestions.dismiss, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),
         Route("/admin/agents", admin.create, methods=["POST"]),
         Route("/admin/agents/{agent_id}", admin.change, methods=["POST"]),

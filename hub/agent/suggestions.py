@@ -1,32 +1,65 @@
-"""Suggested identity links shown in the customer panel (confirm / dismiss).
+"""Suggested identity links in the customer panel: list, confirm, dismiss.
 
-The handoff module (``hub.handoff``) proposes links from unverified evidence
-("my email is …"); an agent confirms or dismisses them here. Until a hub
-provides them, the panel lists none.
+A suggestion (:class:`~hub.timeline.handoff.LinkSuggestion`) is unverified
+evidence that an identity belongs to the customer ("my email is …" typed in
+chat). The handoff module records them; an agent decides here. Confirming goes
+through ``hub.handoff.identities.confirm`` — the one place that links or
+merges on an agent's word and records it on the timeline — so the rules stay
+in one module. Any signed-in agent may decide (it is the reason suggestions exist).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import JSONResponse, Response
+
+from hub.agent.web import Ctx, action, back
+from hub.errors import Conflict
+from hub.timeline.handoff import LinkSuggestion, SuggestionStatus
 
 if TYPE_CHECKING:
     from hub.app import Hub
     from hub.timeline.model import Customer
 
-__all__ = ["Suggestion", "for_customer"]
+__all__ = ["confirm", "dismiss", "for_customer"]
 
 
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """A proposed link: ``identity`` may belong to the customer, for ``reason``."""
-
-    id: str
-    identity: str
-    reason: str
-    other_customer_id: str | None = None
+async def for_customer(hub: Hub, customer: Customer) -> list[LinkSuggestion]:
+    """Pending suggestions about ``customer`` (either side), newest first."""
+    return await hub.store.list_suggestions(
+        customer_id=customer.id, status=SuggestionStatus.PENDING, limit=20
+    )
 
 
-async def for_customer(hub: Hub, customer: Customer) -> list[Suggestion]:
-    """Open suggestions for ``customer`` (none until the handoff module supplies them)."""
-    return []
+def _identities(hub: Hub) -> Any:
+    handoff = getattr(hub, "handoff", None)
+    if handoff is None:
+        raise Conflict("the handoff module is not running: suggestions cannot be decided")
+    return handoff.identities
+
+
+def _answer(ctx: Ctx, suggestion: LinkSuggestion) -> Response:
+    if ctx.wants_json():
+        return JSONResponse({"id": suggestion.id, "status": suggestion.status.value})
+    return back(ctx, "/agent/")
+
+
+@action
+async def confirm(ctx: Ctx) -> Response:
+    decided, _ = await _identities(ctx.hub).confirm(
+        ctx.request.path_params["suggestion_id"],
+        by=f"agent:{ctx.agent.name}",
+        reason=ctx.field("reason") or None,
+    )
+    return _answer(ctx, decided)
+
+
+@action
+async def dismiss(ctx: Ctx) -> Response:
+    decided = await _identities(ctx.hub).dismiss(
+        ctx.request.path_params["suggestion_id"],
+        by=f"agent:{ctx.agent.name}",
+        reason=ctx.field("reason") or None,
+    )
+    return _answer(ctx, decided)

@@ -119,22 +119,39 @@ class Agentside:
         return await self.client.post(path, data=data or {}, headers=headers)
 
 
-def settings_for(tmp_path: Path, callback_url: str, **agent: Any) -> Settings:
+def settings_for(
+    tmp_path: Path,
+    callback_url: str,
+    *,
+    connectors: dict[str, Any] | None = None,
+    public_url: str = "http://127.0.0.1:8000",
+    **agent: Any,
+) -> Settings:
     return Settings(
         store=str(tmp_path / "unused.db"),
         blobs=str(tmp_path / "blobs"),
+        public_url=public_url,
         secret_key="agent-tests-secret-key-0123456789",
-        outbox=OutboxSettings(poll_interval=0.05),
-        connectors={"api": {"secret": API_SECRET, "callback_url": callback_url}},
+        outbox=OutboxSettings(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05),
+        connectors={
+            "api": {"secret": API_SECRET, "callback_url": callback_url},
+            **(connectors or {}),
+        },
         agent=AgentSettings(**agent),
     )
 
 
 @contextlib.asynccontextmanager
 async def hub_for_agents(
-    store: TimelineStore, tmp_path: Path, **agent: Any
+    store: TimelineStore,
+    tmp_path: Path,
+    *,
+    connectors: dict[str, Any] | None = None,
+    public_url: str = "http://127.0.0.1:8000",
+    **agent: Any,
 ) -> AsyncIterator[Running]:
-    """The app served on loopback with the ``api`` channel and a reply receiver."""
+    """The app served on loopback with the ``api`` channel (plus ``connectors``)
+    and a receiver for the ``api`` channel's replies."""
     replies: list[dict[str, Any]] = []
 
     async def callback(request: Request) -> JSONResponse:
@@ -143,6 +160,9 @@ async def hub_for_agents(
 
     receiver = Starlette(routes=[Route("/cb", callback, methods=["POST"])])
     async with serve(receiver) as cb_url:
-        app = build_app(settings_for(tmp_path, f"{cb_url}/cb", **agent), store=store)
+        settings = settings_for(
+            tmp_path, f"{cb_url}/cb", connectors=connectors, public_url=public_url, **agent
+        )
+        app = build_app(settings, store=store)
         async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
             yield Running(url, app.state.hub, client, replies)
