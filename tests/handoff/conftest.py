@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import websockets.asyncio.client
+from websockets.typing import Origin
 
 from hub.app import Hub, build_app
 from hub.bus import BusMessage, Topic
@@ -23,7 +26,17 @@ from tests.connectors.email.conftest import dovecot, mailbox, smtp_sink
 from tests.connectors.twilio_kit import PUBLIC, TwilioSide
 from tests.servers import serve
 
-__all__ = ["PUBLIC", "HubRig", "dovecot", "mailbox", "running_hub", "smtp_sink"]
+__all__ = [
+    "CHAT",
+    "PUBLIC",
+    "HubRig",
+    "Widget",
+    "dovecot",
+    "mailbox",
+    "running_hub",
+    "smtp_sink",
+    "widget",
+]
 
 
 @dataclass
@@ -114,3 +127,42 @@ async def running_hub(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             await api.aclose()
+
+
+CHAT = {"sites": {"default": {"origins": [PUBLIC]}}, "availability": "online"}
+
+
+@dataclass
+class Widget:
+    """The chat widget's side of the websocket (real frames over a real socket)."""
+
+    socket: Any
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(frame))
+
+    async def receive(self, kind: str, within: float = 10) -> dict[str, Any]:
+        """The next frame of type ``kind`` (others are kept in ``frames``)."""
+        async with asyncio.timeout(within):
+            while True:
+                frame: dict[str, Any] = json.loads(await self.socket.recv())
+                self.frames.append(frame)
+                if frame.get("type") == kind:
+                    return frame
+
+    async def hello(self, token: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        await self.send({"type": "hello", "token": token})
+        return await self.receive("welcome"), await self.receive("events")
+
+    async def say(self, frame_id: str, text: str) -> dict[str, Any]:
+        await self.send({"type": "message", "id": frame_id, "text": text})
+        return await self.receive("ack")
+
+
+@contextlib.asynccontextmanager
+async def widget(rig: HubRig) -> AsyncIterator[Widget]:
+    """A browser's widget connected to the hub (``Origin`` is the public site)."""
+    url = rig.url.replace("http://", "ws://") + "/connectors/chat/ws?site=default"
+    async with websockets.asyncio.client.connect(url, origin=Origin(PUBLIC)) as socket:
+        yield Widget(socket)
