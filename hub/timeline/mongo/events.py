@@ -5,12 +5,14 @@ find-and-modify per append. A unique index on ``seq`` backs it: FerretDB v1
 (SQLite handler) applies updates as read-then-write, so concurrent increments
 can hand out one value twice; a collision takes a fresh value.
 
-The fold into the conversation is one ordered ``bulk_write`` (one round trip)
-of single-document updates whose *filters* carry the conditions ("set
-``waiting_since`` only where it is null", "re-open only where pending, snoozed
-or resolved"), since FerretDB v1 has no pipeline-style updates. On MongoDB each
-update is atomic, so concurrent appends to one conversation fold correctly; on
-FerretDB v1 concurrent folds into one conversation can lose an update.
+The fold into the conversation reads the conversation's state by ``_id``, then
+sends single-document updates (one ordered ``bulk_write``) whose *filters* carry
+the conditions ("set ``waiting_since`` only where it is null", "re-open only
+where pending, snoozed or resolved"), since FerretDB v1 has no pipeline-style
+updates; a conditional update the read state already rules out is not sent
+(FerretDB scans for any filter beyond ``_id``). On MongoDB each update is
+atomic, so concurrent appends to one conversation fold correctly; on FerretDB
+v1 concurrent folds into one conversation can lose an update.
 """
 
 from __future__ import annotations
@@ -45,48 +47,61 @@ def event_doc(record: Event, seq: int) -> Doc:
     return doc
 
 
-def fold_updates(record: Event) -> list[UpdateOne]:
-    """The updates that fold ``record`` into its conversation's summary."""
+def fold_updates(record: Event, current: Doc | None = None) -> list[tuple[Doc, Doc]]:
+    """The updates that fold ``record`` into its conversation's summary.
+
+    ``current`` is the conversation as last read: a conditional update whose
+    condition it already contradicts (``waiting_since`` set, status open,
+    first response recorded) is left out. The conditions stay in the filters,
+    so an update that is sent still applies atomically on MongoDB; leaving one
+    out is the same as the concurrent writer having come first.
+    """
     conversation_id = record.conversation_id
     at = record.occurred_at
     main: Doc = {"$max": {"last_activity_at": at}}
-    updates: list[UpdateOne] = []
+    updates: list[tuple[Doc, Doc]] = []
     if record.kind not in _CONVERSATIONAL or record.direction is Direction.INTERNAL:
-        return [UpdateOne({"_id": conversation_id}, main)]
-    if record.direction in (Direction.IN, Direction.OUT):
-        changes: Doc = {"last_channel": record.channel}
-        if record.text:
-            changes["last_message_preview"] = record.text[:PREVIEW_CHARS]
-        if record.direction is Direction.OUT and record.kind in _REPLIES:
-            changes["waiting_since"] = None
+        return [({"_id": conversation_id}, main)]
+
+    def needed(field: str, values: list[object]) -> bool:
+        return current is None or current.get(field) in values
+
+    changes: Doc = {"last_channel": record.channel}
+    if record.text:
+        changes["last_message_preview"] = record.text[:PREVIEW_CHARS]
+    if record.direction is Direction.OUT and record.kind in _REPLIES:
+        changes["waiting_since"] = None
+        if needed("first_response_at", [None]):
             updates.append(
-                UpdateOne(
+                (
                     {"_id": conversation_id, "first_response_at": None},
                     {"$set": {"first_response_at": at}},
                 )
             )
-        main["$set"] = changes
-        main["$addToSet"] = {"channels": record.channel}
+    main["$set"] = changes
+    main["$addToSet"] = {"channels": record.channel}
     if record.direction is Direction.IN:
-        updates.append(
-            UpdateOne(
-                {"_id": conversation_id, "waiting_since": None},
-                {"$set": {"waiting_since": at}},
+        if needed("waiting_since", [None]):
+            updates.append(
+                (
+                    {"_id": conversation_id, "waiting_since": None},
+                    {"$set": {"waiting_since": at}},
+                )
             )
-        )
-        updates.append(
-            UpdateOne(
-                {"_id": conversation_id, "status": {"$in": _REOPENS}},
-                {
-                    "$set": {
-                        "status": ConversationStatus.OPEN.value,
-                        "resolved_at": None,
-                        "snoozed_until": None,
-                    }
-                },
+        if needed("status", list(_REOPENS)):
+            updates.append(
+                (
+                    {"_id": conversation_id, "status": {"$in": _REOPENS}},
+                    {
+                        "$set": {
+                            "status": ConversationStatus.OPEN.value,
+                            "resolved_at": None,
+                            "snoozed_until": None,
+                        }
+                    },
+                )
             )
-        )
-    return [UpdateOne({"_id": conversation_id}, main), *updates]
+    return [({"_id": conversation_id}, main), *updates]
 
 
 class EventOps(MongoBase):
@@ -117,10 +132,10 @@ class EventOps(MongoBase):
         return 0 if top is None else int(top["seq"])
 
     async def append_event(self, event: Event) -> tuple[Event, bool]:
+        # Insert first: the unique dedupe_key index decides, and a new event (the
+        # common case) costs no lookup. A duplicate wastes one seq value (gaps
+        # are fine: seq orders, it does not count).
         key = event.dedupe_key
-        existing = await self.event_docs.find_one({"dedupe_key": key})
-        if existing is not None:
-            return event_from_doc(with_id(existing)), False
         doc = event_doc(event, await self._next_seq())
         for _ in range(_SEQ_RETRIES):
             try:
@@ -138,7 +153,17 @@ class EventOps(MongoBase):
         else:
             raise Conflict("append_event: could not allocate a sequence number; try again")
         if event.conversation_id is not None:
-            await self.conversations.bulk_write(fold_updates(event), ordered=True)
+            current = await self.conversations.find_one(
+                {"_id": event.conversation_id},
+                {"waiting_since": 1, "status": 1, "first_response_at": 1},
+            )
+            updates = fold_updates(event, current)
+            if len(updates) == 1:
+                await self.conversations.update_one(*updates[0])
+            else:
+                await self.conversations.bulk_write(
+                    [UpdateOne(f, u) for f, u in updates], ordered=True
+                )
         return event_from_doc(with_id(stored(doc))), True
 
     async def get_event(self, event_id: str) -> Event:
