@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 50
@@ -239,7 +240,7 @@ async def run_hub(n: int, tmp: Path) -> dict[str, float]:
         url = server.url.replace("http", "ws") + "/connectors/chat/ws?site=default"
 
         async def open_one(i: int) -> Client:
-            ws = await connect(url, origin=server.url, max_size=2**20)  # type: ignore[arg-type]
+            ws = await connect(url, origin=Origin(server.url), max_size=2**20)
             await ws.send(json.dumps({"type": "hello"}))
             welcome = json.loads(await ws.recv())
             await ws.recv()  # events (none yet)
@@ -298,7 +299,7 @@ async def run_bare(n: int) -> tuple[dict[str, float], dict[str, float]]:
         url = server.url.replace("http", "ws") + "/ws"
 
         async def open_one(i: int) -> Client:
-            return Client(await connect(f"{url}?id={i}", origin=server.url))
+            return Client(await connect(f"{url}?id={i}", origin=Origin(server.url)))
 
         clients = await bounded(n, open_one)
         await http.get("/healthz")
