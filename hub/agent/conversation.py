@@ -64,12 +64,15 @@ def attachment_kind(content_type: str) -> str:
 templates.filters["attachment_kind"] = attachment_kind
 
 
-def render_events(ctx: Ctx, events: list[Event], conversation_id: str | None) -> str:
+def render_events(
+    ctx: Ctx, events: list[Event], conversation_id: str | None, customer: Customer | None = None
+) -> str:
     """The timeline items for ``events`` (autoescaped HTML)."""
     tpl = templates.get_template("_events.html")
     return tpl.render(
         events=events,
         conversation_id=conversation_id,
+        customer_name=customer.name if customer else None,
         csrf=ctx.session.csrf,
         admin=ctx.agent.is_admin,
     )
@@ -140,7 +143,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         "conversation.html",
         conv=conv,
         customer=customer,
-        events_html=render_events(ctx, timeline.items, conv.id),
+        events_html=render_events(ctx, timeline.items, conv.id, customer),
         older=timeline.older,
         newer=timeline.newer,
         others=[c for c in others.items if c.id != conv.id],
@@ -157,12 +160,13 @@ async def conversation_page(ctx: Ctx) -> Response:
 async def event_fragment(ctx: Ctx) -> Response:
     event = await ctx.hub.store.get_event(ctx.request.path_params["event_id"])
     conversation_id = ctx.request.query_params.get("conversation")
+    customer = await survivor(ctx.hub, event.customer_id)
     return JSONResponse(
         {
             "id": event.id,
             "seq": event.seq,
-            "customer_id": event.customer_id,
-            "html": render_events(ctx, [event], conversation_id),
+            "customer_id": customer.id,
+            "html": render_events(ctx, [event], conversation_id, customer),
         }
     )
 
@@ -182,7 +186,7 @@ async def events_fragment(ctx: Ctx) -> Response:
     )
     return JSONResponse(
         {
-            "html": render_events(ctx, timeline.items, q.get("conversation")),
+            "html": render_events(ctx, timeline.items, q.get("conversation"), customer),
             "older": timeline.older,
             "newer": timeline.newer,
             "has_newer": timeline.has_newer,

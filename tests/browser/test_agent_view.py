@@ -8,6 +8,7 @@ with timeouts, never sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ class Site:
         return self.running.url
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
+@contextlib.asynccontextmanager
+async def agent_site(tmp_path: Path) -> AsyncIterator[Site]:
+    """The hub with the ``api`` and Twilio channels, and one agent (Ana Agent)."""
     rest = RestDouble()
     async with (
         serve(rest.app()) as rest_url,
@@ -57,6 +59,12 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     ):
         await running.agent("ana@example.com", name="Ana Agent")
         yield Site(running, TwilioSide(running.url, client), rest)
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    async with agent_site(tmp_path) as s:
+        yield s
 
 
 async def sign_in(page: Page, site: Site, email: str = "ana@example.com") -> None:

@@ -207,7 +207,7 @@
     const form = document.getElementById("composer");
     const channel = document.getElementById("channel");
     const text = document.getElementById("reply-text");
-    const canned = document.getElementById("canned");
+    const canned = document.getElementById("canned-pick");
     const constraints = document.getElementById("constraints");
     const placeholders = document.getElementById("placeholders");
     const escape = document.getElementById("escape");
