@@ -11,9 +11,12 @@ that can answer with scripted failures instead.
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import unquote_plus
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -144,9 +147,18 @@ class HttpProvider:
 
 
 def decoded(body: bytes) -> str:
-    """A recorded body as text, with form and JSON escapes undone (for ``in`` checks)."""
-    from urllib.parse import unquote_plus
-
+    """A recorded payload as text, with form, JSON and MIME encodings undone (for
+    ``in`` checks): a mail message gives its text parts, decoded."""
+    if body[:4096].lower().find(b"\nmime-version:") >= 0 or body.lower().startswith(
+        b"mime-version:"
+    ):
+        message = email.message_from_bytes(body, policy=email.policy.default)
+        parts = [
+            part.get_content()
+            for part in message.walk()
+            if part.get_content_maintype() == "text" and not part.is_multipart()
+        ]
+        return "\n".join(str(p) for p in parts)
     text = body.decode("utf-8", "replace")
     try:
         return json.dumps(json.loads(text), ensure_ascii=False)

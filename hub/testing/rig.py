@@ -53,6 +53,8 @@ class KitHub:
     logs: list[logging.LogRecord]
     latest: dict[str, Event] = field(default_factory=dict)
     published: list[Event] = field(default_factory=list)
+    checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The connector's checkpoints as last written (a source's progress)."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _watch(self, sub: Subscription) -> None:
@@ -64,8 +66,20 @@ class KitHub:
                     self.latest[message.event.id] = message.event
                     self.changed.set()
 
+    def _watch_checkpoints(self) -> None:
+        store = self.connector.context.checkpoints
+        write = store.set
+
+        async def noted(key: str, value: dict[str, Any]) -> None:
+            await write(key, value)
+            self.checkpoints[key] = value
+            self.changed.set()
+
+        vars(store)["set"] = noted
+
     async def until(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
-        """Wait until ``predicate()`` holds, re-checked on every timeline change."""
+        """Wait until ``predicate()`` holds, re-checked on every timeline change and
+        checkpoint write."""
         async with asyncio.timeout(within):
             while not predicate():
                 self.changed.clear()
@@ -139,14 +153,18 @@ async def running_hub(
     handler = _Records()
     root = logging.getLogger()
     level = root.level
+    quiet = logging.getLogger("aiosqlite")  # SQL statements: no secrets, much noise
+    quiet_level = quiet.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    quiet.setLevel(logging.INFO)
     try:
         store = SQLiteStore(tmp / "hub.db")
         app = build_app(hub_settings, registry=registry, store=store)
         hub: Hub = app.state.hub
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
             kit_hub = KitHub(hub, client, hub.connectors[connector.name], handler.records)
+            kit_hub._watch_checkpoints()
             topics = (Topic.EVENT_CREATED, Topic.EVENT_UPDATED)
             sub = hub.bus.subscribe(lambda m: m.topic in topics)
             watcher = asyncio.create_task(kit_hub._watch(sub), name="kit-bus-watcher")
@@ -159,3 +177,4 @@ async def running_hub(
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        quiet.setLevel(quiet_level)

@@ -198,14 +198,18 @@ class MailboxWatcher:
             ssl_context=context,
         )
         self._client = client
-        await self._call(client.wait_hello_from_server())
-        if account.imap_security == "starttls":
-            await self._starttls(client)
-        response = await self._call(
-            client.login(account.username, account.password.get_secret_value())
-        )
-        if response.result != "OK":
-            raise ImapError(f"LOGIN refused for {account.name!r}")
+        try:
+            await self._call(client.wait_hello_from_server())
+            if account.imap_security == "starttls":
+                await self._starttls(client)
+            response = await self._call(
+                client.login(account.username, account.password.get_secret_value())
+            )
+            if response.result != "OK":
+                raise ImapError(f"LOGIN refused for {account.name!r}")
+        except BaseException:  # a refused login or a stop() mid-handshake: close the socket
+            self._close(client)
+            raise
         return client
 
     async def _starttls(self, client: aioimaplib.IMAP4) -> None:
