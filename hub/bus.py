@@ -22,6 +22,9 @@ log = logging.getLogger("hub.bus")
 
 
 class Topic:
+    """What a :class:`BusMessage` is about: a stored change (event created or
+    updated, conversation or customer updated) or an ephemeral signal."""
+
     EVENT_CREATED = "event.created"
     EVENT_UPDATED = "event.updated"
     CONVERSATION_UPDATED = "conversation.updated"

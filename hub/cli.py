@@ -3,7 +3,7 @@
 omnihub serve [--host H] [--port P]
 omnihub tokens create NAME | list | revoke ID
 omnihub agents create EMAIL --name NAME [--admin] | list | disable | enable | password EMAIL
-omnihub connectors list | setup NAME
+omnihub connectors list | setup NAME | new NAME [--dir DIR]
 omnihub check
 """
 
@@ -107,6 +107,8 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
 
 def cmd_connectors(args: argparse.Namespace) -> int:
+    if args.action == "new":
+        return _new_connector(args.name, Path(args.dir))
     settings = _settings()
     registry = Registry.discover()
     if args.action == "setup":
@@ -116,6 +118,18 @@ def cmd_connectors(args: argparse.Namespace) -> int:
         print(f"{name}\t{state}\tchannels={','.join(cls.channel_names())}")
     for name, reason in sorted(registry.disabled.items()):
         print(f"{name}\tdisabled\t{reason}")
+    return 0
+
+
+def _new_connector(name: str, into: Path) -> int:
+    from hub.connectors.scaffold import names_for, scaffold
+
+    try:
+        root = scaffold(name, into)
+    except (ValueError, FileExistsError) as exc:
+        raise SystemExit(f"omnihub: {exc}") from None
+    print(f"created {root} (connector {name!r}, package {names_for(name).package})")
+    print(f"next: cd {root} && pip install -e '.[test]' && python -m pytest")
     return 0
 
 
@@ -183,6 +197,9 @@ def parser() -> argparse.ArgumentParser:
     csub.add_parser("list", help="available, enabled and disabled connectors")
     setup = csub.add_parser("setup", help="register a connector with its provider (webhooks)")
     setup.add_argument("name")
+    new = csub.add_parser("new", help="scaffold a connector package that passes the kit")
+    new.add_argument("name", help="lower-case words joined by -, e.g. acme-sms")
+    new.add_argument("--dir", default=".", help="where to create omnihub-NAME/ (default: .)")
     connectors.set_defaults(func=cmd_connectors)
 
     check = sub.add_parser("check", help="validate settings and reach the store")

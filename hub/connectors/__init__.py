@@ -6,18 +6,26 @@ nothing else from ``hub``: these names are the stable, documented surface
 
 * The protocol: :class:`Connector`, :class:`Channel`, :class:`Capabilities`,
   :class:`ConnectorSettings`, :class:`ConnectorContext` (with the
-  :class:`CheckpointStore` and :class:`DeliveryReporter` it carries).
+  :class:`CheckpointStore` and :class:`DeliveryReporter` it carries, and for
+  live channels the :class:`Bus`, a :class:`TimelineReader` and an
+  :class:`IdentityLinker`).
 * Messages: :class:`InboundMessage` in (handed to ``context.ingest``, which
   answers an :class:`IngestResult`), :class:`OutboundMessage` out (answered by
   a :class:`SendResult`).
 * Timeline values a connector builds or reads: :class:`Identity` (made with
   :func:`normalise_identity`), :class:`Attachment`, :class:`Direction`,
-  :class:`EventKind`, :class:`DeliveryStatus`, :class:`Event`, :func:`utcnow`.
-* Errors: :class:`TransientError` (retry) and :class:`PermanentError` (fail the
-  delivery) from ``send``, both :class:`ConnectorError`; :class:`InvalidInput`,
-  :class:`InvalidIdentity` for provider input that cannot be used;
+  :class:`EventKind`, :class:`DeliveryStatus`, :class:`Event`, :func:`utcnow`;
+  :class:`Customer` and :class:`EventPage` from timeline reads (a bad page
+  cursor raises :class:`InvalidCursor`).
+* Live updates: :class:`Bus` publishes :class:`BusMessage` by :class:`Topic`;
+  a subscriber that falls behind gets a :class:`Resync`.
+* Errors (all :class:`HubError`): :class:`TransientError` (retry) and
+  :class:`PermanentError` (fail the delivery) from ``send``, both
+  :class:`ConnectorError`; :class:`InvalidInput`, :class:`InvalidIdentity` for
+  provider input that cannot be used;
   :class:`BadToken`, :class:`ExpiredToken` from :class:`Signer`;
-  :class:`NotFound` from timeline reads.
+  :class:`NotFound` from timeline reads; :class:`ConfigError` for settings that
+  cannot work.
 * Helpers: :func:`download` (size-capped media fetch, :class:`MediaError`),
   :class:`Signer` (``context.signer``).
 * Discovery: ``ENTRY_POINT_GROUP`` is ``"omnihub.connectors"``, the entry-point
@@ -28,6 +36,7 @@ The conformance kit for plugin tests is :mod:`hub.testing`.
 
 from __future__ import annotations
 
+from hub.bus import Bus, BusMessage, Resync, Topic
 from hub.connectors.base import (
     ENTRY_POINT_GROUP,
     Capabilities,
@@ -37,17 +46,21 @@ from hub.connectors.base import (
     ConnectorContext,
     ConnectorSettings,
     DeliveryReporter,
+    IdentityLinker,
     InboundMessage,
     IngestResult,
     OutboundMessage,
     Registry,
     SendResult,
+    TimelineReader,
 )
 from hub.connectors.media import MediaError, download
 from hub.errors import (
     BadToken,
+    ConfigError,
     ConnectorError,
     ExpiredToken,
+    HubError,
     InvalidIdentity,
     InvalidInput,
     NotFound,
@@ -57,6 +70,7 @@ from hub.errors import (
 from hub.signing import Signer
 from hub.timeline.model import (
     Attachment,
+    Customer,
     DeliveryStatus,
     Direction,
     Event,
@@ -65,27 +79,36 @@ from hub.timeline.model import (
     normalise_identity,
     utcnow,
 )
+from hub.timeline.store import EventPage, InvalidCursor
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Attachment",
     "BadToken",
+    "Bus",
+    "BusMessage",
     "Capabilities",
     "Channel",
     "CheckpointStore",
+    "ConfigError",
     "Connector",
     "ConnectorContext",
     "ConnectorError",
     "ConnectorSettings",
+    "Customer",
     "DeliveryReporter",
     "DeliveryStatus",
     "Direction",
     "Event",
     "EventKind",
+    "EventPage",
     "ExpiredToken",
+    "HubError",
     "Identity",
+    "IdentityLinker",
     "InboundMessage",
     "IngestResult",
+    "InvalidCursor",
     "InvalidIdentity",
     "InvalidInput",
     "MediaError",
@@ -93,8 +116,11 @@ __all__ = [
     "OutboundMessage",
     "PermanentError",
     "Registry",
+    "Resync",
     "SendResult",
     "Signer",
+    "TimelineReader",
+    "Topic",
     "TransientError",
     "download",
     "normalise_identity",
