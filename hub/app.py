@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from hub import agent, api
+from hub.agent.runtime import AgentRuntime
 from hub.bus import Bus
 from hub.connectors.base import Connector, ConnectorContext, Registry
 from hub.connectors.chat import widget
@@ -93,6 +94,7 @@ class Hub:
     connectors: dict[str, Connector] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
     handoff: Handoff | None = None
+    agent_runtime: AgentRuntime | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -218,6 +220,7 @@ def build_app(
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)
+    hub.agent_runtime = runtime = AgentRuntime(hub)
     hub.handoff = Handoff(
         pipeline,
         hub.signer,
@@ -252,6 +255,8 @@ def build_app(
                 stack.push_async_callback(connector.stop)
             await hub.outbox.start()
             stack.push_async_callback(hub.outbox.stop)
+            await runtime.start()
+            stack.push_async_callback(runtime.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

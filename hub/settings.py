@@ -38,11 +38,14 @@ class OutboxSettings(BaseModel):
 
 
 class AgentSettings(BaseModel):
-    """The agent view: sign-in lockout, session length, canned responses.
+    """The agent view: sign-in lockout, session length, canned responses, presence.
 
     ``canned`` maps a title to a reply text; ``{{placeholder}}`` marks what the
     agent must fill in (``{{customer_name}}`` and ``{{agent_name}}`` fill
-    themselves). Empty: a few built-in examples.
+    themselves). Empty: a few built-in examples. An agent with an agent page
+    open is online; ``presence_grace_seconds`` after their last page closes they
+    are offline; presence is re-announced every ``presence_heartbeat_seconds``.
+    Snoozed conversations are checked every ``snooze_check_seconds``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +54,9 @@ class AgentSettings(BaseModel):
     lockout_seconds: float = Field(900.0, gt=0)
     session_hours: float = Field(12.0, gt=0)
     canned: dict[str, str] = Field(default_factory=dict)
+    presence_grace_seconds: float = Field(10.0, ge=0)
+    presence_heartbeat_seconds: float = Field(30.0, gt=0)
+    snooze_check_seconds: float = Field(30.0, gt=0)
 
 
 class ContinuityRule(BaseModel):

@@ -204,7 +204,7 @@
   var items = {}; // event id or client id -> <li>
   var pending = []; // frames waiting for an ack: {id, text, attachments}
   var identity = null, identified = false, typingSent = false, typingTimer = 0, agentTimer = 0;
-  var readUpTo = null, visitor = null, pingTimer = 0, identifySent = false;
+  var readUpTo = null, readSeq = 0, visitor = null, pingTimer = 0, identifySent = false;
 
   function setBadge() {
     badge.hidden = unread === 0;
@@ -290,8 +290,8 @@
   function markRead() {
     var old = log.querySelector(".readmark");
     if (old) old.remove();
-    if (!readUpTo || !items[readUpTo]) return;
-    var upto = +items[readUpTo].dataset.seq, target = null;
+    var upto = readUpTo && items[readUpTo] ? +items[readUpTo].dataset.seq : readSeq, target = null;
+    if (!upto) return;
     log.querySelectorAll("li.in[data-seq]").forEach(function (li) {
       if (+li.dataset.seq <= upto) target = li;
     });
@@ -424,6 +424,7 @@
         break;
       case "read":
         readUpTo = f.up_to;
+        readSeq = f.seq || 0;
         markRead();
         break;
       case "presence":
@@ -440,6 +441,7 @@
     items = {};
     cursor = null;
     readUpTo = null;
+    readSeq = 0;
     if (reconnect) {
       store(KEY, null);
       visitor = null;

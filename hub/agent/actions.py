@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import JSONResponse, Response
 
 from hub.agent.conversation import PLACEHOLDER, survivor
+from hub.agent.presence import publish_read
 from hub.agent.web import Ctx, Forbidden, action, back
 from hub.errors import InvalidInput, NotFound
 from hub.timeline.model import (
@@ -137,6 +138,8 @@ async def mark_read(ctx: Ctx) -> Response:
     if not raw.isdigit():
         raise InvalidInput("seq", "seq must be a number")
     mark = await ctx.hub.store.mark_read(ctx.agent.id, conv.id, int(raw))
+    customer = await survivor(ctx.hub, conv.customer_id)
+    await publish_read(ctx.hub, ctx.agent, conv, customer.id, mark.seq)
     return JSONResponse({"seq": mark.seq})
 
 

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hub.agent import suggestions
 from hub.agent.inbox import agent_names
+from hub.agent.presence import publish_read
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidInput, NotFound
 from hub.pipeline import HUB_CHANNEL
@@ -139,6 +140,7 @@ async def conversation_page(ctx: Ctx) -> Response:
     )
     if timeline.items:
         await hub.store.mark_read(ctx.agent.id, conv.id, timeline.items[-1].seq)
+        await publish_read(hub, ctx.agent, conv, customer.id, timeline.items[-1].seq)
     return ctx.render(
         "conversation.html",
         conv=conv,

@@ -6,22 +6,34 @@ needs (an inbox row set, one timeline event). A subscriber that falls behind
 gets ``{"topic": "resync"}`` and the page re-reads what it shows; the socket
 then subscribes again. The socket needs a signed-in session and a same-origin
 ``Origin`` header (no cross-site websocket hijacking).
+
+An open socket makes its agent online (:mod:`hub.agent.presence`). The page
+sends ``{"type": "typing", "conversation_id", "channel", "typing"}`` while the
+agent composes a reply (published as ``conversation.typing`` when the agent may
+reply there; a closing socket stops its typing); anything else it sends is a
+keep-alive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from hub.agent.actions import can_act
+from hub.agent.conversation import survivor
+from hub.agent.presence import publish_typing
 from hub.agent.sessions import read_session
 from hub.bus import BusMessage, Resync
+from hub.errors import NotFound
 
 if TYPE_CHECKING:
     from hub.app import Hub
+    from hub.timeline.model import Agent, Conversation
 
 __all__ = ["live", "payload"]
 
@@ -70,14 +82,71 @@ async def live(ws: WebSocket) -> None:
     if session.agent is None or not same_origin(ws):
         await ws.close(code=4401)
         return
+    agent = session.agent
     await ws.accept()
+    presence = hub.agent_runtime.presence if hub.agent_runtime is not None else None
+    if presence is not None:
+        presence.opened(agent)
     pump = asyncio.create_task(_pump(ws, hub))
+    typing = Typing(hub, agent)
     try:
         while True:
-            await ws.receive_text()  # pings; a disconnect ends the loop
+            await typing.frame(await ws.receive_text())
     except WebSocketDisconnect:
         pass
     finally:
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump
+        typing.stop_all()
+        if presence is not None:
+            presence.closed(agent)
+
+
+class Typing:
+    """One socket's typing state: which conversations its agent is typing in."""
+
+    def __init__(self, hub: Hub, agent: Agent) -> None:
+        self.hub = hub
+        self.agent = agent
+        self.active: dict[str, tuple[Conversation, str, str | None]] = {}
+
+    async def frame(self, text: str) -> None:
+        """Handle one frame from the page (typing; anything else is a keep-alive)."""
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(frame, dict) or frame.get("type") != "typing":
+            return
+        conv_id, channel = frame.get("conversation_id"), frame.get("channel")
+        if not isinstance(conv_id, str) or not (channel is None or isinstance(channel, str)):
+            return
+        typing = frame.get("typing") is True
+        if not typing:
+            self.stop(conv_id)
+            return
+        known = self.active.get(conv_id)
+        if known is not None and known[2] == channel:
+            return
+        if known is not None:
+            self.stop(conv_id)
+        try:
+            conv = await self.hub.store.get_conversation(conv_id)
+            customer = await survivor(self.hub, conv.customer_id)
+        except NotFound:
+            return
+        if not can_act(self.agent, conv):
+            return
+        self.active[conv_id] = (conv, customer.id, channel)
+        publish_typing(self.hub, self.agent, conv, customer.id, channel, True)
+
+    def stop(self, conv_id: str) -> None:
+        known = self.active.pop(conv_id, None)
+        if known is not None:
+            conv, customer_id, channel = known
+            publish_typing(self.hub, self.agent, conv, customer_id, channel, False)
+
+    def stop_all(self) -> None:
+        for conv_id in list(self.active):
+            self.stop(conv_id)

@@ -38,6 +38,12 @@
   const handlers = [];
   const status = document.getElementById("live-status");
   let delay = 500;
+  let socket = null;
+
+  // Frames to the server (typing); dropped while disconnected.
+  function sendLive(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
 
   function setLive(state) {
     if (!status) return;
@@ -48,6 +54,7 @@
   function connect() {
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/agent/live");
     let opened = false;
+    socket = ws;
     ws.onopen = function () {
       opened = true;
       delay = 500;
@@ -60,6 +67,7 @@
       handlers.forEach((h) => h(msg));
     };
     ws.onclose = function () {
+      if (socket === ws) socket = null;
       setLive("offline");
       if (!opened) delay = Math.min(delay * 2, 15000);
       setTimeout(connect, delay);
@@ -217,6 +225,21 @@
     const agentName = (document.querySelector(".me span") || { textContent: "" }).textContent.split(" · ")[0];
     const customerName = (document.querySelector(".panel .name") || { textContent: "" }).textContent;
 
+    // Typing: announced on the first keystroke and on a channel switch, withdrawn
+    // after a pause, on send, and when the text is cleared.
+    let typingOn = null, typingTimer = null;
+    function typing(active) {
+      clearTimeout(typingTimer);
+      const on = active && text.value.trim() !== "" ? channel.value : null;
+      if (on !== typingOn) {
+        if (typingOn) sendLive({ type: "typing", conversation_id: convId, channel: typingOn, typing: false });
+        if (on) sendLive({ type: "typing", conversation_id: convId, channel: on, typing: true });
+        typingOn = on;
+      }
+      if (on) typingTimer = setTimeout(() => typing(false), 4000);
+    }
+    handlers.push((msg) => { if (msg.topic === "resync" && msg.reason === "connected") typingOn = null; });
+
     function newKey() {
       form.elements.idempotency_key.value = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
     }
@@ -257,8 +280,9 @@
       if (sendAllowed) send.disabled = blocked || missing.length > 0;
     }
 
-    channel.addEventListener("change", update);
-    text.addEventListener("input", update);
+    channel.addEventListener("change", () => { update(); if (typingOn) typing(true); });
+    text.addEventListener("input", () => { update(); typing(true); });
+    text.addEventListener("blur", () => typing(false));
     canned.addEventListener("change", function () {
       const opt = canned.selectedOptions[0];
       if (!opt || !opt.dataset.text) return;
@@ -286,6 +310,7 @@
         return;
       }
       text.value = "";
+      typing(false);
       form.elements.canned.value = "";
       newKey();
       update();

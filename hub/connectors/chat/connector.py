@@ -30,7 +30,7 @@ from hub.connectors.base import (
     TimelineReader,
 )
 from hub.connectors.chat import files
-from hub.connectors.chat.protocol import IdentifyFrame, dumps, event_frame, visible
+from hub.connectors.chat.protocol import CHANNEL, IdentifyFrame, dumps, event_frame, visible
 from hub.connectors.chat.session import POLICY, Session
 from hub.connectors.chat.settings import ChatSettings, SiteSettings
 from hub.connectors.chat.visitors import (
@@ -180,6 +180,8 @@ class ChatConnector(Connector):
                 "cursor": self.cursor_for(event.seq),
             }
         elif message.topic == Topic.TYPING and message.data.get("from") == "agent":
+            if message.data.get("channel") not in (None, CHANNEL):
+                return  # an agent writing an SMS or an email is not typing in the chat
             frame = {
                 "type": "typing",
                 "typing": bool(message.data.get("typing")),
@@ -188,6 +190,8 @@ class ChatConnector(Connector):
         elif message.topic == Topic.READ:
             frame = {"type": "read", "up_to": message.data.get("up_to")}
             frame["name"] = message.data.get("name")
+            if isinstance(message.data.get("seq"), int):
+                frame["seq"] = message.data["seq"]  # up_to may be on another channel
         else:
             return
         text = dumps(frame)

@@ -1,0 +1,103 @@
+"""The agent view's background work, started and stopped by the hub's lifespan:
+presence heartbeats and waking snoozed conversations.
+
+``wake_snoozed(hub, now)`` is the sweep itself: every snoozed conversation whose
+``snoozed_until`` has passed goes back to ``open`` (and so into the inbox), with
+a ``conversation.updated`` on the bus. The runtime runs it every
+``agent.snooze_check_seconds``; tests call it directly with their own ``now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from hub.agent.presence import Presence
+from hub.errors import NotFound
+from hub.timeline.model import Conversation, ConversationStatus, utcnow
+from hub.timeline.store import ConversationUpdate, InboxFilter
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+__all__ = ["AgentRuntime", "wake_snoozed"]
+
+log = logging.getLogger("hub.agent")
+
+SNOOZED = InboxFilter(status=(ConversationStatus.SNOOZED,))
+
+
+def _due(conv: Conversation, now: datetime) -> bool:
+    return (
+        conv.status is ConversationStatus.SNOOZED
+        and conv.snoozed_until is not None
+        and conv.snoozed_until <= now
+    )
+
+
+async def wake_snoozed(hub: Hub, now: datetime | None = None) -> list[Conversation]:
+    """Re-open the snoozed conversations due by ``now`` (default: the current time)."""
+    now = now or utcnow()
+    due: list[Conversation] = []
+    cursor: str | None = None
+    while True:
+        page = await hub.store.list_conversations(SNOOZED, cursor=cursor, limit=200)
+        due.extend(c for c in page.items if _due(c, now))
+        cursor = page.next
+        if cursor is None or not page.items:
+            break
+    woken: list[Conversation] = []
+    for conv in due:
+        try:
+            current = await hub.store.get_conversation(conv.id)
+        except NotFound:
+            continue
+        if not _due(current, now):  # changed meanwhile (re-snoozed, answered)
+            continue
+        update = ConversationUpdate(status=ConversationStatus.OPEN, snoozed_until=None)
+        updated = await hub.store.update_conversation(conv.id, update)
+        hub.pipeline.conversation_changed(updated)
+        woken.append(updated)
+    return woken
+
+
+class AgentRuntime:
+    """Presence for the live sockets, and the snooze sweep, as lifespan tasks."""
+
+    def __init__(self, hub: Hub) -> None:
+        settings = hub.settings.agent
+        self.hub = hub
+        self.presence = Presence(
+            hub.bus,
+            grace=settings.presence_grace_seconds,
+            heartbeat=settings.presence_heartbeat_seconds,
+        )
+        self.snooze_every = settings.snooze_check_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self.presence.run(), name="agent-presence"),
+                asyncio.create_task(self._sweep(), name="agent-snooze"),
+            ]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.presence.stop()
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                await wake_snoozed(self.hub)
+            except Exception:  # the store may be briefly unavailable: try again later
+                log.exception("waking snoozed conversations failed")
+            await asyncio.sleep(self.snooze_every)
