@@ -1,0 +1,1 @@
+pytest_plugins = ["hub.testing"]  # the Omnihub connector conformance kit
