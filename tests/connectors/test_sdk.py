@@ -80,3 +80,8 @@ def test_built_in_connectors_need_nothing_the_sdk_does_not_export() -> None:
             if module not in SDK_MODULES or name not in sdk.__all__:
                 outside.append(f"{path.relative_to(CONNECTORS)}: {module}.{name}")
     assert sorted(set(outside) - INTERNAL_USES) == []
+
+
+def test_the_guide_names_every_exported_name() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "connectors.md").read_text()
+    assert [name for name in sdk.__all__ if f"`{name}`" not in guide] == []
