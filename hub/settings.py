@@ -81,8 +81,8 @@ class HandoffSettings(BaseModel):
     active within ``window_hours`` (default 7 days); ``rules`` switch this per
     channel or per ``channel:inbox``. Continuation links expire after
     ``link_ttl_seconds``; one client may open at most ``link_rate_limit`` links
-    per ``link_rate_seconds``. ``widget_url`` is the page that hosts the chat
-    widget (``/c/<token>`` redirects there with the session), default the hub's own page.
+    per ``link_rate_seconds``. The ``/c/<token>`` page embeds the chat widget from
+    ``widget_url`` (default the hub's ``/widget.js``) for site ``widget_site``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,6 +96,7 @@ class HandoffSettings(BaseModel):
     link_rate_seconds: float = Field(60.0, gt=0)
     business_name: str = Field("us", max_length=100)
     widget_url: str | None = None
+    widget_site: str = Field("default", min_length=1, max_length=64)
 
 
 class Settings(BaseSettings):

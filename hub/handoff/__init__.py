@@ -72,7 +72,7 @@ class Handoff:
             visitors = importlib.import_module("hub.connectors.chat.visitors")
         except ImportError:  # the chat connector is optional
             return Identity("chat", "v_" + secrets.token_hex(12)), None
-        visitor = visitors.issue_visitor(self.signer, "default")
+        visitor = visitors.issue_visitor(self.signer, self.settings.widget_site)
         return Identity("chat", str(visitor.id)), str(visitor.token)
 
     async def visitor_conversation(self, token: str | None, site: str) -> tuple[str, str] | None:

@@ -36,13 +36,13 @@ from hub.timeline.model import (
     to_json,
     utcnow,
 )
-from hub.timeline.store import InboxFilter
+from hub.timeline.store import InboxFilter, TimelineStore
 
 if TYPE_CHECKING:
     from hub.connectors.base import InboundMessage
     from hub.settings import HandoffSettings
 
-__all__ = ["EXPECT", "HandoffHook", "handoff_event"]
+__all__ = ["EXPECT", "HandoffHook", "handoff_event", "last_active"]
 
 EXPECT = "handoff"
 """Checkpoint namespace for expected replies (``expect:<identity>``)."""
@@ -85,6 +85,15 @@ def handoff_event(
             "short": short,
         },
     )
+
+
+async def last_active(store: TimelineStore, conversation: Conversation) -> datetime:
+    """When something last happened in ``conversation`` (its latest events' own times,
+    so a message dated in the past does not make an old conversation look recent)."""
+    page = await store.events(conversation_id=conversation.id, limit=20)
+    if not page.items:
+        return conversation.last_activity_at
+    return max(e.occurred_at for e in page.items)
 
 
 class HandoffHook(IngestHook):
@@ -176,7 +185,7 @@ class HandoffHook(IngestHook):
         if not page.items:
             return None
         recent = page.items[0]
-        if recent.last_activity_at < utcnow() - window:
+        if await last_active(self.store, recent) < utcnow() - window:
             return None
         return recent
 

@@ -90,7 +90,7 @@ class Identities:
         into this one (reversible). Already this customer's: nothing changes.
         Either way a ``link`` or ``merge`` event records who and why.
         """
-        customer = await self._survivor(customer_id)
+        customer = await self.survivor(customer_id)
         owner = await self.store.find_customer(identity)
         if owner is not None and owner.id == customer.id:
             return customer
@@ -172,7 +172,8 @@ class Identities:
         """Undo a merge: every event, conversation and identity goes back."""
         return await self.pipeline.unmerge(source_id, by=by, reason=reason)
 
-    async def _survivor(self, customer_id: str) -> Customer:
+    async def survivor(self, customer_id: str) -> Customer:
+        """The customer ``customer_id`` is (or was merged into)."""
         customer = await self.store.get_customer(customer_id)
         seen = {customer.id}
         while customer.merged_into and customer.merged_into not in seen:

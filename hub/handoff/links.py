@@ -243,8 +243,8 @@ class Links:
             conv = await self.store.get_conversation(conv_id)
         except NotFound:
             raise LinkRefused(404, "This conversation is no longer available.") from None
-        survivor = await self.identities._survivor(customer_id)
-        owner = await self.identities._survivor(conv.customer_id)
+        survivor = await self.identities.survivor(customer_id)
+        owner = await self.identities.survivor(conv.customer_id)
         if survivor.id != owner.id:
             raise LinkRefused(400, "This link is not valid.")
         expires = utcnow() + timedelta(seconds=self.settings.link_ttl_seconds)

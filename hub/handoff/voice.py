@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from hub.connectors.twilio.memory import CallerInfo
 from hub.handoff.context import build_packet
+from hub.handoff.continuity import last_active
 from hub.timeline.model import utcnow
 from hub.timeline.store import InboxFilter
 
@@ -47,7 +48,7 @@ class TimelineCallers:
             InboxFilter(status=(), customer_id=customer.id), limit=1
         )
         window = timedelta(hours=self.settings.window_hours)
-        if not page.items or page.items[0].last_activity_at < utcnow() - window:
+        if not page.items or await last_active(self.store, page.items[0]) < utcnow() - window:
             return CallerInfo(known=True, name=name)
         conv = page.items[0]
         packet = await build_packet(self.store, conv, to_channel="voice")

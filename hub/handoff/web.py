@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import html
+import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -109,9 +110,17 @@ async def open_link(request: Request) -> Response:
         for e in events
     )
     widget = handoff.settings.widget_url or "/widget.js"
+    site = handoff.settings.widget_site
+    remember = ""
+    if visitor_token:
+        # The widget resumes as the visitor this link was opened for (its localStorage key).
+        pair = json.dumps([f"omnihub:{site}:token", visitor_token]).replace("<", "\\u003c")
+        remember = (
+            f"<script>try{{localStorage.setItem.apply(localStorage,{pair})}}catch(e){{}}</script>"
+        )
     body = (
-        f"<p>Your conversation with {business} continues here.</p><ol>{items}</ol>"
-        f'<script src="{html.escape(widget)}" data-site="default" '
+        f"<p>Your conversation with {business} continues here.</p><ol>{items}</ol>{remember}"
+        f'<script src="{html.escape(widget)}" data-site="{html.escape(site)}" '
         f'data-visitor-token="{html.escape(visitor_token or "")}" '
         f'data-conversation="{html.escape(opened.conversation.id)}" async></script>'
     )
@@ -149,7 +158,7 @@ async def _actor(request: Request, body: dict[str, Any]) -> tuple[str, str]:
         return str(session["c"]), f"customer:{session['v']}"
     except LinkRefused:
         pass
-    site = str(body.get("site") or "default")
+    site = str(body.get("site") or handoff.settings.widget_site)
     found = await handoff.visitor_conversation(_bearer(request), site)
     if found is None:
         raise LinkRefused(401, "Start a chat first.")

@@ -64,6 +64,7 @@ async def test_email_then_link_then_chat_in_the_widget(
         assert "Order 1234 was due Monday" in page.text
         token = re.search(r'data-visitor-token="([^"]+)"', page.text)
         assert token is not None
+        assert f'["omnihub:default:token", "{token.group(1)}"]' in page.text  # the widget's key
         cookie = {"Cookie": f"omnihub_handoff={page.cookies['omnihub_handoff']}"}
         thread = (await rig.client.get("/handoff/session", headers=cookie)).json()
         assert [(i["channel"], i["direction"]) for i in thread["items"]] == [
