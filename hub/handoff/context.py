@@ -21,7 +21,7 @@ Built from the timeline (:func:`build_packet`) and rendered three ways:
 
 Promises are outbound messages and notes with ``meta.follow_up`` true that no
 later event fulfils (``meta.fulfils = <event id>``) while the conversation is
-not resolved.
+not resolved; a "call me back" is kept once the customer answered the call.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from hub.timeline.model import (
     Conversation,
     ConversationStatus,
     Customer,
+    DeliveryStatus,
     Direction,
     Event,
     EventKind,
@@ -221,7 +222,17 @@ def promises_of(events: list[Event]) -> list[Event]:
         if e.meta.get("follow_up")
         and e.id not in fulfilled
         and (e.direction is Direction.OUT or e.kind is EventKind.NOTE)
+        and not _answered_callback(e)
     ]
+
+
+def _answered_callback(event: Event) -> bool:
+    """A "call me back" keeps its promise once the customer answered the call."""
+    return (
+        event.channel == "voice"
+        and event.delivery is not None
+        and event.delivery.status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
+    )
 
 
 async def build_packet(

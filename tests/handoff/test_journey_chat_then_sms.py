@@ -11,7 +11,7 @@ from pathlib import Path
 from hub.timeline.model import Identity
 from hub.timeline.store import TimelineStore
 from tests.connectors.test_twilio import twilio_settings
-from tests.connectors.twilio_kit import CUSTOMER, RestDouble
+from tests.connectors.twilio_kit import AGENT, CUSTOMER, RestDouble
 from tests.handoff.conftest import CHAT, running_hub, widget
 from tests.servers import serve
 
@@ -89,3 +89,29 @@ async def test_text_me_instead_needs_the_visitors_token(
         )
         assert forged.status_code == 401
         assert rest.messages == []
+
+
+async def test_call_me_back_rings_the_agent_with_the_context_then_the_customer(
+    store: TimelineStore, tmp_path: Path
+) -> None:
+    rest = RestDouble()
+    async with (
+        serve(rest.app()) as rest_url,
+        running_hub(store, tmp_path, {"chat": CHAT, "twilio": twilio_settings(rest_url)}) as rig,
+    ):
+        async with widget(rig) as browser:
+            welcome, _ = await browser.hello()
+            await browser.say("c1", "The refund for order 1234 never came")
+        r = await rig.client.post(
+            "/handoff/actions/call_me",
+            json={"to": f"phone:{CUSTOMER}"},
+            headers={"Authorization": f"Bearer {welcome['token']}"},
+        )
+        assert r.status_code == 202, r.text
+        await rig.settled(r.json()["event_id"])
+        [call] = rest.calls
+        assert call["To"] == AGENT  # the agent first, then the customer
+        assert "asked to be called back about: The refund for order 1234" in call["Twiml"]
+        assert CUSTOMER in call["Twiml"]
+        callback = await rig.hub.store.get_event(r.json()["event_id"])
+        assert callback.meta["follow_up"] is True  # a promise until someone calls
