@@ -9,9 +9,9 @@ then subscribes again. The socket needs a signed-in session and a same-origin
 
 An open socket makes its agent online (:mod:`hub.agent.presence`). The page
 sends ``{"type": "typing", "conversation_id", "channel", "typing"}`` while the
-agent composes a reply (published as ``conversation.typing`` when the agent may
-reply there; a closing socket stops its typing); anything else it sends is a
-keep-alive.
+agent composes a reply, repeated every few seconds while they keep typing
+(published as ``conversation.typing`` when the agent may reply there; a closing
+socket stops its typing); anything else it sends is a keep-alive.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ class Typing:
             self.stop(conv_id)
             return
         known = self.active.get(conv_id)
-        if known is not None and known[2] == channel:
+        if known is not None and known[2] == channel:  # still typing: refresh
+            publish_typing(self.hub, self.agent, known[0], known[1], channel, True)
             return
         if known is not None:
             self.stop(conv_id)

@@ -89,6 +89,15 @@ def test_the_visitor_sees_the_agent_come_online_type_read_and_leave(chat: Chat) 
                 }
             )
             assert visitor.receive_json() == {"type": "typing", "typing": True, "name": "Sam"}
+            agent.send_json(  # still typing a while later: the widget keeps showing it
+                {
+                    "type": "typing",
+                    "conversation_id": conversation,
+                    "channel": "chat",
+                    "typing": True,
+                }
+            )
+            assert visitor.receive_json() == {"type": "typing", "typing": True, "name": "Sam"}
             agent.send_json({"type": "typing", "conversation_id": conversation, "typing": False})
             assert visitor.receive_json() == {"type": "typing", "typing": False, "name": "Sam"}
             # Writing an SMS to this customer is not typing in their chat.

@@ -1,10 +1,13 @@
 """The agent view and the chat widget side by side in Debian's Chromium: the visitor
 sees an agent come online when an agent page opens, the agent typing, the read
-mark, and the offer to continue by email once the agent leaves."""
+mark, and the offer to continue by email once the agent leaves; an image sent
+from the widget shows inline in the widget and in the agent's timeline."""
 
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,4 +87,55 @@ async def test_the_widget_shows_the_agent_online_typing_and_reading(
     finally:
         await agent_context.close()
     await expect(page.get_by_text(AWAY)).to_be_visible()
+    assert page_errors == []
+
+
+def png(width: int, height: int) -> bytes:
+    """A real (decodable) RGB PNG, one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    rows = b"".join(b"\x00" + b"\x2f\x6f\xed" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_an_image_sent_from_the_widget_shows_inline_there_and_for_the_agent(
+    live: LiveHub, page: Page, browser: Browser, page_errors: list[str]
+) -> None:
+    from playwright.async_api import expect
+
+    await open_widget(page, live.url)
+    async with page.expect_file_chooser() as chooser:
+        await page.get_by_role("button", name="Attach a file").click()
+    await (await chooser.value).set_files(
+        {"name": "parcel.png", "mimeType": "image/png", "buffer": png(40, 24)}
+    )
+    shown = page.locator("li.msg.in img[alt='parcel.png']")
+    await expect(shown).to_be_visible()
+    await expect(page.locator("li.msg.in")).to_have_attribute("data-id", re.compile("^evt_"))
+    assert await shown.evaluate("img => img.complete && img.naturalWidth") == 40
+
+    agent_context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    agent_context.set_default_timeout(10_000)
+    try:
+        desk = await agent_context.new_page()
+        await agent_signs_in(desk, live.url)
+        await desk.locator("#inbox-rows tr a.who").first.click()
+        inline = desk.locator("#timeline img")
+        await expect(inline).to_be_visible()
+        await expect(inline).to_have_js_property("naturalWidth", 40)
+    finally:
+        await agent_context.close()
     assert page_errors == []

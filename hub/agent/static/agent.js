@@ -225,16 +225,17 @@
     const agentName = (document.querySelector(".me span") || { textContent: "" }).textContent.split(" · ")[0];
     const customerName = (document.querySelector(".panel .name") || { textContent: "" }).textContent;
 
-    // Typing: announced on the first keystroke and on a channel switch, withdrawn
-    // after a pause, on send, and when the text is cleared.
-    let typingOn = null, typingTimer = null;
+    // Typing: announced on the first keystroke and on a channel switch (repeated every
+    // 5 s while typing goes on), withdrawn after a pause, on send, and when the text is cleared.
+    let typingOn = null, typingTimer = null, typingSent = 0;
     function typing(active) {
       clearTimeout(typingTimer);
       const on = active && text.value.trim() !== "" ? channel.value : null;
-      if (on !== typingOn) {
-        if (typingOn) sendLive({ type: "typing", conversation_id: convId, channel: typingOn, typing: false });
+      if (on !== typingOn || (on && Date.now() - typingSent > 5000)) {
+        if (typingOn && typingOn !== on) sendLive({ type: "typing", conversation_id: convId, channel: typingOn, typing: false });
         if (on) sendLive({ type: "typing", conversation_id: convId, channel: on, typing: true });
         typingOn = on;
+        typingSent = Date.now();
       }
       if (on) typingTimer = setTimeout(() => typing(false), 4000);
     }
