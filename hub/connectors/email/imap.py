@@ -5,12 +5,18 @@ The loop per mailbox::
     connect (TLS | STARTTLS | plain) → LOGIN → SELECT → compare UIDVALIDITY
     → UID SEARCH UID last+1:* → per batch: UID FETCH sizes, then BODY.PEEK[] → handle each
       → advance the checkpoint after the handler returned (ingest committed)
+      → search again if the server reported new mail (``* n EXISTS``) meanwhile
     → IDLE (re-issued before 29 minutes) or poll → fetch again …
 
 Any error closes the connection and reconnects after a capped exponential
 backoff with jitter. The checkpoint is ``{"uidvalidity", "last_uid"}`` under
 ``imap:<account>:<mailbox>``; a UIDVALIDITY change restarts from UID 1 and the
 hub's ingest dedupe (keyed by Message-ID) drops what it already has.
+
+The server reports new mail once, with whichever command is running (see
+:mod:`.wire`): mail that lands after a catch-up search is reported during the
+FETCHes that follow it or when IDLE starts. The watcher searches again until
+a round ends with no such report, so it never idles with mail waiting.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import aioimaplib
 
 from hub.connectors.base import CheckpointStore
 from hub.connectors.email.settings import EmailAccount
+from hub.connectors.email.wire import WatchedIMAP4, parse_fetch, parse_search
 
 __all__ = [
     "FetchedMail",
@@ -41,12 +48,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-_FETCH_LINE = re.compile(rb"^\d+ FETCH \(")
-_UID = re.compile(rb"UID (\d+)")
-_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
-_SEARCH = re.compile(rb"(?:SEARCH)?[\d ]*")
 
 
 class ImapError(Exception):
@@ -71,38 +74,6 @@ Handler = Callable[[FetchedMail], Awaitable[object]]
 
 def checkpoint_key(account: str, mailbox: str) -> str:
     return f"imap:{account}:{mailbox}"
-
-
-def parse_fetch(lines: list[Any]) -> dict[int, tuple[int | None, bytes | None]]:
-    """``UID FETCH`` response lines → ``{uid: (size, literal bytes)}``."""
-    out: dict[int, tuple[int | None, bytes | None]] = {}
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if isinstance(line, bytes | bytearray) and _FETCH_LINE.match(bytes(line)):
-            head = bytes(line)
-            literal: bytes | None = None
-            if i + 1 < len(lines) and isinstance(lines[i + 1], bytearray):
-                literal = bytes(lines[i + 1])
-                i += 1
-                if i + 1 < len(lines) and isinstance(lines[i + 1], bytes):
-                    head += b" " + lines[i + 1]
-                    i += 1
-            uid = _UID.search(head)
-            size = _SIZE.search(head)
-            if uid:
-                out[int(uid.group(1))] = (int(size.group(1)) if size else None, literal)
-        i += 1
-    return out
-
-
-def parse_search(lines: list[Any]) -> list[int]:
-    """``UID SEARCH`` response lines → the UIDs."""
-    uids: list[int] = []
-    for line in lines[:-1]:  # the last line is the tagged status text
-        if isinstance(line, bytes | bytearray) and _SEARCH.fullmatch(bytes(line).strip()):
-            uids += [int(tok) for tok in bytes(line).split() if tok.isdigit()]
-    return uids
 
 
 class MailboxWatcher:
@@ -132,7 +103,11 @@ class MailboxWatcher:
         self.failures = 0
         self.idles = 0
         """How many IDLE commands were issued (one per wake-up or renewal)."""
+        self.searched: Callable[[list[int]], Awaitable[object]] | None = None
+        """Awaited after each catch-up ``UID SEARCH`` with the UIDs it found, before
+        they are fetched (tests land mail in the window before IDLE with it)."""
         self._lost = asyncio.Event()
+        self._grew = False
         self._client: aioimaplib.IMAP4 | None = None
 
     def __repr__(self) -> str:
@@ -190,7 +165,8 @@ class MailboxWatcher:
         self._lost = asyncio.Event()
         lost = self._lost
         context = ssl.create_default_context() if account.imap_security == "tls" else None
-        client = aioimaplib.IMAP4(
+        client = WatchedIMAP4(
+            on_exists=self._mail_reported,
             host=account.imap_host,
             port=account.imap_port_or_default,
             timeout=account.timeout_seconds,
@@ -211,6 +187,9 @@ class MailboxWatcher:
             self._close(client)
             raise
         return client
+
+    def _mail_reported(self) -> None:
+        self._grew = True
 
     async def _starttls(self, client: aioimaplib.IMAP4) -> None:
         if not client.has_capability("STARTTLS"):
@@ -284,13 +263,23 @@ class MailboxWatcher:
 
     # -- fetching ----------------------------------------------------------
     async def catch_up(self, client: aioimaplib.IMAP4, uidvalidity: int, last: int) -> int:
-        """Import every message with a UID above ``last``; returns the new last UID."""
+        """Import every message with a UID above ``last``, and what lands meanwhile;
+        returns the new last UID."""
+        self._grew = True
+        while self._grew:
+            self._grew = False
+            last = await self._import_new(client, uidvalidity, last)
+        return last
+
+    async def _import_new(self, client: aioimaplib.IMAP4, uidvalidity: int, last: int) -> int:
         # SEARCH answers in one line; a FETCH over the whole range would answer in
         # one line per message, and aioimaplib recurses once per line it parses.
         response = await self._ok(
             client.uid_search("UID", f"{last + 1}:*", charset=None), "UID SEARCH"
         )
         pending = sorted(uid for uid in parse_search(response.lines) if uid > last)
+        if self.searched is not None:
+            await self.searched(pending)
         batch = self.account.fetch_batch
         for start in range(0, len(pending), batch):
             chunk = pending[start : start + batch]

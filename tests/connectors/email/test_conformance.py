@@ -96,15 +96,8 @@ class TestEmailConnector(ConnectorKit):
         return {"secret": SECRET, "accounts": [account]}
 
     async def deliver(self, hub: KitHub, fixture: Fixture) -> None:
-        """APPEND the message to the folder; done once the watcher checkpointed past it.
-
-        Appends wait until the watcher idles: mail arriving while it is between its
-        catch-up search and IDLE is only noticed at the next push (see the README
-        of this kit run in the SDK report)."""
-        connector = hub.connector
-        assert isinstance(connector, EmailConnector)
-        async with asyncio.timeout(10):
-            await connector.watchers[0].idling.wait()
+        """APPEND the message to the folder, whatever the watcher is doing (connecting,
+        fetching, idling); done once the watcher checkpointed past it."""
         await self.mail.mailbox.append(fixture.body)
         self.appended += 1
         key = checkpoint_key("support", self.mail.mailbox.name)
