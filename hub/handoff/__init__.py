@@ -59,12 +59,15 @@ class Handoff:
 
     def attach(self, connectors: dict[str, Connector]) -> None:
         """Give connectors what they use from handoff (the Twilio voice greeting)."""
+        twilio = connectors.get("twilio")
+        if twilio is None:
+            return
+        # Imported only when Twilio runs: its SDK is an optional extra.
         from hub.connectors.twilio import TwilioConnector
         from hub.handoff.voice import TimelineCallers
 
-        for connector in connectors.values():
-            if isinstance(connector, TwilioConnector):
-                connector.directory = TimelineCallers(self.pipeline.store, self.settings)
+        if isinstance(twilio, TwilioConnector):
+            twilio.directory = TimelineCallers(self.pipeline.store, self.settings)
 
     def new_visitor(self) -> tuple[Identity, str | None]:
         """A fresh chat visitor for a browser that opened a link, and its widget token."""
