@@ -135,9 +135,10 @@ class Links:
         """ "Text me instead": an SMS to ``phone``; a reply from it continues the conversation."""
         conv = await self.store.get_conversation(conversation_id)
         url = self.mint(conv, phone, action="text_me")
+        packet = await build_packet(self.store, conv, to_channel="sms")
         text = (
-            f"{self.settings.business_name}: let's continue by text. Reply to this message, "
-            f"or pick up the chat at {url}"
+            f"{self.settings.business_name}: {packet.short_text()} Let's continue by text: "
+            f"reply to this message, or pick up the chat at {url}"
         )
         await self.hook.expect_reply(
             phone,
@@ -269,7 +270,7 @@ class Links:
             short=packet.short_text(),
         )
         stored, _ = await self.store.append_event(card)
-        self.pipeline._publish_created([stored], conv.id)
+        self.pipeline.publish_created([stored], conv.id)
         session = self.signer.dumps(
             SESSION_PURPOSE, {"c": conv.id, "u": customer.id, "v": str(visitor)}
         )

@@ -74,10 +74,11 @@ class PipelineBase:
             meta=dict(meta or {}),
         )
         stored, _ = await self.store.append_event(event)
-        self._publish_created([stored], conversation_id)
+        self.publish_created([stored], conversation_id)
         return stored
 
-    def _publish_created(self, events: list[Event], conversation_id: str | None) -> None:
+    def publish_created(self, events: list[Event], conversation_id: str | None) -> None:
+        """Announce newly stored events (and that their conversation changed)."""
         for event in events:
             self.bus.publish(BusMessage(Topic.EVENT_CREATED, event.customer_id, event=event))
         if events and conversation_id:

@@ -50,7 +50,7 @@ class Inbound(PipelineBase):
             if created:
                 created_events.append(stored)
 
-        self._publish_created(created_events, stored.conversation_id)
+        self.publish_created(created_events, stored.conversation_id)
         return IngestResult(stored, created)
 
     async def _thread(self, ctx: IngestContext) -> tuple[Conversation, bool]:

@@ -105,7 +105,7 @@ class Outbound(PipelineBase):
         )
         stored, created = await self.store.append_event(event)
         if created:
-            self._publish_created([stored], stored.conversation_id)
+            self.publish_created([stored], stored.conversation_id)
             for wake in self.on_queued:
                 wake(stored)
         return stored

@@ -43,7 +43,8 @@ async def test_chat_then_text_me_instead_then_an_sms_reply_is_one_conversation(
             offer = await rig.settled(r.json()["event_id"])
             assert offer.delivery is not None and offer.delivery.error is None
             [sms] = rest.messages
-            assert sms["To"] == CUSTOMER and "Reply to this message" in sms["Body"]
+            assert sms["To"] == CUSTOMER and "reply to this message" in sms["Body"]
+            assert "I see you were chatting with us about “My parcel hasn't arrived" in sms["Body"]
 
         # The customer answers the text from their phone.
         r = await rig.twilio.sms("SM1", "Texting now: it's order 1234", sender=CUSTOMER)
