@@ -32,6 +32,8 @@
       reconnecting: "Reconnecting…",
       announce: "New message from {name}: {text}",
       fileError: "That file could not be sent: {reason}",
+      via: "by {channel}",
+      channels: { email: "email", sms: "text", voice: "phone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
     },
   };
 
@@ -105,6 +107,7 @@
     ".in{align-self:flex-end;background:C;color:#fff;border-bottom-right-radius:4px}.in a{color:#fff}" +
     ".out{align-self:flex-start;background:#fff;border:1px solid #d9e2ec;border-bottom-left-radius:4px}" +
     ".who{display:block;font-size:11px;color:#52606d;margin-bottom:2px}" +
+    ".via{display:block;font-size:11px;font-style:italic;color:#52606d;margin-bottom:2px}" +
     ".msg img{display:block;max-width:100%;max-height:200px;border-radius:8px;margin-top:4px}" +
     ".meta{align-self:flex-end;font-size:11px;color:#7b8794;margin-top:-3px}.fail{color:#d64545;cursor:pointer}" +
     ".note{padding:8px 14px;font-size:12px;color:#52606d;background:#fffbea;border-top:1px solid #f7d070}" +
@@ -230,6 +233,10 @@
     if (ev.id) li.dataset.id = ev.id;
     if (ev.seq) li.dataset.seq = ev.seq;
     if (ev.direction === "out") li.appendChild(el("span", "who", ev.author || t("agent")));
+    if (ev.channel && ev.channel !== "chat") {
+      var names = T.channels || STRINGS.en.channels;
+      li.appendChild(el("span", "via", t("via", { channel: names[ev.channel] || ev.channel })));
+    }
     if (ev.text) rich(li, ev.text);
     (ev.attachments || []).forEach(function (a) {
       var href = base + a.url;

@@ -126,6 +126,10 @@ async def test_reply_by_sms_to_a_customer_who_chatted_and_watch_the_delivery_sta
         await expect(mine.locator(".delivery")).to_have_text("Delivered")
     finally:
         await agent_context.close()
-    # The customer's widget shows their chat only, never the SMS thread.
-    await expect(page.locator("li.msg")).to_have_count(1)
+    # The customer's widget shows their whole thread: the chat, then the texts, labelled.
+    await expect(page.locator("li.msg")).to_have_count(4)
+    await expect(page.locator("li.msg").first).not_to_contain_text("by text")
+    shipped = page.locator("li.msg", has_text="It shipped today")
+    await expect(shipped.locator(".via")).to_have_text("by text")
+    await expect(page.locator("li.msg", has_text="This is my mobile")).to_have_count(1)
     assert page_errors == []

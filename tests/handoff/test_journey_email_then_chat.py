@@ -74,8 +74,14 @@ async def test_email_then_link_then_chat_in_the_widget(
 
         # The widget in her browser continues the same conversation.
         async with widget(rig) as browser:
-            welcome, _ = await browser.hello(token.group(1))
+            welcome, history = await browser.hello(token.group(1))
             assert welcome["identified"] is True
+            # …and shows her the email thread she is continuing.
+            assert [(e["channel"], e["direction"]) for e in history["events"]] == [
+                ("email", "in"),
+                ("email", "out"),
+            ]
+            assert "Order 1234 was due Monday" in history["events"][0]["text"]
             await browser.say("c1", "Hi, following up from the email")
         events = (await rig.api.get(f"/api/v1/conversations/{conv}/events")).json()["items"]
         assert [(e["channel"], e["kind"], e["direction"]) for e in events] == [

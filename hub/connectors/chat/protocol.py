@@ -146,12 +146,13 @@ def parse_frame(text: str) -> ClientFrame:
 
 
 def visible(event: Event) -> bool:
-    """What a visitor may see: chat messages in and out (never notes, other channels…)."""
-    return (
-        event.channel == CHANNEL
-        and event.kind is EventKind.MESSAGE
-        and event.direction in (Direction.IN, Direction.OUT)
-    )
+    """What a visitor may see: their customer's messages in and out on every channel
+    (an email thread continued in chat shows there), never notes or other internals.
+
+    The visitor's customer is theirs by verified evidence only (DESIGN.md "Trust and
+    identity"), so everything on it is their own history.
+    """
+    return event.kind is EventKind.MESSAGE and event.direction in (Direction.IN, Direction.OUT)
 
 
 def _display_author(event: Event) -> str | None:
@@ -166,6 +167,7 @@ def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": event.id,
         "seq": event.seq,
+        "channel": event.channel,
         "direction": event.direction.value,
         "author": _display_author(event),
         "text": event.text,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.connectors.base import InboundMessage
 from hub.timeline.model import Direction, Identity
 from tests.connectors.chat.kit import Chat
 
@@ -99,7 +100,7 @@ def test_agent_reply_reaches_every_open_tab_live(chat: Chat) -> None:
                 assert frame["event"]["id"] == queued["id"]
 
 
-def test_internal_notes_and_other_channels_never_reach_the_widget(chat: Chat) -> None:
+def test_internal_notes_never_reach_the_widget(chat: Chat) -> None:
     with chat.connect() as ws:
         welcome, _ = chat.hello(ws)
         ws.send_json({"type": "message", "id": "c1", "text": "hi"})
@@ -117,3 +118,23 @@ def test_internal_notes_and_other_channels_never_reach_the_widget(chat: Chat) ->
     assert [e["text"] for e in history["events"]] == ["hi"]
     kinds = {(e.direction, e.kind) for e in chat.timeline(welcome["visitor"])}
     assert any(d is Direction.INTERNAL for d, _ in kinds)
+
+
+def test_the_customers_messages_on_other_channels_show_with_their_channel(chat: Chat) -> None:
+    with chat.connect() as ws:
+        welcome, _ = chat.hello(ws)
+        ws.send_json({"type": "message", "id": "c1", "text": "hi"})
+        ws.receive_json()
+        ws.receive_json()
+    visitor = Identity("chat", welcome["visitor"])
+    texted = InboundMessage(
+        channel="sms", external_id="SM-other-channel", identity=visitor, text="sent by text"
+    )
+    chat.call(chat.hub.pipeline.ingest, texted)
+    with chat.connect() as ws:
+        _, history = chat.hello(ws, token=welcome["token"])
+    shown = [(e["channel"], e["text"]) for e in history["events"]]
+    assert shown == [("chat", "hi"), ("sms", "sent by text")]
+    with chat.connect() as ws:
+        other, history = chat.hello(ws)
+    assert other["visitor"] != welcome["visitor"] and history["events"] == []
