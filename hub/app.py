@@ -154,7 +154,7 @@ async def link_verified(
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     for name, cls in registry.available.items():
-        if not settings.connector_enabled(name):
+        if not settings.connector_enabled(name, default=cls.enabled_by_default):
             continue
         try:
             conf = cls.settings_model.model_validate(settings.connectors.get(name, {}))

@@ -114,7 +114,8 @@ def cmd_connectors(args: argparse.Namespace) -> int:
     if args.action == "setup":
         return _setup_connector(settings, registry, args.name)
     for name, cls in sorted(registry.available.items()):
-        state = "enabled" if settings.connector_enabled(name) else "available"
+        enabled = settings.connector_enabled(name, default=cls.enabled_by_default)
+        state = "enabled" if enabled else "available"
         print(f"{name}\t{state}\tchannels={','.join(cls.channel_names())}")
     for name, reason in sorted(registry.disabled.items()):
         print(f"{name}\tdisabled\t{reason}")

@@ -152,11 +152,12 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
 
-    def connector_enabled(self, name: str) -> bool:
-        """Enabled when listed in ``enabled_connectors``, else when it has settings."""
+    def connector_enabled(self, name: str, *, default: bool = False) -> bool:
+        """Enabled when listed in ``enabled_connectors``, else when it has settings
+        (or ``default``: the connector runs without settings)."""
         if self.enabled_connectors is not None:
             return name in self.enabled_connectors
-        return name in self.connectors
+        return name in self.connectors or default
 
 
 def masked(value: SecretStr | str | None) -> str:

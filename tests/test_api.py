@@ -91,7 +91,7 @@ async def test_healthz_reports_the_store(running: Running) -> None:
     r = await running.client.get("/healthz")
     assert r.status_code == 200
     body = r.json()
-    assert body["ok"] and body["store"]["ok"] and body["connectors"] == ["api"]
+    assert body["ok"] and body["store"]["ok"] and body["connectors"] == ["api", "chat"]
 
 
 async def test_signed_message_lands_on_the_customer_timeline(running: Running) -> None:

@@ -275,7 +275,9 @@ class Connector(abc.ABC):
     channels lists them in ``channels`` (names inheriting the class's identity
     kind and capabilities, or :class:`Channel` specs); by default it serves one
     channel named ``name``. Override :meth:`routes`, :meth:`start` and
-    :meth:`stop` as needed.
+    :meth:`stop` as needed. ``enabled_by_default`` runs the connector without
+    any settings (only for connectors that need none, like the chat widget);
+    otherwise a connector runs once it has a ``[connectors.<name>]`` table.
     """
 
     name: ClassVar[str]
@@ -283,6 +285,7 @@ class Connector(abc.ABC):
     channels: ClassVar[tuple[str | Channel, ...]] = ()
     capabilities: ClassVar[Capabilities] = Capabilities()
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    enabled_by_default: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         self.settings = settings

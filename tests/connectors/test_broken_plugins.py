@@ -125,4 +125,4 @@ async def test_the_hub_starts_without_the_broken_plugins(
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
         health = (await client.get("/healthz")).json()
     assert health["ok"] is True
-    assert health["connectors"] == ["api", "fine"]
+    assert health["connectors"] == ["api", "chat", "fine"]

@@ -71,6 +71,7 @@ class ChatConnector(Connector):
         read_receipts=True,
     )
     settings_model: ClassVar[type[ConnectorSettings]] = ChatSettings
+    enabled_by_default: ClassVar[bool] = True
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
