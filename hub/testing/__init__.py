@@ -30,7 +30,7 @@ import pytest
 import pytest_asyncio
 
 from hub.testing.fixtures import Fixture, describe, load_fixtures
-from hub.testing.kit import ConnectorKit, Webhook
+from hub.testing.kit import ConnectorKit, Inbound, Webhook, handed_over
 from hub.testing.provider import Failure, HttpProvider, ProviderDouble, Recorded
 from hub.testing.rig import KitHub, running_hub
 from hub.testing.serve import serve
@@ -40,14 +40,17 @@ __all__ = [
     "Failure",
     "Fixture",
     "HttpProvider",
+    "Inbound",
     "KitHub",
     "ProviderDouble",
     "Recorded",
     "Webhook",
     "describe",
+    "handed_over",
     "kit_hub",
     "kit_provider",
     "load_fixtures",
+    "pytest_collection_modifyitems",
     "pytest_generate_tests",
     "serve",
 ]
@@ -65,6 +68,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "kit_channel" in metafunc.fixturenames:
         channels = list(kit.send_channels or kit.connector.channel_names())
         metafunc.parametrize("kit_channel", channels, ids=channels)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Report the kit tests a kit declares ``not_applicable`` as skipped, with the reason."""
+    for item in items:
+        cls = getattr(item, "cls", None)
+        if cls is None or not issubclass(cls, ConnectorKit):
+            continue
+        name = getattr(item, "originalname", item.name)
+        reason = cls.not_applicable.get(name)
+        if reason is not None:
+            item.add_marker(
+                pytest.mark.skip(reason=f"not applicable to {cls.connector.name}: {reason}")
+            )
 
 
 def _kit(request: pytest.FixtureRequest) -> ConnectorKit:
@@ -88,6 +105,10 @@ async def kit_hub(
     """A running hub with only the connector under test, configured for ``kit_provider``."""
     kit = _kit(request)
     async with running_hub(
-        kit.connector, kit.settings(kit_provider), tmp_path, public_url=kit.public_url
+        kit.connector,
+        kit.settings(kit_provider),
+        tmp_path,
+        public_url=kit.public_url,
+        provider=kit_provider,
     ) as hub:
         yield hub

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect
 
 from hub.app import Hub, build_app
 from hub.bus import BusMessage, Subscription, Topic
 from hub.connectors.base import Connector, Registry
 from hub.settings import OutboxSettings, Settings
+from hub.testing.provider import ProviderDouble
 from hub.testing.serve import serve
 from hub.timeline.model import DeliveryStatus, Event
 from hub.timeline.sqlite import SQLiteStore
@@ -56,6 +58,21 @@ class KitHub:
     checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The connector's checkpoints as last written (a source's progress)."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    provider: ProviderDouble | None = None
+    """The test's provider double (for doubles that connect to the hub themselves)."""
+
+    def notify(self) -> None:
+        """Wake :meth:`until` waiters: call it when something they may wait on
+        changed outside the timeline (a double's socket received a frame)."""
+        self.changed.set()
+
+    def websocket(self, path: str, **options: Any) -> connect:
+        """A websocket client on the connector's route ``path`` (under
+        ``/connectors/<name>/``, query string allowed): ``async with
+        hub.websocket("ws?site=x", origin=...) as ws``; ``options`` go to
+        :func:`websockets.asyncio.client.connect`."""
+        base = str(self.client.base_url).replace("http", "ws", 1).rstrip("/")
+        return connect(f"{base}/connectors/{self.connector.name}/{path.lstrip('/')}", **options)
 
     async def _watch(self, sub: Subscription) -> None:
         with sub:
@@ -78,8 +95,8 @@ class KitHub:
         vars(store)["set"] = noted
 
     async def until(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
-        """Wait until ``predicate()`` holds, re-checked on every timeline change and
-        checkpoint write."""
+        """Wait until ``predicate()`` holds, re-checked on every timeline change,
+        checkpoint write and :meth:`notify`."""
         async with asyncio.timeout(within):
             while not predicate():
                 self.changed.clear()
@@ -137,6 +154,7 @@ async def running_hub(
     tmp: Path,
     *,
     public_url: str,
+    provider: ProviderDouble | None = None,
 ) -> AsyncIterator[KitHub]:
     """The hub with ``connector`` configured by ``settings``, served on loopback."""
     registry = Registry()
@@ -164,6 +182,7 @@ async def running_hub(
         hub: Hub = app.state.hub
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
             kit_hub = KitHub(hub, client, hub.connectors[connector.name], handler.records)
+            kit_hub.provider = provider
             kit_hub._watch_checkpoints()
             topics = (Topic.EVENT_CREATED, Topic.EVENT_UPDATED)
             sub = hub.bus.subscribe(lambda m: m.topic in topics)

@@ -110,6 +110,7 @@ class ChatConnector(Connector):
         for session in list(self.sessions):
             with contextlib.suppress(Exception):
                 await session.ws.close(1001, "server shutting down")
+            await session.halt()  # nothing of a session outlives stop()
 
     # -- sockets ---------------------------------------------------------------
     def site(self, name: str) -> SiteSettings | None:

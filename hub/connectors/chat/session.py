@@ -64,6 +64,7 @@ class Session:
         self.typing = False
         self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(self.config.session_queue)
         self._lock = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None
 
     # -- fan-out side (called by the connector) ------------------------------
     def push(self, seq: int, text: str) -> None:
@@ -120,7 +121,7 @@ class Session:
         if hello is None:
             return
         await self._start(hello)
-        writer = asyncio.create_task(self._write())
+        writer = self._writer = asyncio.create_task(self._write())
         try:
             while (text := await self.receive_text()) is not None:
                 await self._handle(text)
@@ -133,6 +134,14 @@ class Session:
             self.connector.unregister(self)
             if self.typing:
                 self._publish_typing(False)
+
+    async def halt(self) -> None:
+        """Stop writing to the socket (the hub is stopping and has closed it)."""
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
 
     async def _hello(self) -> HelloFrame | None:
         while (text := await self.receive_text()) is not None:
