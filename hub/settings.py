@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["AgentSettings", "OutboxSettings", "Settings"]
+__all__ = ["FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "Settings"]
 
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
 
@@ -74,6 +74,40 @@ class ContinuityRule(BaseModel):
     new_threads: bool = False
 
 
+FREE_MAIL_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "outlook.*",
+    "hotmail.*",
+    "live.*",
+    "msn.com",
+    "yahoo.*",
+    "ymail.com",
+    "aol.*",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.*",
+    "pm.me",
+    "gmx.*",
+    "web.de",
+    "mail.com",
+    "zoho.com",
+    "yandex.*",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "fastmail.com",
+    "tutanota.com",
+    "hey.com",
+)
+"""Email domains anyone can sign up on: the same name there proves nothing, so they never
+yield "same name and email domain" suggestions (``[handoff] free_mail_domains`` replaces
+the list). ``name.*`` is any domain whose first label is ``name`` (``gmx.de``,
+``hotmail.co.uk``…)."""
+
+
 class HandoffSettings(BaseModel):
     """Cross-channel continuity and continuation links (``hub.handoff``).
 
@@ -83,11 +117,14 @@ class HandoffSettings(BaseModel):
     ``link_ttl_seconds``; one client may open at most ``link_rate_limit`` links
     per ``link_rate_seconds``. The ``/c/<token>`` page embeds the chat widget from
     ``widget_url`` (default the hub's ``/widget.js``) for site ``widget_site``.
+    A new email customer named like a customer at the same email domain is a
+    suggested link unless the domain is in ``free_mail_domains``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     continuity: bool = True
+    free_mail_domains: tuple[str, ...] = FREE_MAIL_DOMAINS
     window_hours: float = Field(168.0, ge=0)
     rules: dict[str, ContinuityRule] = Field(default_factory=dict)
     link_ttl_seconds: int = Field(86_400, ge=60)

@@ -13,7 +13,9 @@
 * ``before_append`` — when the customer's previous message in that
   conversation came on another channel, a ``handoff`` event carrying the
   context packet is appended just before the message; claims typed into the
-  message (an email address, a phone number) become suggested links.
+  message (an email address, a phone number) become suggested links, and so
+  does a new email customer named like a customer at the same email domain
+  (:mod:`.names`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import InvalidIdentity, NotFound
 from hub.handoff.context import build_packet
 from hub.handoff.identity import SIGNATURE_SCORE, TYPED_SCORE, Identities, find_claims
+from hub.handoff.names import suggest_same_name_and_domain
 from hub.pipeline.types import HUB_CHANNEL, IngestContext, IngestHook
 from hub.timeline.model import (
     Conversation,
@@ -211,6 +214,14 @@ class HandoffHook(IngestHook):
                     )
                 )
         await self._suggest_from(ctx)
+        if ctx.new_customer:
+            await suggest_same_name_and_domain(
+                self.identities,
+                ctx.customer,
+                message.identity,
+                self.settings,
+                channel=message.channel,
+            )
 
     async def _previous_channel(self, conv: Conversation, channel: str) -> str | None:
         """The channel of the customer's last message here, or ``None`` if the move to

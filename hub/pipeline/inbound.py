@@ -26,7 +26,7 @@ class Inbound(PipelineBase):
 
         for hook in self.hooks:
             await hook.before_resolve(message)
-        customer, _ = await self.store.get_or_create_customer(
+        customer, new_customer = await self.store.get_or_create_customer(
             message.identity, name=message.customer_name
         )
         if message.customer_name and not customer.name:
@@ -36,7 +36,9 @@ class Inbound(PipelineBase):
             raced = await self.store.find_event(message.channel, message.external_id)
             if raced is not None:
                 return IngestResult(raced, created=False)
-            ctx = IngestContext(message=message, customer=customer, store=self.store)
+            ctx = IngestContext(
+                message=message, customer=customer, store=self.store, new_customer=new_customer
+            )
             ctx.conversation, ctx.new_conversation = await self._thread(ctx)
             for hook in self.hooks:
                 await hook.before_append(ctx)

@@ -50,7 +50,8 @@ class IngestContext:
     ``routed_by`` says how the conversation was chosen: ``"conversation_id"``
     (the connector's proof), ``"thread"`` (``in_reply_to``), ``"hook"`` (an
     :meth:`IngestHook.route`), ``"same_channel"`` (the customer's open
-    conversation on this channel) or ``"new"``.
+    conversation on this channel) or ``"new"``. ``new_customer`` is true when
+    this message's sender was first seen by this ingest.
     """
 
     message: InboundMessage
@@ -59,6 +60,7 @@ class IngestContext:
     conversation: Conversation | None = None
     new_conversation: bool = False
     routed_by: str = "new"
+    new_customer: bool = False
     extra_events: list[Event] = field(default_factory=list)
 
 

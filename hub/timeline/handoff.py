@@ -16,11 +16,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from hub.timeline.model import Identity, utcnow
 
-__all__ = ["HandoffRecords", "LinkSuggestion", "SuggestionStatus"]
+__all__ = ["DomainCustomer", "HandoffRecords", "LinkSuggestion", "SuggestionStatus"]
 
 
 class SuggestionStatus(enum.StrEnum):
@@ -57,6 +57,13 @@ class LinkSuggestion:
         return f"{self.customer_id}\x1f{self.identity}"
 
 
+class DomainCustomer(NamedTuple):
+    """A customer owning an email identity on some domain (see ``customers_on_email_domain``)."""
+
+    customer_id: str
+    name: str | None
+
+
 class HandoffRecords(Protocol):
     """The handoff section of the store port."""
 
@@ -82,3 +89,10 @@ class HandoffRecords(Protocol):
 
     async def use_link_token(self, token_id: str, *, expires_at: datetime) -> bool:
         """Mark a single-use token used: ``True`` the first time only (atomic)."""
+
+    async def customers_on_email_domain(
+        self, domain: str, *, limit: int = 200
+    ) -> list[DomainCustomer]:
+        """Customers (not merged away) owning an ``email:`` identity whose domain — the part
+        after the first ``@`` — is exactly ``domain`` (lowercase), at most ``limit`` of them,
+        oldest identity first. For "same name and email domain" suggestions."""

@@ -73,3 +73,35 @@ async def test_a_link_token_is_used_once_even_under_a_race(store: TimelineStore)
     assert sorted(results) == [False, False, False, False, True]
     assert await store.use_link_token("tok-1", expires_at=expires) is False
     assert await store.use_link_token("tok-2", expires_at=expires) is True
+
+
+async def test_customers_on_an_email_domain_are_found_by_exact_domain(
+    store: TimelineStore,
+) -> None:
+    ana, _ = await store.get_or_create_customer(Identity("email", "ana@acme.com"), name="Ana")
+    await store.link_identity(ana.id, Identity("email", "ana.lopez@acme.com"))
+    bob, _ = await store.get_or_create_customer(Identity("email", "bob@acme.com"))
+    await store.get_or_create_customer(Identity("email", "eve@notacme.com"), name="Eve")
+    await store.get_or_create_customer(Identity("email", "sub@mail.acme.com"), name="Sub")
+    await store.get_or_create_customer(Identity("chat", "x@acme.com"), name="Chat")
+    await store.get_or_create_customer(Identity("phone", "+14155550100"), name="Phone")
+
+    found = await store.customers_on_email_domain("acme.com")
+    assert [(c.customer_id, c.name) for c in found] == [(ana.id, "Ana"), (bob.id, None)]
+    assert [c.customer_id for c in await store.customers_on_email_domain("ACME.com")] == [
+        ana.id,
+        bob.id,
+    ]
+    assert [c.customer_id for c in await store.customers_on_email_domain("acme.com", limit=1)] == [
+        ana.id
+    ]
+    assert await store.customers_on_email_domain("cme.com") == []
+    assert await store.customers_on_email_domain("acme.co") == []
+
+
+async def test_a_merged_customer_is_found_as_the_survivor(store: TimelineStore) -> None:
+    ana, _ = await store.get_or_create_customer(Identity("email", "ana@acme.com"), name="Ana")
+    other, _ = await store.get_or_create_customer(Identity("email", "a.l@acme.com"), name="A L")
+    await store.merge_customers(other.id, ana.id)
+    found = await store.customers_on_email_domain("acme.com")
+    assert [(c.customer_id, c.name) for c in found] == [(ana.id, "Ana")]

@@ -2,10 +2,14 @@
 
 ``link_suggestions`` is unique on ``pair_key`` (one per customer and identity);
 ``used_link_tokens`` keys each used token by ``_id``, so the first insert wins.
+Customers on an email domain are found with an anchored regex on ``identities.key``
+(``^email:[^@]*@<domain>$``; the ``^email:`` prefix can use the ``key`` index on
+MongoDB, FerretDB v1 scans — correct either way, and it runs once per new email customer).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -14,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.errors import NotFound
 from hub.timeline.codec import aware
-from hub.timeline.handoff import LinkSuggestion, SuggestionStatus
+from hub.timeline.handoff import DomainCustomer, LinkSuggestion, SuggestionStatus
 from hub.timeline.model import Identity, utcnow
 from hub.timeline.mongo.base import Doc, MongoBase, clamp
 
@@ -137,3 +141,19 @@ class HandoffOps(MongoBase):
         except DuplicateKeyError:
             return False
         return True
+
+    async def customers_on_email_domain(
+        self, domain: str, *, limit: int = 200
+    ) -> list[DomainCustomer]:
+        pattern = f"^email:[^@]*@{re.escape(domain.lower())}$"
+        owners: list[str] = []
+        found = self.db["identities"].find({"key": {"$regex": pattern}}).sort("_id", ASCENDING)
+        async for doc in found:
+            if doc["customer_id"] not in owners:
+                owners.append(doc["customer_id"])
+        names: dict[str, str | None] = {}
+        async for doc in self.db["customers"].find(
+            {"_id": {"$in": owners}, "merged_into": None}, {"name": 1}
+        ):
+            names[doc["_id"]] = doc.get("name")
+        return [DomainCustomer(c, names[c]) for c in owners if c in names][: clamp(limit)]
