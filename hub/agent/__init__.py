@@ -51,6 +51,11 @@ def mount() -> Mount:
         Route("/conversations/{conversation_id}/reply", actions.reply, methods=["POST"]),
         Route("/conversations/{conversation_id}/notes", actions.note, methods=["POST"]),
         Route("/conversations/{conversation_id}/update", actions.update, methods=["POST"]),
+        Route(
+            "/conversations/{conversation_id}/handoff",
+            actions.continue_elsewhere,
+            methods=["POST"],
+        ),
         Route("/conversations/{conversation_id}/read", actions.mark_read, methods=["POST"]),
         Route("/customers/{customer_id}/merge", actions.merge, methods=["POST"]),
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),

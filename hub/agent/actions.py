@@ -1,5 +1,6 @@
 """State changes from the agent view: reply, note, assign / status / priority / snooze,
-merge / unmerge, read marks. Every one is an ``action`` (session + CSRF token).
+continue on another channel (the handoff link actions), merge / unmerge, read marks.
+Every one is an ``action`` (session + CSRF token).
 
 Permissions: any agent may read everything and add internal notes; replying
 and changing a conversation need it to be unassigned or assigned to the agent
@@ -17,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from hub.agent.conversation import PLACEHOLDER, survivor
 from hub.agent.presence import publish_read
 from hub.agent.web import Ctx, Forbidden, action, back
-from hub.errors import InvalidInput, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
+from hub.handoff import ACTIONS
 from hub.timeline.model import (
     Agent,
     Conversation,
@@ -32,7 +34,7 @@ from hub.timeline.store import ConversationUpdate
 if TYPE_CHECKING:
     from hub.app import Hub
 
-__all__ = ["can_act", "merge", "note", "reply", "unmerge", "update"]
+__all__ = ["can_act", "continue_elsewhere", "merge", "note", "reply", "unmerge", "update"]
 
 SNOOZE_HOURS = {"1": 1, "4": 4, "24": 24, "72": 72}
 
@@ -82,6 +84,32 @@ async def note(ctx: Ctx) -> Response:
     conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
     event = await ctx.hub.pipeline.note(conv.id, ctx.field("text"), author=ctx.agent.name)
     return _done(ctx, conv.id, {"event": to_json(event)}, 201)
+
+
+def _address(raw: str, default_region: str | None) -> Identity:
+    """``kind:value``, or a bare address (``@`` makes it an email, else a phone number)."""
+    raw = raw.strip()
+    if not 3 <= len(raw) <= 300:
+        raise InvalidInput("to", "give an address, e.g. email:ana@example.com")
+    if ":" not in raw:
+        raw = f"email:{raw}" if "@" in raw else f"phone:{raw}"
+    return Identity.parse(raw, default_region=default_region)
+
+
+@action
+async def continue_elsewhere(ctx: Ctx) -> Response:
+    """Run a handoff link action (``action``: text_me, email_transcript, call_me, verify)
+    to the address ``to`` through the handoff module, as ``POST /api/v1/…/handoff`` does."""
+    conv = await _actionable(ctx)
+    handoff = ctx.hub.handoff
+    if handoff is None:
+        raise Conflict("the handoff module is not running")
+    name = ctx.field("action")
+    if name not in ACTIONS:
+        raise InvalidInput("action", f"action must be one of {list(ACTIONS)}")
+    to = _address(ctx.field("to"), ctx.hub.settings.default_region)
+    event = await handoff.act(name, conv.id, to, by=ctx.agent.name)
+    return _done(ctx, conv.id, {"event": to_json(event)}, 202)
 
 
 async def _assignee(hub: Hub, me: Agent, raw: str) -> str | None:

@@ -19,9 +19,10 @@ from hub.agent import suggestions
 from hub.agent.inbox import agent_names
 from hub.agent.presence import publish_read
 from hub.agent.web import Ctx, fragment, page, templates
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidIdentity, InvalidInput, NotFound
 from hub.pipeline import HUB_CHANNEL
-from hub.timeline.model import Conversation, Customer, Direction, Event
+from hub.timeline.handoff import LinkSuggestion
+from hub.timeline.model import Conversation, Customer, Direction, Event, normalise_identity
 from hub.timeline.store import InboxFilter
 
 if TYPE_CHECKING:
@@ -32,6 +33,12 @@ __all__ = ["conversation_page", "event_fragment", "events_fragment"]
 PAGE = 50
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 PLAYABLE = ("audio/", "video/")
+HANDOFF_ACTIONS = (
+    ("email_transcript", "Email the conversation"),
+    ("verify", "Send a verification link"),
+    ("text_me", "Text them"),
+    ("call_me", "Call them back"),
+)
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]{1,60}?)\s*\}\}")
 DEFAULT_CANNED = {
     "Greeting": "Hi {{customer_name}}, thanks for getting in touch. I'm {{agent_name}} and "
@@ -100,6 +107,28 @@ def canned_responses(hub: Hub) -> list[dict[str, Any]]:
     ]
 
 
+def handoff_addresses(
+    events: list[Event],
+    conv: Conversation,
+    customer: Customer,
+    pending: list[LinkSuggestion],
+) -> list[str]:
+    """Where the conversation could continue (``kind:value``), the likeliest first: an
+    email the customer left in this conversation (``meta.claimed_email``, unverified),
+    then pending suggestions, then the customer's own email and phone identities."""
+    found: list[str] = []
+    for event in reversed(events):
+        claimed = event.meta.get("claimed_email")
+        if event.conversation_id == conv.id and isinstance(claimed, str):
+            try:
+                found.append(str(normalise_identity("email", claimed)))
+            except InvalidIdentity:
+                continue
+    found += [str(s.identity) for s in pending if s.identity.kind in ("email", "phone")]
+    found += [str(i) for i in customer.identities if i.kind in ("email", "phone")]
+    return list(dict.fromkeys(found))
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """A reply channel as the composer shows it."""
@@ -141,6 +170,7 @@ async def conversation_page(ctx: Ctx) -> Response:
     if timeline.items:
         await hub.store.mark_read(ctx.agent.id, conv.id, timeline.items[-1].seq)
         await publish_read(hub, ctx.agent, conv, customer.id, timeline.items[-1].seq)
+    pending = await suggestions.for_customer(hub, customer)
     return ctx.render(
         "conversation.html",
         conv=conv,
@@ -154,7 +184,9 @@ async def conversation_page(ctx: Ctx) -> Response:
         canned=canned_responses(hub),
         agents=await agent_names(hub),
         can_act=ctx.agent.is_admin or conv.assignee in (None, ctx.agent.id),
-        suggestions=await suggestions.for_customer(hub, customer),
+        suggestions=pending,
+        handoff_actions=HANDOFF_ACTIONS if hub.handoff is not None else (),
+        handoff_to=handoff_addresses(timeline.items, conv, customer, pending),
     )
 
 
