@@ -83,7 +83,7 @@ class AgentOps(SQLiteBase):
 
     async def list_agents(self) -> list[Agent]:
         async with self._read() as conn:
-            rows = await self._all(conn, "SELECT * FROM agents ORDER BY created_at, id")
+            rows = await self._all(conn, "SELECT * FROM agents ORDER BY created_at, rowid")
         return [agent_record(row) for row in rows]
 
     async def update_agent(self, agent_id: str, update: AgentUpdate) -> Agent:

@@ -113,7 +113,8 @@ class HandoffOps(SQLiteBase):
             where.append("status = ?")
             params.append(SuggestionStatus(status).value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT * FROM link_suggestions {clause} ORDER BY created_at DESC, id DESC LIMIT ?"  # noqa: S608
+        order = "ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        sql = f"SELECT * FROM link_suggestions {clause} {order}"  # noqa: S608
         async with self._read() as conn:
             rows = await self._all(conn, sql, [*params, clamp(limit)])
         return [suggestion_record(row) for row in rows]

@@ -69,7 +69,7 @@ class RecordOps(SQLiteBase):
 
     async def list_api_tokens(self) -> list[ApiToken]:
         async with self._read() as conn:
-            rows = await self._all(conn, "SELECT * FROM api_tokens ORDER BY created_at, id")
+            rows = await self._all(conn, "SELECT * FROM api_tokens ORDER BY created_at, rowid")
         return [api_token(row) for row in rows]
 
     async def revoke_api_token(self, token_id: str) -> None:
