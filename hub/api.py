@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.errors import Conflict, InvalidInput, MalformedBody, NotFound
-from hub.timeline.model import ConversationStatus, Customer, Identity, Priority, to_json
+from hub.timeline.merges import survivor
+from hub.timeline.model import ConversationStatus, Identity, Priority, to_json
 from hub.timeline.store import ConversationUpdate, InboxFilter, InvalidCursor
 from hub.tokens import authenticate
 
@@ -95,15 +96,6 @@ def _direction(request: Request) -> Literal["older", "newer"]:
     return "older" if value == "older" else "newer"
 
 
-async def _survivor(hub: Hub, customer_id: str) -> Customer:
-    customer = await hub.store.get_customer(customer_id)
-    seen = {customer.id}
-    while customer.merged_into and customer.merged_into not in seen:
-        customer = await hub.store.get_customer(customer.merged_into)
-        seen.add(customer.id)
-    return customer
-
-
 # -- customers -----------------------------------------------------------------
 @endpoint
 async def search_customers(request: Request, hub: Hub, token: ApiToken) -> Response:
@@ -123,7 +115,7 @@ async def get_customer(request: Request, hub: Hub, token: ApiToken) -> Response:
 
 @endpoint
 async def customer_timeline(request: Request, hub: Hub, token: ApiToken) -> Response:
-    customer = await _survivor(hub, request.path_params["customer_id"])
+    customer = await survivor(hub.store, request.path_params["customer_id"])
     page = await hub.store.events(
         customer_id=customer.id,
         cursor=request.query_params.get("cursor"),

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, Response
 
-from hub.agent.conversation import PLACEHOLDER, survivor
+from hub.agent.conversation import PLACEHOLDER
 from hub.agent.presence import publish_read
 from hub.agent.web import Ctx, Forbidden, action, back
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.handoff import ACTIONS
+from hub.timeline.merges import survivor
 from hub.timeline.model import (
     Agent,
     Conversation,
@@ -166,7 +167,7 @@ async def mark_read(ctx: Ctx) -> Response:
     if not raw.isdigit():
         raise InvalidInput("seq", "seq must be a number")
     mark = await ctx.hub.store.mark_read(ctx.agent.id, conv.id, int(raw))
-    customer = await survivor(ctx.hub, conv.customer_id)
+    customer = await survivor(ctx.hub.store, conv.customer_id)
     await publish_read(ctx.hub, ctx.agent, conv, customer.id, mark.seq)
     return JSONResponse({"seq": mark.seq})
 
@@ -180,7 +181,7 @@ def _admin(ctx: Ctx) -> None:
 async def merge(ctx: Ctx) -> Response:
     """Fold the customer owning ``identity`` into this one (admins)."""
     _admin(ctx)
-    target = await survivor(ctx.hub, ctx.request.path_params["customer_id"])
+    target = await survivor(ctx.hub.store, ctx.request.path_params["customer_id"])
     identity = Identity.parse(ctx.field("identity"), default_region=ctx.hub.settings.default_region)
     source = await ctx.hub.store.find_customer(identity)
     if source is None:

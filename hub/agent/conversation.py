@@ -22,6 +22,7 @@ from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
 from hub.pipeline import HUB_CHANNEL
 from hub.timeline.handoff import LinkSuggestion
+from hub.timeline.merges import survivor
 from hub.timeline.model import Conversation, Customer, Direction, Event, normalise_identity
 from hub.timeline.store import InboxFilter
 
@@ -47,16 +48,6 @@ DEFAULT_CANNED = {
     "the tracking link by email.",
     "Closing": "Glad we could help, {{customer_name}}. Anything else, just reply here.",
 }
-
-
-async def survivor(hub: Hub, customer_id: str) -> Customer:
-    """The customer, following ``merged_into`` to the one that absorbed it."""
-    customer = await hub.store.get_customer(customer_id)
-    seen = {customer.id}
-    while customer.merged_into and customer.merged_into not in seen:
-        customer = await hub.store.get_customer(customer.merged_into)
-        seen.add(customer.id)
-    return customer
 
 
 def attachment_kind(content_type: str) -> str:
@@ -162,7 +153,7 @@ async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
 async def conversation_page(ctx: Ctx) -> Response:
     hub = ctx.hub
     conv = await hub.store.get_conversation(ctx.request.path_params["conversation_id"])
-    customer = await survivor(hub, conv.customer_id)
+    customer = await survivor(hub.store, conv.customer_id)
     timeline = await hub.store.events(customer_id=customer.id, limit=PAGE)
     others = await hub.store.list_conversations(
         InboxFilter(status=(), customer_id=customer.id), limit=20
@@ -194,7 +185,7 @@ async def conversation_page(ctx: Ctx) -> Response:
 async def event_fragment(ctx: Ctx) -> Response:
     event = await ctx.hub.store.get_event(ctx.request.path_params["event_id"])
     conversation_id = ctx.request.query_params.get("conversation")
-    customer = await survivor(ctx.hub, event.customer_id)
+    customer = await survivor(ctx.hub.store, event.customer_id)
     return JSONResponse(
         {
             "id": event.id,
@@ -211,7 +202,7 @@ async def events_fragment(ctx: Ctx) -> Response:
     direction = q.get("direction", "older")
     if direction not in ("older", "newer"):
         raise InvalidInput("direction", "direction must be older or newer")
-    customer = await survivor(ctx.hub, ctx.request.path_params["customer_id"])
+    customer = await survivor(ctx.hub.store, ctx.request.path_params["customer_id"])
     timeline = await ctx.hub.store.events(
         customer_id=customer.id,
         cursor=q.get("cursor") or None,

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hub.agent.actions import can_act
-from hub.agent.conversation import survivor
 from hub.agent.presence import publish_typing
 from hub.agent.sessions import read_session
 from hub.bus import BusMessage, Resync
 from hub.errors import NotFound
+from hub.timeline.merges import survivor
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -134,7 +134,7 @@ class Typing:
             self.stop(conv_id)
         try:
             conv = await self.hub.store.get_conversation(conv_id)
-            customer = await survivor(self.hub, conv.customer_id)
+            customer = await survivor(self.hub.store, conv.customer_id)
         except NotFound:
             return
         if not can_act(self.agent, conv):

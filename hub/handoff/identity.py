@@ -35,6 +35,7 @@ import phonenumbers
 
 from hub.errors import Conflict, InvalidIdentity
 from hub.timeline.handoff import LinkSuggestion, SuggestionStatus
+from hub.timeline.merges import survivor
 from hub.timeline.model import Customer, EventKind, Identity, new_id, normalise_identity
 
 if TYPE_CHECKING:
@@ -174,9 +175,4 @@ class Identities:
 
     async def survivor(self, customer_id: str) -> Customer:
         """The customer ``customer_id`` is (or was merged into)."""
-        customer = await self.store.get_customer(customer_id)
-        seen = {customer.id}
-        while customer.merged_into and customer.merged_into not in seen:
-            customer = await self.store.get_customer(customer.merged_into)
-            seen.add(customer.id)
-        return customer
+        return await survivor(self.store, customer_id)
