@@ -52,6 +52,15 @@ EXPECT = "handoff"
 _CLAIM_CHANNELS_SIGNATURE = ("email",)
 
 
+_VIA_TEXT = {
+    "link": "opened a continuation link",
+    "hook": "wrote again within the continuity window",
+    "thread": "replied to our message",
+    "conversation_id": "continued from the conversation",
+}
+"""How the customer came over, in words for the card's text (``meta.via`` keeps the code)."""
+
+
 def handoff_event(
     conversation: Conversation,
     *,
@@ -69,6 +78,7 @@ def handoff_event(
         if from_channel
         else (f"Customer continued on {to_channel}")
     )
+    how = _VIA_TEXT.get(via)
     return Event(
         id=new_id("evt"),
         customer_id=conversation.customer_id,
@@ -77,7 +87,7 @@ def handoff_event(
         direction=Direction.INTERNAL,
         kind=EventKind.HANDOFF,
         author="handoff",
-        text=f"{text} ({via})",
+        text=f"{text} ({how})" if how else text,
         occurred_at=now,
         received_at=now,
         meta={
