@@ -24,8 +24,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from hub import agent, api
 from hub.agent.runtime import AgentRuntime
 from hub.bus import Bus
-from hub.connectors.base import Connector, ConnectorContext, Registry
+from hub.connectors.base import Connector, ConnectorContext
 from hub.connectors.chat import widget
+from hub.connectors.registry import Registry
 from hub.errors import ConfigError
 from hub.handoff import Handoff
 from hub.handoff import api as handoff_api

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from hub.connectors.base import Registry
+from hub.connectors.registry import Registry
 from hub.errors import HubError
 from hub.settings import Settings
 from hub.timeline.store import TimelineStore

@@ -21,7 +21,7 @@ for name in {blocked!r}:
     sys.modules[name] = None  # makes `import name` raise ImportError
 from starlette.testclient import TestClient
 from hub.app import build_app
-from hub.connectors.base import Registry
+from hub.connectors.registry import Registry
 from hub.settings import Settings
 
 registry = Registry.discover()

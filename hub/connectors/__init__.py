@@ -50,11 +50,11 @@ from hub.connectors.base import (
     InboundMessage,
     IngestResult,
     OutboundMessage,
-    Registry,
     SendResult,
     TimelineReader,
 )
 from hub.connectors.media import MediaError, download
+from hub.connectors.registry import Registry
 from hub.errors import (
     BadToken,
     ConfigError,

@@ -21,7 +21,8 @@ from websockets.asyncio.client import connect
 
 from hub.app import Hub, build_app
 from hub.bus import BusMessage, Subscription, Topic
-from hub.connectors.base import Connector, Registry
+from hub.connectors.base import Connector
+from hub.connectors.registry import Registry
 from hub.settings import OutboxSettings, Settings
 from hub.testing.provider import ProviderDouble
 from hub.testing.serve import serve

@@ -8,7 +8,8 @@ from typing import ClassVar
 import pytest
 
 from hub.connectors.api import ApiConnector
-from hub.connectors.base import Connector, OutboundMessage, Registry, SendResult
+from hub.connectors.base import Connector, OutboundMessage, SendResult
+from hub.connectors.registry import Registry
 from hub.errors import DuplicateConnector
 
 
