@@ -29,8 +29,9 @@ Server → client::
     error      {code, message, id?}                          the connection stays
     pong       {}
 
-``event`` objects: ``{id, seq, direction: "in"|"out", author, text, at,
-attachments: [{url, name, type, size, image}], client_id?}``.
+``event`` objects: ``{id, seq, channel, direction: "in"|"out", author, text, at,
+attachments: [{url, name, type, size, image}], client_id?}``: the customer's
+messages on every channel (``channel`` names it), never internal events.
 """
 
 from __future__ import annotations
