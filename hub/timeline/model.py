@@ -232,6 +232,29 @@ class Conversation:
     origin_customer_id: str | None = None
     open_key: str | None = None
 
+    @classmethod
+    def opened(
+        cls,
+        customer_id: str,
+        channel: str,
+        *,
+        subject: str | None = None,
+        open_key: str | None = None,
+    ) -> Conversation:
+        """A conversation ``customer_id`` opens now on ``channel`` (what stores insert)."""
+        now = utcnow()
+        return cls(
+            id=new_id("con"),
+            customer_id=customer_id,
+            subject=subject,
+            channels=[channel],
+            last_channel=channel,
+            opened_at=now,
+            last_activity_at=now,
+            origin_customer_id=customer_id,
+            open_key=open_key,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:

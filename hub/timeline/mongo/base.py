@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import bson
@@ -11,12 +10,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from hub.timeline.store import InvalidCursor, decode_cursor
-
 Doc = dict[str, Any]
 
 DEFAULT_DATABASE = "omnihub"
-MAX_PAGE = 500
 
 _CODEC: CodecOptions[Doc] = CodecOptions(tz_aware=True)
 
@@ -38,33 +34,6 @@ def as_stored_id(doc: Doc) -> Doc:
     out = dict(doc)
     out["_id"] = out.pop("id")
     return out
-
-
-def clamp(limit: int) -> int:
-    """A page size within 1..500."""
-    return max(1, min(MAX_PAGE, limit))
-
-
-def seq_cursor(cursor: str) -> int:
-    """The ``seq`` inside an event cursor; InvalidCursor if it is not one."""
-    (value,) = decode_cursor(cursor, 1)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidCursor("cursor: not a cursor issued by this hub")
-    return value
-
-
-def time_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (sort time, id) inside an inbox cursor; InvalidCursor if it is not one."""
-    when, ident = decode_cursor(cursor, 2)
-    if not isinstance(when, str) or not isinstance(ident, str):
-        raise InvalidCursor("cursor: not a cursor issued by this hub")
-    try:
-        parsed = datetime.fromisoformat(when)
-    except ValueError:
-        raise InvalidCursor("cursor: not a cursor issued by this hub") from None
-    if parsed.tzinfo is None:
-        raise InvalidCursor("cursor: not a cursor issued by this hub")
-    return parsed, ident
 
 
 def safe_key(key: str) -> bool:

@@ -10,8 +10,9 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.errors import NotFound
 from hub.timeline.codec import aware, conversation_from_doc, conversation_to_doc
-from hub.timeline.model import Conversation, ConversationStatus, new_id, utcnow
-from hub.timeline.mongo.base import Doc, as_stored_id, clamp, stored, time_cursor, with_id
+from hub.timeline.cursors import clamp, time_cursor
+from hub.timeline.model import Conversation, ConversationStatus, utcnow
+from hub.timeline.mongo.base import Doc, as_stored_id, stored, with_id
 from hub.timeline.mongo.customers import CustomerOps
 from hub.timeline.store import (
     ConversationPage,
@@ -67,19 +68,7 @@ class ConversationOps(CustomerOps):
             if existing is not None:
                 return conversation(existing)
         await self._customer_doc(customer_id)
-        now = utcnow()
-        record = Conversation(
-            id=new_id("conv"),
-            customer_id=customer_id,
-            status=ConversationStatus.OPEN,
-            subject=subject,
-            channels=[channel],
-            last_channel=channel,
-            opened_at=now,
-            last_activity_at=now,
-            origin_customer_id=customer_id,
-            open_key=open_key,
-        )
+        record = Conversation.opened(customer_id, channel, subject=subject, open_key=open_key)
         doc = as_stored_id(conversation_to_doc(record))
         if open_key is None:
             del doc["open_key"]  # absent, not null: the unique index is sparse

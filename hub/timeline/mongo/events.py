@@ -22,8 +22,9 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.errors import Conflict, NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
+from hub.timeline.cursors import clamp, seq_cursor
 from hub.timeline.model import ConversationStatus, Direction, Event, EventKind
-from hub.timeline.mongo.base import Doc, MongoBase, as_stored_id, clamp, seq_cursor, stored, with_id
+from hub.timeline.mongo.base import Doc, MongoBase, as_stored_id, stored, with_id
 from hub.timeline.store import Direction as PageDirection
 from hub.timeline.store import EventPage, encode_cursor
 

@@ -18,9 +18,10 @@ from pymongo.errors import DuplicateKeyError
 
 from hub.errors import NotFound
 from hub.timeline.codec import aware
+from hub.timeline.cursors import clamp
 from hub.timeline.handoff import DomainCustomer, LinkSuggestion, SuggestionStatus
 from hub.timeline.model import Identity, utcnow
-from hub.timeline.mongo.base import Doc, MongoBase, clamp
+from hub.timeline.mongo.base import Doc, MongoBase
 
 HANDOFF_INDEXES: dict[str, list[IndexModel]] = {
     "link_suggestions": [

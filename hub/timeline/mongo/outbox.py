@@ -17,8 +17,9 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from hub.timeline.codec import aware, event_from_doc
+from hub.timeline.cursors import clamp
 from hub.timeline.model import DeliveryStatus, Direction, Event, utcnow
-from hub.timeline.mongo.base import Doc, MongoBase, clamp, merge_paths, with_id
+from hub.timeline.mongo.base import Doc, MongoBase, merge_paths, with_id
 from hub.timeline.store import DeliveryUpdate
 
 

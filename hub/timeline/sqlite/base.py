@@ -20,12 +20,10 @@ from typing import Any
 import aiosqlite
 
 from hub.errors import NotFound
-from hub.timeline.store import InvalidCursor, decode_cursor
 
 Row = dict[str, Any]
 Params = Sequence[Any]
 
-MAX_PAGE = 500
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
@@ -84,35 +82,6 @@ def insert_sql(table: str, row: Row, *, conflict: str = "") -> tuple[str, list[A
 def placeholders(count: int) -> str:
     """``?, ?, …`` for an ``IN (…)`` list."""
     return ", ".join("?" for _ in range(count))
-
-
-def clamp(limit: int) -> int:
-    """A page size within 1..500."""
-    return max(1, min(MAX_PAGE, limit))
-
-
-def seq_cursor(cursor: str) -> int:
-    """The ``seq`` inside an event cursor; InvalidCursor if it is not one."""
-    (value,) = decode_cursor(cursor, 1)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidCursor("cursor: not a cursor issued by this hub")
-    return value
-
-
-def time_cursor(cursor: str) -> tuple[str, str]:
-    """The (stored sort time, id) inside an inbox cursor; InvalidCursor if not one."""
-    when, ident = decode_cursor(cursor, 2)
-    if not isinstance(when, str) or not isinstance(ident, str):
-        raise InvalidCursor("cursor: not a cursor issued by this hub")
-    try:
-        parsed = datetime.fromisoformat(when)
-    except ValueError:
-        raise InvalidCursor("cursor: not a cursor issued by this hub") from None
-    if parsed.tzinfo is None:
-        raise InvalidCursor("cursor: not a cursor issued by this hub")
-    stored = ts(parsed)
-    assert stored is not None
-    return stored, ident
 
 
 class SQLiteBase:

@@ -9,16 +9,15 @@ import aiosqlite
 
 from hub.errors import NotFound
 from hub.timeline.codec import conversation_from_doc, conversation_to_doc
-from hub.timeline.model import Conversation, ConversationStatus, new_id, utcnow
+from hub.timeline.cursors import clamp, time_cursor
+from hub.timeline.model import Conversation, ConversationStatus, utcnow
 from hub.timeline.sqlite.base import (
     Row,
     SQLiteBase,
-    clamp,
     dumps,
     from_row,
     insert_sql,
     placeholders,
-    time_cursor,
     to_row,
     ts,
 )
@@ -106,19 +105,7 @@ class ConversationOps(SQLiteBase):
                 if existing is not None:
                     return conversation(existing)
             await self._customer_row(conn, customer_id)
-            now = utcnow()
-            record = Conversation(
-                id=new_id("con"),
-                customer_id=customer_id,
-                status=ConversationStatus.OPEN,
-                subject=subject,
-                channels=[channel],
-                last_channel=channel,
-                opened_at=now,
-                last_activity_at=now,
-                origin_customer_id=customer_id,
-                open_key=open_key,
-            )
+            record = Conversation.opened(customer_id, channel, subject=subject, open_key=open_key)
             await self._exec(conn, *insert_sql("conversations", conversation_row(record)))
             return record
 
@@ -184,7 +171,8 @@ class ConversationOps(SQLiteBase):
         else:
             raise ValueError(f"sort: unknown inbox order {sort!r}")
         if cursor is not None:
-            when, ident = time_cursor(cursor)
+            at, ident = time_cursor(cursor)
+            when = ts(at)
             where.append(f"({field} {after} ? OR ({field} = ? AND id {after} ?))")
             params.extend([when, when, ident])
         sql = (

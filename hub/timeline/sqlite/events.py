@@ -12,16 +12,9 @@ import aiosqlite
 
 from hub.errors import Conflict, NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
+from hub.timeline.cursors import clamp, seq_cursor
 from hub.timeline.model import Conversation, ConversationStatus, Direction, Event, EventKind
-from hub.timeline.sqlite.base import (
-    Row,
-    SQLiteBase,
-    clamp,
-    from_row,
-    insert_sql,
-    seq_cursor,
-    to_row,
-)
+from hub.timeline.sqlite.base import Row, SQLiteBase, from_row, insert_sql, to_row
 from hub.timeline.sqlite.conversations import conversation, conversation_row
 from hub.timeline.store import Direction as PageDirection
 from hub.timeline.store import EventPage, encode_cursor

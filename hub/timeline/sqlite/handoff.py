@@ -6,9 +6,10 @@ import json
 from datetime import datetime
 
 from hub.errors import NotFound
+from hub.timeline.cursors import clamp
 from hub.timeline.handoff import DomainCustomer, LinkSuggestion, SuggestionStatus
 from hub.timeline.model import Identity, utcnow
-from hub.timeline.sqlite.base import Row, SQLiteBase, clamp, dumps, insert_sql, parse_ts, req_ts, ts
+from hub.timeline.sqlite.base import Row, SQLiteBase, dumps, insert_sql, parse_ts, req_ts, ts
 
 HANDOFF_SCHEMA = (
     """

@@ -9,8 +9,9 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from hub.timeline.cursors import clamp
 from hub.timeline.model import DeliveryStatus, Direction, Event, utcnow
-from hub.timeline.sqlite.base import SQLiteBase, clamp, ts
+from hub.timeline.sqlite.base import SQLiteBase, ts
 from hub.timeline.sqlite.events import DELIVERY_COLUMNS, event_record, event_row
 from hub.timeline.store import DeliveryUpdate
 
