@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from hub.agent.actions import can_act
 from hub.agent.presence import publish_typing
 from hub.agent.sessions import read_session
-from hub.bus import BusMessage, Resync
+from hub.bus import BusMessage, Resync, Subscription
 from hub.errors import NotFound
 from hub.timeline.merges import survivor
 
@@ -62,18 +62,19 @@ def same_origin(ws: WebSocket) -> bool:
     return urlsplit(origin).netloc == ws.headers.get("host")
 
 
-async def _pump(ws: WebSocket, hub: Hub) -> None:
+async def _pump(ws: WebSocket, hub: Hub, first: Subscription) -> None:
     """Forward bus messages; after a Resync, subscribe again; end when the bus closes."""
-    resynced = True
-    while resynced:
-        resynced = False
-        with hub.bus.subscribe(maxsize=QUEUE) as sub:
+    sub: Subscription | None = first
+    while sub is not None:
+        with sub:
+            resynced = False
             async for item in sub:
                 if isinstance(item, Resync):
                     await ws.send_json({"topic": "resync", "reason": item.reason})
                     resynced = True
                 else:
                     await ws.send_json(payload(item))
+        sub = hub.bus.subscribe(maxsize=QUEUE) if resynced else None
 
 
 async def live(ws: WebSocket) -> None:
@@ -83,11 +84,18 @@ async def live(ws: WebSocket) -> None:
         await ws.close(code=4401)
         return
     agent = session.agent
-    await ws.accept()
+    # Subscribed before the page learns it is connected: the page re-reads what it
+    # shows once open, and nothing published after that read may be missed.
+    first = hub.bus.subscribe(maxsize=QUEUE)
+    try:
+        await ws.accept()
+    except BaseException:
+        first.close()
+        raise
     presence = hub.agent_runtime.presence if hub.agent_runtime is not None else None
     if presence is not None:
         presence.opened(agent)
-    pump = asyncio.create_task(_pump(ws, hub))
+    pump = asyncio.create_task(_pump(ws, hub, first))
     typing = Typing(hub, agent)
     try:
         while True:
@@ -98,6 +106,7 @@ async def live(ws: WebSocket) -> None:
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump
+        first.close()
         typing.stop_all()
         if presence is not None:
             presence.closed(agent)

@@ -153,6 +153,57 @@ async def test_reply_by_sms_to_a_customer_who_chatted_and_watch_delivery(
     assert page_errors == []
 
 
+async def test_a_slow_older_answer_never_turns_a_delivery_status_back(
+    page: Page, site: Site, page_errors: list[str]
+) -> None:
+    """Two status callbacks in quick succession: the page asks for the event twice,
+    and the answer to the first question arrives last. It must not win."""
+    import asyncio
+
+    from playwright.async_api import Route, expect
+
+    await sign_in(page, site)
+    await site.twilio.sms("SM1", "Where is my order?")
+    await page.locator("#inbox-rows tr", has_text="Where is my order?").locator("a").first.click()
+    await page.get_by_label("Message", exact=True).fill("On its way")
+    await page.get_by_label("Message", exact=True).press("Control+Enter")
+    mine = page.locator("li.ev.dir-out", has_text="On its way")
+    await expect(mine.locator(".delivery")).to_have_text("Sent", timeout=10_000)
+
+    asked: asyncio.Queue[Route] = asyncio.Queue()
+    release = asyncio.Event()
+
+    seen: list[Route] = []
+
+    async def hold_the_first(route: Route) -> None:
+        seen.append(route)
+        if len(seen) > 1:
+            await route.continue_()
+            return
+        answer = await route.fetch()  # read now (delivered), handed to the page later
+        asked.put_nowait(route)
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    await page.route(re.compile(r"/agent/fragments/events/"), hold_the_first)
+    sid = f"SM{1:032x}"
+    await site.twilio.post("/sms/status", {"MessageSid": sid, "MessageStatus": "delivered"})
+    stale = await asyncio.wait_for(asked.get(), 10)
+    await site.twilio.post("/sms/status", {"MessageSid": sid, "MessageStatus": "read"})
+    await expect(mine.locator(".delivery")).to_have_text("Read")
+
+    await page.evaluate(
+        """() => { window.__answers = 0;
+        document.getElementById("timeline").addEventListener(
+            "timeline:answered", () => { window.__answers += 1; }); }"""
+    )
+    async with page.expect_request_finished(lambda r: r.url == stale.request.url):
+        release.set()
+    await page.wait_for_function("window.__answers >= 1")
+    await expect(mine.locator(".delivery")).to_have_text("Read")
+    assert page_errors == []
+
+
 async def test_content_from_outside_is_inert(page: Page, site: Site) -> None:
     from playwright.async_api import expect
 

@@ -81,11 +81,18 @@
     const filters = document.getElementById("filters");
     filters.addEventListener("change", () => filters.requestSubmit());
     let timer = null;
+    let issued = 0;
+    let shown = 0;
+    // Refreshes can overlap; a slower, older answer never replaces a newer one.
     async function refresh() {
+      const ticket = ++issued;
       const r = await fetch("/agent/fragments/inbox?" + (body.dataset.query || ""), { credentials: "same-origin" });
       if (r.status === 401) { location.reload(); return; }
       if (!r.ok) return;
-      rows.innerHTML = await r.text();
+      const html = await r.text();
+      if (ticket < shown) return;
+      shown = ticket;
+      rows.innerHTML = html;
       const unread = rows.querySelectorAll("tr.unread").length;
       total.textContent = unread ? String(unread) : "";
       document.title = (unread ? "(" + unread + ") " : "") + "Inbox · Omnihub";
@@ -112,8 +119,17 @@
       return items.length ? Number(items[items.length - 1].dataset.seq) : 0;
     }
 
-    function place(node) {
+    // Each fetch of timeline pieces takes a ticket when it is asked for. Answers can
+    // arrive out of order (an event changes twice in quick succession); every change
+    // is announced on the live socket and asked for again, so a piece is only ever
+    // replaced by an answer asked for later than the one it came from.
+    let issued = 0;
+    const placedBy = new Map();
+
+    function place(node, ticket) {
       const seq = Number(node.dataset.seq);
+      if ((placedBy.get(node.id) || 0) > ticket) return;
+      placedBy.set(node.id, ticket);
       const existing = document.getElementById(node.id);
       if (existing) { existing.replaceWith(node); return; }
       const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
@@ -125,9 +141,10 @@
       if (atBottom || !after) scroller.scrollTop = scroller.scrollHeight;
     }
 
-    function insert(html) {
+    function insert(html, ticket) {
       const frag = fromHTML(html);
-      Array.from(frag.children).forEach(place);
+      Array.from(frag.children).forEach((node) => place(node, ticket));
+      list.dispatchEvent(new CustomEvent("timeline:answered", { detail: { ticket } }));
     }
 
     let readTimer = null;
@@ -139,15 +156,17 @@
     }
 
     async function showEvent(eventId) {
+      const ticket = ++issued;
       const data = await getJSON("/agent/fragments/events/" + eventId + "?conversation=" + convId);
       if (data.customer_id !== customerId) return;
-      insert(data.html);
+      insert(data.html, ticket);
       markRead();
     }
 
     async function resync() {
+      const ticket = ++issued;
       const data = await getJSON("/agent/fragments/customers/" + customerId + "/events?conversation=" + convId);
-      insert(data.html);
+      insert(data.html, ticket);
     }
 
     async function loadOlder() {
