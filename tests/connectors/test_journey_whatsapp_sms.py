@@ -8,11 +8,9 @@ customer and one timeline, and an agent can answer on either channel.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,11 @@ import httpx
 import pytest
 
 from hub.app import Hub, build_app
-from hub.bus import BusMessage, Topic
 from hub.settings import OutboxSettings, Settings
 from hub.timeline.model import Direction, Event, Identity
 from hub.timeline.store import TimelineStore
 from hub.tokens import issue_token
+from tests.buswatch import BusWatch
 from tests.connectors.meta.conftest import meta_settings
 from tests.connectors.meta.kit import (
     PHONE_NUMBER_ID,
@@ -50,15 +48,12 @@ ANA = Identity("phone", "+14155550100")
 
 
 @dataclass
-class Journey:
-    hub: Hub
+class Journey(BusWatch):
     client: httpx.AsyncClient
     api: httpx.AsyncClient
     twilio: TwilioSide
     graph: GraphDouble
     rest: RestDouble
-    settled: dict[str, Event] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def whatsapp(self, payload: dict[str, Any]) -> httpx.Response:
         body = json.dumps(payload).encode()
@@ -68,21 +63,6 @@ class Journey:
             headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature(body)},
         )
 
-    async def watch(self) -> None:
-        with self.hub.bus.subscribe(lambda m: m.topic == Topic.EVENT_UPDATED) as sub:
-            async for message in sub:
-                assert isinstance(message, BusMessage) and message.event is not None
-                event = message.event
-                if event.delivery is not None and event.delivery.status.final:
-                    self.settled[event.id] = event
-                    self.changed.set()
-
-    async def until(self, predicate: Callable[[], bool], within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
     async def reply(self, conversation_id: str, channel: str, text: str) -> Event:
         r = await self.api.post(
             f"/api/v1/conversations/{conversation_id}/reply",
@@ -90,8 +70,7 @@ class Journey:
         )
         assert r.status_code == 202, r.text
         event_id = r.json()["id"]
-        await self.until(lambda: event_id in self.settled)
-        return self.settled[event_id]
+        return await self.settled(event_id)
 
 
 @pytest.fixture
@@ -121,14 +100,8 @@ async def journey(store: TimelineStore, tmp_path: Path) -> AsyncIterator[Journey
             _, token = await issue_token(store, "tests")
             api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
             journey = Journey(hub, client, api, TwilioSide(url, client), graph, rest)
-            watcher = asyncio.create_task(journey.watch())
-            try:
+            async with api, journey.watching():
                 yield journey
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-                await api.aclose()
 
 
 async def test_whatsapp_then_sms_from_the_same_phone_is_one_customer_one_timeline(

@@ -9,10 +9,9 @@ fields. Status callbacks then drive the events' delivery.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +20,6 @@ import httpx
 import pytest
 
 from hub.app import Hub, build_app
-from hub.bus import BusMessage, Topic
 from hub.connectors.twilio import CallerInfo, TwilioConnector
 from hub.connectors.twilio.client import Rest
 from hub.errors import PermanentError
@@ -29,6 +27,7 @@ from hub.settings import OutboxSettings, Settings
 from hub.timeline.model import DeliveryStatus, Direction, Event, EventKind, Identity
 from hub.timeline.store import TimelineStore
 from hub.tokens import issue_token
+from tests.buswatch import BusWatch
 from tests.connectors.twilio_kit import (
     ACCOUNT_SID,
     AGENT,
@@ -49,39 +48,17 @@ PHONE = Identity("phone", CUSTOMER)
 
 
 @dataclass
-class Rig:
-    hub: Hub
+class Rig(BusWatch):
     api: httpx.AsyncClient
     twilio: TwilioSide
     rest: RestDouble
     rest_url: str
-    latest: dict[str, Event] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def connector(self) -> TwilioConnector:
         connector = self.hub.connectors["twilio"]
         assert isinstance(connector, TwilioConnector)
         return connector
-
-    async def watch(self) -> None:
-        with self.hub.bus.subscribe(
-            lambda m: m.topic in (Topic.EVENT_CREATED, Topic.EVENT_UPDATED)
-        ) as sub:
-            async for message in sub:
-                assert isinstance(message, BusMessage) and message.event is not None
-                self.latest[message.event.id] = message.event
-                self.changed.set()
-
-    async def until(self, predicate: Callable[[], bool], within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-    def delivery(self, event_id: str) -> DeliveryStatus | None:
-        event = self.latest.get(event_id)
-        return event.delivery.status if event and event.delivery else None
 
     async def events(self, identity: Identity = PHONE) -> list[Event]:
         customer = await self.hub.store.find_customer(identity)
@@ -96,10 +73,6 @@ class Rig:
         assert r.status_code == 202, r.text
         body: dict[str, Any] = r.json()
         return body
-
-    async def settled(self, event_id: str) -> Event:
-        await self.until(lambda: (s := self.delivery(event_id)) is not None and s.final)
-        return self.latest[event_id]
 
 
 def twilio_settings(rest_url: str, **overrides: Any) -> dict[str, Any]:
@@ -135,14 +108,8 @@ async def rig(store: TimelineStore, tmp_path: Path) -> AsyncIterator[Rig]:
             _, token = await issue_token(store, "tests")
             api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
             rig = Rig(hub, api, TwilioSide(url, client), rest, rest_url)
-            watcher = asyncio.create_task(rig.watch())
-            try:
+            async with api, rig.watching():
                 yield rig
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-                await api.aclose()
 
 
 def query(url: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,12 @@ import websockets.asyncio.client
 from websockets.typing import Origin
 
 from hub.app import Hub, build_app
-from hub.bus import BusMessage, Topic
 from hub.handoff import Handoff
 from hub.settings import OutboxSettings, Settings
-from hub.timeline.model import Customer, Event, Identity
+from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 from hub.tokens import issue_token
+from tests.buswatch import BusWatch
 from tests.connectors.email.conftest import dovecot, mailbox, smtp_sink
 from tests.connectors.twilio_kit import PUBLIC, TwilioSide
 from tests.servers import serve
@@ -40,44 +40,18 @@ __all__ = [
 
 
 @dataclass
-class HubRig:
+class HubRig(BusWatch):
     """One running hub, a plain client, an agent's API client and a bus watcher."""
 
-    hub: Hub
     url: str
     client: httpx.AsyncClient
     api: httpx.AsyncClient
     twilio: TwilioSide
-    latest: dict[str, Event] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def handoff(self) -> Handoff:
         assert self.hub.handoff is not None
         return self.hub.handoff
-
-    async def watch(self) -> None:
-        with self.hub.bus.subscribe(
-            lambda m: m.topic in (Topic.EVENT_CREATED, Topic.EVENT_UPDATED)
-        ) as sub:
-            async for message in sub:
-                assert isinstance(message, BusMessage) and message.event is not None
-                self.latest[message.event.id] = message.event
-                self.changed.set()
-
-    async def until(self, predicate: Callable[[], bool], within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def settled(self, event_id: str) -> Event:
-        def done() -> bool:
-            event = self.latest.get(event_id)
-            return bool(event and event.delivery and event.delivery.status.final)
-
-        await self.until(done)
-        return self.latest[event_id]
 
     async def customer(self, identity: Identity) -> Customer:
         found = await self.hub.store.find_customer(identity)
@@ -119,14 +93,8 @@ async def running_hub(
         _, token = await issue_token(store, "agent")
         api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
         rig = HubRig(hub, url, client, api, TwilioSide(url, client))
-        watcher = asyncio.create_task(rig.watch())
-        try:
+        async with api, rig.watching():
             yield rig
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await api.aclose()
 
 
 CHAT = {"sites": {"default": {"origins": [PUBLIC]}}, "availability": "online"}

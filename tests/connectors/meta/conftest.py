@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +12,12 @@ import httpx
 import pytest
 
 from hub.app import Hub, build_app
-from hub.bus import BusMessage, Topic
 from hub.connectors.meta import MetaConnector
 from hub.settings import OutboxSettings, Settings
-from hub.timeline.model import DeliveryStatus, Event, Identity
+from hub.timeline.model import Event, Identity
 from hub.timeline.store import TimelineStore
 from hub.tokens import issue_token
+from tests.buswatch import BusWatch
 from tests.connectors.meta.kit import (
     APP_ID,
     APP_SECRET,
@@ -56,14 +54,11 @@ def meta_settings(graph_url: str, **overrides: Any) -> dict[str, Any]:
 
 
 @dataclass
-class MetaRig:
-    hub: Hub
+class MetaRig(BusWatch):
     client: httpx.AsyncClient
     api: httpx.AsyncClient
     graph: GraphDouble
     graph_url: str
-    latest: dict[str, Event] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def connector(self) -> MetaConnector:
@@ -87,33 +82,6 @@ class MetaRig:
         return await self.client.post(
             "/connectors/meta/webhook", content=sent or body, headers=headers
         )
-
-    async def watch(self) -> None:
-        with self.hub.bus.subscribe(
-            lambda m: m.topic in (Topic.EVENT_CREATED, Topic.EVENT_UPDATED)
-        ) as sub:
-            async for message in sub:
-                assert isinstance(message, BusMessage) and message.event is not None
-                self.latest[message.event.id] = message.event
-                self.changed.set()
-
-    async def until(self, predicate: Callable[[], bool], within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-    def delivery(self, event_id: str) -> DeliveryStatus | None:
-        event = self.latest.get(event_id)
-        return event.delivery.status if event and event.delivery else None
-
-    async def settled(self, event_id: str) -> Event:
-        await self.until(lambda: (s := self.delivery(event_id)) is not None and s.final)
-        return self.latest[event_id]
-
-    async def reached(self, event_id: str, status: DeliveryStatus) -> Event:
-        await self.until(lambda: self.delivery(event_id) is status)
-        return self.latest[event_id]
 
     async def events(self, identity: Identity) -> list[Event]:
         customer = await self.hub.store.find_customer(identity)
@@ -151,11 +119,5 @@ async def meta(
             _, token = await issue_token(store, "tests")
             api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
             rig = MetaRig(hub, client, api, graph, graph_url)
-            watcher = asyncio.create_task(rig.watch())
-            try:
+            async with api, rig.watching():
                 yield rig
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-                await api.aclose()

@@ -7,12 +7,10 @@ token in the URL and the request bodies, and serves files for ``getFile``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.app import Hub, build_app
-from hub.bus import BusMessage, Topic
 from hub.connectors.base import OutboundMessage
 from hub.connectors.telegram import (
     TelegramConnector,
@@ -38,6 +35,7 @@ from hub.settings import OutboxSettings, Settings
 from hub.timeline.model import DeliveryStatus, Direction, Event, Identity
 from hub.timeline.store import TimelineStore
 from hub.tokens import issue_token
+from tests.buswatch import BusWatch
 from tests.servers import serve
 
 TOKEN = "7123456789:AAHk3vXq-example_bot_token_0123456"
@@ -118,14 +116,11 @@ class BotApi:
 
 
 @dataclass
-class Rig:
-    hub: Hub
+class Rig(BusWatch):
     client: httpx.AsyncClient
     api: httpx.AsyncClient
     bot: BotApi
     bot_url: str
-    latest: dict[str, Event] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def connector(self) -> TelegramConnector:
@@ -151,27 +146,6 @@ class Rig:
         assert customer is not None
         return (await self.hub.store.events(customer_id=customer.id, limit=200)).items
 
-    async def watch(self) -> None:
-        with self.hub.bus.subscribe(lambda m: m.topic == Topic.EVENT_UPDATED) as sub:
-            async for message in sub:
-                assert isinstance(message, BusMessage) and message.event is not None
-                self.latest[message.event.id] = message.event
-                self.changed.set()
-
-    async def until(self, predicate: Callable[[], bool], within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def settled(self, event_id: str) -> Event:
-        def done() -> bool:
-            event = self.latest.get(event_id)
-            return event is not None and event.delivery is not None and event.delivery.status.final
-
-        await self.until(done)
-        return self.latest[event_id]
-
 
 @pytest.fixture
 async def rig(store: TimelineStore, tmp_path: Path) -> AsyncIterator[Rig]:
@@ -191,14 +165,8 @@ async def rig(store: TimelineStore, tmp_path: Path) -> AsyncIterator[Rig]:
             _, token = await issue_token(store, "tests")
             api = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
             rig = Rig(hub, client, api, bot, bot_url)
-            watcher = asyncio.create_task(rig.watch())
-            try:
+            async with api, rig.watching():
                 yield rig
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-                await api.aclose()
 
 
 def update(
