@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 
 from tests.conftest import missing_peer
 from tests.connectors.email.dovecot import Dovecot, find_dovecot
-from tests.ferretdb import free_port
+from tests.peers import free_port
 
 USER = "support"
 PASSWORD = "imap-secret-1"

@@ -8,20 +8,13 @@ greets, and on exit stops it and waits for the master to go away.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
 import socket
-import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
 
-from tests.ferretdb import free_port
-
-STARTUP_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
+from tests.peers import Peer, free_port
 
 CONFIG = """\
 protocols = imap lmtp
@@ -67,34 +60,20 @@ def find_dovecot() -> str | None:
     return found
 
 
-class Dovecot:
+class Dovecot(Peer):
     """A Dovecot master with its config, users and mail under ``workdir``."""
 
+    name = "dovecot"
+    logs_to_stdout = False  # the config names its log file
+
     def __init__(self, binary: str, workdir: Path, users: dict[str, str]) -> None:
-        self.binary = binary
-        self.workdir = Path(workdir)
+        super().__init__(binary, workdir)
         self.users = users
         self.imap_port = 0
         self.lmtp_port = 0
-        self.log_path = self.workdir / "dovecot.log"
-        self._process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Dovecot:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        """Write the config, start the master and wait for the IMAP greeting."""
-        if self._process is not None:
-            return
+    def command(self) -> list[str]:
+        """Write the config and the users; run the master in the foreground."""
         for sub in ("run", "state", "mail"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         nobody = pwd.getpwnam("nobody")
@@ -107,49 +86,12 @@ class Dovecot:
         config.write_text(
             CONFIG.format(dir=self.workdir, imap_port=self.imap_port, lmtp_port=self.lmtp_port)
         )
-        self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [self.binary, "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        return [self.binary, "-F", "-c", str(config)]
 
-    def _wait_ready(self, timeout: float) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + timeout
-        last_error = "no attempt"
-        while time.monotonic() < deadline:
-            code = self._process.poll()
-            if code is not None:
-                raise RuntimeError(f"dovecot exited with {code} during startup:\n{self.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.imap_port), timeout=1) as sock:
-                    sock.settimeout(2)
-                    if sock.recv(100).startswith(b"* OK"):
-                        return
-            except OSError as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-            time.sleep(0.05)
-        raise TimeoutError(f"dovecot not ready ({last_error}):\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """Stop the master and wait for it (and so its children) to exit."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
+    def probe(self) -> None:
+        """Ready once IMAP greets."""
+        with socket.create_connection(("127.0.0.1", self.imap_port), timeout=1) as sock:
+            sock.settimeout(2)
+            greeting = sock.recv(100)
+        if not greeting.startswith(b"* OK"):
+            raise ConnectionError(f"IMAP greeted {greeting!r}")

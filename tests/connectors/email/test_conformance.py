@@ -24,7 +24,7 @@ from hub.connectors.email.imap import checkpoint_key
 from hub.testing import ConnectorKit, Failure, Fixture, KitHub, ProviderDouble
 from tests.connectors.email.conftest import Mailbox
 from tests.connectors.email.dovecot import Dovecot
-from tests.ferretdb import free_port
+from tests.peers import free_port
 
 SECRET = "email-kit-secret-0123456789"
 

@@ -9,7 +9,7 @@ from hub.connectors.email.body import decode_payload, html_to_text, sanitise_htm
 from hub.connectors.email.smtp import OutgoingMail, build_mail, deliver
 from hub.connectors.email.threading import normalise_subject, reply_subject
 from hub.errors import TransientError
-from tests.ferretdb import free_port
+from tests.peers import free_port
 
 SECRET = "0123456789abcdef-secret"
 
