@@ -17,6 +17,7 @@ from hub.timeline.mongo.conversations import ConversationOps
 from hub.timeline.mongo.events import EventOps
 from hub.timeline.mongo.handoff import HandoffOps
 from hub.timeline.mongo.indexes import ensure_indexes
+from hub.timeline.mongo.migrations import run_migrations
 from hub.timeline.mongo.outbox import OutboxOps
 from hub.timeline.mongo.records import RecordOps
 
@@ -27,16 +28,19 @@ class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps, HandoffOps, Ag
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else
-    ``"omnihub"``. ``open()`` connects, creates the indexes and finishes any
-    merge or unmerge a crash left half-way.
+    ``"omnihub"``. ``open()`` connects, upgrades the database
+    (:mod:`.migrations`), creates the indexes and finishes any merge or
+    unmerge a crash left half-way.
     """
 
     def __init__(self, uri: str, database: str | None = None) -> None:
         super().__init__(uri, database)
 
     async def open(self) -> None:
-        """Connect, ensure indexes and resume pending merges (idempotent)."""
+        """Connect, run pending migrations, ensure indexes and resume pending merges
+        (idempotent)."""
         self._connect()
+        await run_migrations(self.db)
         await ensure_indexes(self.db)
         await self._resume_pending()
 

@@ -1,16 +1,46 @@
-"""The SQLite schema: tables, unique constraints and indexes (idempotent DDL).
+"""The SQLite schema: tables, unique constraints and indexes, and its upgrades.
 
 Times are ISO-8601 UTC text with microseconds (they sort lexically); lists and
 dicts are JSON text. ``events.seq`` is the rowid, so it only ever increases.
+
+``SCHEMA`` is the current shape (idempotent DDL: a fresh database gets it
+whole). The database's ``PRAGMA user_version`` says which shape it has;
+:data:`MIGRATIONS` are the ordered steps from one version to the next (release
+0.1.0 wrote version 1). :func:`create_schema` runs the steps a database lacks,
+then the idempotent DDL (new tables and indexes), in one transaction; a
+database from a newer release is refused rather than guessed at.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aiosqlite
 
+from hub.errors import ConfigError
 from hub.timeline.sqlite.handoff import HANDOFF_SCHEMA
 
-SCHEMA_VERSION = 1
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One upgrade step: the statements that take schema ``version - 1`` to ``version``.
+
+    Steps only alter what exists (``ALTER TABLE … ADD COLUMN``, data fixes);
+    new tables and indexes come from the idempotent ``SCHEMA`` that runs after them.
+    """
+
+    version: int
+    summary: str
+    statements: tuple[str, ...]
+
+
+FIRST_VERSION = 1
+"""The version release 0.1.0 wrote, where the steps start."""
+
+MIGRATIONS: tuple[Migration, ...] = ()
+"""Every upgrade step, in order (versions ``FIRST_VERSION + 1`` onwards)."""
+
+SCHEMA_VERSION = FIRST_VERSION + len(MIGRATIONS)
 
 SCHEMA = (
     """
@@ -152,10 +182,32 @@ SCHEMA = (
 )
 
 
+def pending_steps(version: int) -> tuple[Migration, ...]:
+    """The steps a database at ``version`` still needs (a fresh one, 0, needs none)."""
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"the database has schema version {version}, from a newer release of Omnihub "
+            f"(this one knows up to {SCHEMA_VERSION}); upgrade Omnihub or use another database"
+        )
+    if version == 0:
+        return ()
+    return tuple(m for m in MIGRATIONS if m.version > version)
+
+
 async def create_schema(conn: aiosqlite.Connection) -> None:
-    """Create every table and index that is missing, in one transaction."""
+    """Upgrade an existing database and create what is missing, in one transaction.
+
+    The version is read inside the write transaction, so two processes opening
+    one file at once upgrade it once.
+    """
     await conn.execute("BEGIN IMMEDIATE")
     try:
+        async with conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        for step in pending_steps(version):
+            for statement in step.statements:
+                await conn.execute(statement)
         for statement in (*SCHEMA, *HANDOFF_SCHEMA):
             await conn.execute(statement)
         await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
