@@ -237,8 +237,7 @@ async def update_conversation(request: Request, hub: Hub, token: ApiToken) -> Re
         tags=patch.tags,
         **nullable,
     )
-    conv = await hub.store.update_conversation(request.path_params["conversation_id"], update)
-    hub.pipeline.conversation_changed(conv)
+    conv = await hub.pipeline.update_conversation(request.path_params["conversation_id"], update)
     return JSONResponse(to_json(conv))
 
 

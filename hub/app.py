@@ -141,12 +141,12 @@ async def link_verified(
     """``ConnectorContext.link_verified`` (see :class:`hub.connectors.base.IdentityLinker`),
     applied with the handoff module's identity rules."""
     assert hub.handoff is not None
-    owner, _ = await hub.store.get_or_create_customer(verified, name=name)
+    owner = await hub.pipeline.customer_for(verified, name=name)
     customer = await hub.handoff.identities.link_verified(
         owner.id, identity, by=by, evidence=f"verified {verified}"
     )
     if (name and not customer.name) or attributes:
-        customer = await hub.store.update_customer(
+        customer = await hub.pipeline.update_customer(
             customer.id, name=None if customer.name else name, attributes=attributes
         )
     return customer

@@ -7,9 +7,14 @@ so a claim that expired and was taken over cannot overwrite the new owner.
 
 Deliveries run as their own tasks: cancelling the worker's loop never cuts a
 send in half; the send finishes and its outcome is recorded, so a message is
-delivered once. If the process dies mid-send, the lease expires and another
-worker sends again with the same ``OutboundMessage.event_id`` (the
-idempotency key connectors pass to the provider).
+delivered once. While a send runs its lease is renewed, so a slow provider
+never has the message claimed again; a send that takes longer than
+``send_timeout`` is abandoned as a transient failure and retried. If the
+process dies mid-send, the lease expires and another worker sends again with
+the same ``OutboundMessage.event_id`` (the idempotency key connectors pass to
+the provider) — unless that was the last allowed attempt: then the delivery
+fails. The outcome of a send is recorded even when its lease ran out (the
+provider's answer is still true), unless another outcome was recorded since.
 """
 
 from __future__ import annotations
@@ -115,7 +120,10 @@ class Outbox:
         if free <= 0:
             return 0
         events = await self.store.claim_outbound(
-            now=self.clock(), lease_seconds=self.settings.lease_seconds, limit=free
+            now=self.clock(),
+            lease_seconds=self.settings.lease_seconds,
+            limit=free,
+            max_attempts=self.settings.max_attempts,
         )
         for event in events:
             task = asyncio.create_task(self._deliver(event), name=f"omnihub-send-{event.id}")
@@ -130,8 +138,19 @@ class Outbox:
 
     async def _deliver(self, event: Event) -> None:
         assert event.delivery is not None
+        if event.delivery.status is DeliveryStatus.FAILED:  # its last attempt never finished
+            log.warning("delivery of %s failed: %s", event.id, event.delivery.error)
+            self.pipeline.publish_updated(event)
+            return
         token = event.delivery.lease_token
-        update = await self._attempt(event)
+        assert token is not None
+        keeper = asyncio.create_task(self._keep_lease(event.id, token))
+        try:
+            update = await self._attempt(event)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         recorded = await self.store.record_delivery(event.id, update, lease_token=token)
         if recorded is None:
             log.warning("lease on %s lost before its outcome was recorded", event.id)
@@ -139,6 +158,22 @@ class Outbox:
         self.pipeline.publish_updated(recorded)
         if update.status is DeliveryStatus.QUEUED:
             log.info("delivery of %s will retry: %s", event.id, update.error)
+
+    async def _keep_lease(self, event_id: str, token: str) -> None:
+        """Renew the claim every third of a lease while the send runs."""
+        lease = self.settings.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                held = await self.store.renew_lease(
+                    event_id, token, until=self.clock() + timedelta(seconds=lease)
+                )
+            except Exception:
+                log.exception("could not renew the lease on %s", event_id)
+                continue
+            if not held:
+                log.warning("lease on %s lost while its send runs", event_id)
+                return
 
     async def _attempt(self, event: Event) -> DeliveryUpdate:
         assert event.delivery is not None
@@ -165,7 +200,12 @@ class Outbox:
             meta=dict(event.meta),
         )
         try:
-            result = await connector.send(message)
+            async with asyncio.timeout(self.settings.send_timeout):
+                result = await connector.send(message)
+        except TimeoutError:
+            return self._retry(
+                attempt, f"the send took longer than {self.settings.send_timeout:g} s", None
+            )
         except PermanentError as exc:
             return DeliveryUpdate(DeliveryStatus.FAILED, error=exc.reason)
         except TransientError as exc:
@@ -191,7 +231,8 @@ class Outbox:
         )
 
     async def _thread_refs(self, event: Event) -> tuple[str, ...]:
-        if event.conversation_id is None:
+        channel = self.pipeline.channels.get(event.channel)
+        if event.conversation_id is None or channel is None or not channel.capabilities.threads:
             return ()
         page = await self.store.events(conversation_id=event.conversation_id, limit=50)
         refs = [e.thread_ref for e in page.items if e.thread_ref and e.channel == event.channel]

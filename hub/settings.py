@@ -25,7 +25,11 @@ DEFAULT_STORE = "sqlite:///./var/omnihub.db"
 
 
 class OutboxSettings(BaseModel):
-    """How the delivery worker retries."""
+    """How the delivery worker retries.
+
+    A claimed message is reserved for ``lease_seconds``, renewed while its send
+    runs; a send taking longer than ``send_timeout`` is abandoned and retried.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,6 +39,7 @@ class OutboxSettings(BaseModel):
     backoff_cap: float = Field(900.0, gt=0)
     poll_interval: float = Field(1.0, gt=0)
     concurrency: int = Field(8, ge=1)
+    send_timeout: float = Field(120.0, gt=0)
 
 
 class AgentSettings(BaseModel):

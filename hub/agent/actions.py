@@ -155,8 +155,7 @@ async def update(ctx: Ctx) -> Response:
         )
     else:
         raise InvalidInput("op", "op must be assign, status, priority or snooze")
-    updated = await ctx.hub.store.update_conversation(conv.id, change)
-    ctx.hub.pipeline.conversation_changed(updated)
+    updated = await ctx.hub.pipeline.update_conversation(conv.id, change)
     return _done(ctx, conv.id, {"conversation": to_json(updated)})
 
 

@@ -58,8 +58,7 @@ async def wake_snoozed(hub: Hub, now: datetime | None = None) -> list[Conversati
         if not _due(current, now):  # changed meanwhile (re-snoozed, answered)
             continue
         update = ConversationUpdate(status=ConversationStatus.OPEN, snoozed_until=None)
-        updated = await hub.store.update_conversation(conv.id, update)
-        hub.pipeline.conversation_changed(updated)
+        updated = await hub.pipeline.update_conversation(conv.id, update)
         woken.append(updated)
     return woken
 

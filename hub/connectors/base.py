@@ -73,6 +73,9 @@ class Capabilities:
     templates: bool = False
     typing: bool = False
     read_receipts: bool = False
+    threads: bool = False
+    """Replies carry the references of the conversation's earlier messages on this
+    channel (``OutboundMessage.in_reply_to``), as email does."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 :class:`Handoff` wires the parts (``build_app`` creates one per hub):
 
 * :mod:`.identity` — resolve, link on verified evidence, suggested links, merge/unmerge;
-* :mod:`.continuity` — the ingest hook: cross-channel continuity and handoff cards;
+* :mod:`.continuity` — the ingest policy: cross-channel continuity and handoff cards;
 * :mod:`.context` — the context packet (agent card, short text, email header);
 * :mod:`.links` — continuation links and the actions that send them;
 * :mod:`.web` — ``/c/<token>`` and the customer's session routes;
@@ -18,7 +18,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from hub.errors import BadToken, InvalidInput
-from hub.handoff.continuity import HandoffHook
+from hub.handoff.continuity import HandoffPolicy
 from hub.handoff.identity import Identities
 from hub.handoff.links import Links
 from hub.timeline.model import Event, Identity
@@ -53,9 +53,9 @@ class Handoff:
         self.public_url = public_url
         self.default_region = default_region
         self.identities = Identities(pipeline)
-        self.hook = HandoffHook(self.identities, settings)
-        self.links = Links(pipeline, self.identities, self.hook, signer, settings, public_url)
-        pipeline.hooks.append(self.hook)
+        self.policy = HandoffPolicy(settings)
+        self.links = Links(pipeline, self.identities, signer, settings, public_url)
+        pipeline.policies.append(self.policy)
 
     def attach(self, connectors: dict[str, Connector]) -> None:
         """Give connectors what they use from handoff (the Twilio voice greeting)."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.pipeline.types import HUB_CHANNEL
+from hub.pipeline.types import HUB_CHANNEL, Step
 from hub.timeline.model import (
     Conversation,
     ConversationStatus,
@@ -41,9 +41,15 @@ from hub.timeline.model import (
     EventKind,
     utcnow,
 )
-from hub.timeline.store import InboxFilter, TimelineStore
+from hub.timeline.work import (
+    ConversationEvents,
+    CustomerConversations,
+    GetCustomer,
+    Reader,
+    drive,
+)
 
-__all__ = ["ContextPacket", "Excerpt", "build_packet"]
+__all__ = ["ContextPacket", "Excerpt", "build_packet", "packet_step", "promises_of"]
 
 SHORT_LIMIT = 160
 LATEST = 6
@@ -199,20 +205,6 @@ def _cut(text: str) -> str:
     return text if len(text) <= SHORT_LIMIT else text[: SHORT_LIMIT - 1] + "…"
 
 
-async def _conversation_events(store: TimelineStore, conversation_id: str) -> list[Event]:
-    events: list[Event] = []
-    cursor: str | None = None
-    for _ in range(20):
-        page = await store.events(
-            conversation_id=conversation_id, cursor=cursor, direction="newer", limit=200
-        )
-        events.extend(page.items)
-        if not page.has_newer:
-            break
-        cursor = page.newer
-    return events
-
-
 def promises_of(events: list[Event]) -> list[Event]:
     """Follow-ups (outbound messages or notes with ``meta.follow_up``) not yet fulfilled."""
     fulfilled = {str(e.meta.get("fulfils")) for e in events if e.meta.get("fulfils")}
@@ -235,16 +227,22 @@ def _answered_callback(event: Event) -> bool:
     )
 
 
-async def build_packet(
-    store: TimelineStore,
+PACKET_EVENTS = 1000
+"""How many of the conversation's latest events a packet reads."""
+
+
+def packet_step(
     conversation: Conversation,
     *,
     from_channel: str | None = None,
     to_channel: str | None = None,
-) -> ContextPacket:
-    """The packet for ``conversation`` as of now."""
-    customer = await store.get_customer(conversation.customer_id)
-    events = await _conversation_events(store, conversation.id)
+    now: datetime | None = None,
+) -> Step[ContextPacket]:
+    """The packet for ``conversation``, as a step of reads (usable inside a unit of work)."""
+    customer = yield GetCustomer(conversation.customer_id)
+    if customer is None:
+        customer = Customer(id=conversation.customer_id)
+    events: list[Event] = yield ConversationEvents(conversation.id, PACKET_EVENTS)
     spoken = [e for e in events if e.kind in _SPOKEN and e.channel != HUB_CHANNEL]
     first_in = next((e for e in spoken if e.direction is Direction.IN and e.text), None)
     latest = [Excerpt.of(e) for e in spoken[-LATEST:]]
@@ -255,8 +253,8 @@ async def build_packet(
         None,
     )
     last_contact = max((e.occurred_at for e in spoken), default=None)
-    listing = await store.list_conversations(InboxFilter(customer_id=customer.id), limit=10)
-    others = [c for c in listing.items if c.id != conversation.id]
+    listing: list[Conversation] = yield CustomerConversations(customer.id, 10, open_only=True)
+    others = [c for c in listing if c.id != conversation.id]
     return ContextPacket(
         customer=customer,
         conversation=conversation,
@@ -268,4 +266,18 @@ async def build_packet(
         last_contact_at=last_contact,
         from_channel=from_channel,
         to_channel=to_channel,
+        built_at=now or utcnow(),
+    )
+
+
+async def build_packet(
+    store: Reader,
+    conversation: Conversation,
+    *,
+    from_channel: str | None = None,
+    to_channel: str | None = None,
+) -> ContextPacket:
+    """The packet for ``conversation`` as of now."""
+    return await drive(
+        store, packet_step(conversation, from_channel=from_channel, to_channel=to_channel)
     )

@@ -34,14 +34,17 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 
 from hub.errors import Conflict, InvalidIdentity
+from hub.pipeline.records import link_event
+from hub.pipeline.types import Step
 from hub.timeline.handoff import LinkSuggestion, SuggestionStatus
 from hub.timeline.merges import survivor
-from hub.timeline.model import Customer, EventKind, Identity, new_id, normalise_identity
+from hub.timeline.model import Customer, Identity, new_id, normalise_identity
+from hub.timeline.work import Sender
 
 if TYPE_CHECKING:
     from hub.pipeline import Pipeline
 
-__all__ = ["Claim", "Identities", "find_claims"]
+__all__ = ["Claim", "Identities", "find_claims", "link_event", "suggestion_step"]
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")
 TYPED_SCORE = 0.6
@@ -71,8 +74,27 @@ def _around(text: str, start: int, end: int) -> str:
     return " ".join(text[max(0, start - 40) : end + 20].split())
 
 
+def suggestion_step(
+    customer_id: str, identity: Identity, *, score: float, evidence: dict[str, Any]
+) -> Step[LinkSuggestion | None]:
+    """An unverified claim that ``identity`` is ``customer_id``'s, as a step (``None`` when it
+    is theirs already); the unit that returns it stores it."""
+    owner = yield Sender(identity)
+    other = owner.customer.id if owner.customer is not None else None
+    if other == customer_id:
+        return None
+    return LinkSuggestion(
+        id=new_id("sug"),
+        customer_id=customer_id,
+        identity=identity,
+        score=score,
+        evidence=[evidence],
+        other_customer_id=other,
+    )
+
+
 class Identities:
-    """Identity operations over the store, writing audit events through the pipeline."""
+    """Identity operations; every write goes through the pipeline."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -91,24 +113,7 @@ class Identities:
         into this one (reversible). Already this customer's: nothing changes.
         Either way a ``link`` or ``merge`` event records who and why.
         """
-        customer = await self.survivor(customer_id)
-        owner = await self.store.find_customer(identity)
-        if owner is not None and owner.id == customer.id:
-            return customer
-        if owner is not None:
-            return await self.pipeline.merge(
-                owner.id, customer.id, by=by, reason=f"verified {identity}: {evidence}"
-            )
-        customer = await self.store.link_identity(customer.id, identity)
-        await self.pipeline.internal_event(
-            customer.id,
-            None,
-            EventKind.LINK,
-            f"{by} linked {identity} ({evidence})",
-            author=by,
-            meta={"identity": str(identity), "by": by, "evidence": evidence},
-        )
-        return customer
+        return await self.pipeline.link(customer_id, identity, by=by, evidence=evidence)
 
     async def suggest(
         self,
@@ -119,26 +124,15 @@ class Identities:
         evidence: dict[str, Any],
     ) -> LinkSuggestion | None:
         """Record an unverified claim; ``None`` if ``identity`` is already this customer's."""
-        owner = await self.store.find_customer(identity)
-        if owner is not None and owner.id == customer_id:
-            return None
-        suggestion, _ = await self.store.add_suggestion(
-            LinkSuggestion(
-                id=new_id("sug"),
-                customer_id=customer_id,
-                identity=identity,
-                score=score,
-                evidence=[evidence],
-                other_customer_id=owner.id if owner else None,
-            )
+        return await self.pipeline.suggest(
+            lambda: suggestion_step(customer_id, identity, score=score, evidence=evidence)
         )
-        return suggestion
 
     async def confirm(
         self, suggestion_id: str, *, by: str, reason: str | None = None
     ) -> tuple[LinkSuggestion, Customer]:
         """An agent confirms: the identity is linked (or its owner merged) with an audit event."""
-        decided = await self.store.decide_suggestion(
+        decided = await self.pipeline.decide_suggestion(
             suggestion_id, SuggestionStatus.CONFIRMED, by=by, reason=reason
         )
         if decided is None:
@@ -156,7 +150,7 @@ class Identities:
         self, suggestion_id: str, *, by: str, reason: str | None = None
     ) -> LinkSuggestion:
         """An agent dismisses: nothing is linked; the suggestion is kept as dismissed."""
-        decided = await self.store.decide_suggestion(
+        decided = await self.pipeline.decide_suggestion(
             suggestion_id, SuggestionStatus.DISMISSED, by=by, reason=reason
         )
         if decided is None:

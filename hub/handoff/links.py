@@ -30,7 +30,6 @@ from hub.pipeline.types import HUB_CHANNEL
 from hub.timeline.model import Direction, Event, EventKind, Identity, to_json, utcnow
 
 if TYPE_CHECKING:
-    from hub.handoff.continuity import HandoffHook
     from hub.handoff.identity import Identities
     from hub.pipeline import Pipeline
     from hub.settings import HandoffSettings
@@ -101,7 +100,6 @@ class Links:
         self,
         pipeline: Pipeline,
         identities: Identities,
-        hook: HandoffHook,
         signer: Signer,
         settings: HandoffSettings,
         public_url: str,
@@ -109,7 +107,6 @@ class Links:
         self.pipeline = pipeline
         self.store = pipeline.store
         self.identities = identities
-        self.hook = hook
         self.signer = signer
         self.settings = settings
         self.public_url = public_url.rstrip("/")
@@ -140,7 +137,7 @@ class Links:
             f"{self.settings.business_name}: {packet.short_text()} Let's continue by text: "
             f"reply to this message, or pick up the chat at {url}"
         )
-        await self.hook.expect_reply(
+        await self.pipeline.expect_reply(
             phone,
             customer_id=conv.customer_id,
             conversation_id=conv.id,
@@ -269,8 +266,7 @@ class Links:
             packet=to_json(packet.agent_card()),
             short=packet.short_text(),
         )
-        stored, _ = await self.store.append_event(card)
-        self.pipeline.publish_created([stored], conv.id)
+        await self.pipeline.append([card])
         session = self.signer.dumps(
             SESSION_PURPOSE, {"c": conv.id, "u": customer.id, "v": str(visitor)}
         )

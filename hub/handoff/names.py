@@ -20,21 +20,21 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
-from hub.errors import NotFound
-from hub.timeline.model import EMAIL
+from hub.pipeline.types import Step
+from hub.timeline.handoff import DomainCustomer, LinkSuggestion
+from hub.timeline.model import EMAIL, Customer, new_id
+from hub.timeline.work import DomainCustomers, GetCustomer, Suggestions
 
 if TYPE_CHECKING:
-    from hub.handoff.identity import Identities
     from hub.settings import HandoffSettings
-    from hub.timeline.handoff import LinkSuggestion
-    from hub.timeline.model import Customer, Identity
+    from hub.timeline.model import Identity
 
 __all__ = [
     "NAME_DOMAIN_SCORE",
     "email_domain",
     "is_free_mail",
     "match_name",
-    "suggest_same_name_and_domain",
+    "same_name_and_domain_step",
 ]
 
 NAME_DOMAIN_SCORE = 0.5
@@ -84,52 +84,52 @@ def is_free_mail(domain: str, free_mail_domains: tuple[str, ...]) -> bool:
     return False
 
 
-async def suggest_same_name_and_domain(
-    identities: Identities,
-    newcomer: Customer,
+def same_name_and_domain_step(
+    newcomer_id: str,
+    newcomer_name: str,
     identity: Identity,
     settings: HandoffSettings,
     *,
     channel: str,
-) -> list[LinkSuggestion]:
-    """Suggest linking ``newcomer`` (first seen with ``identity``) to each customer of the
-    same name owning an address at the same domain; the suggestions made."""
+) -> Step[list[LinkSuggestion]]:
+    """The suggestions linking a newcomer (first seen with ``identity``, named
+    ``newcomer_name``) to each customer of the same name owning an address at the same
+    domain, as a step; the unit that returns them stores them."""
     domain = email_domain(identity)
-    name = match_name(newcomer.name)
+    name = match_name(newcomer_name)
     if domain is None or name is None or is_free_mail(domain, settings.free_mail_domains):
         return []
-    store = identities.store
-    candidates = await store.customers_on_email_domain(domain, limit=MAX_CANDIDATES)
-    same = [c for c in candidates if c.customer_id != newcomer.id and match_name(c.name) == name]
+    candidates: list[DomainCustomer] = yield DomainCustomers(domain, MAX_CANDIDATES)
+    same = [c for c in candidates if c.customer_id != newcomer_id and match_name(c.name) == name]
     if not same:
         return []
-    already = {
-        side
-        for s in await store.list_suggestions(customer_id=newcomer.id, limit=500)
-        for side in (s.customer_id, s.other_customer_id)
-    }
+    existing_suggestions: list[LinkSuggestion] = yield Suggestions(newcomer_id)
+    already = {side for s in existing_suggestions for side in (s.customer_id, s.other_customer_id)}
     made: list[LinkSuggestion] = []
     for candidate in same:
         if candidate.customer_id in already:
             continue  # one suggestion per pair of customers
-        try:
-            existing = await store.get_customer(candidate.customer_id)
-        except NotFound:
+        existing: Customer | None = yield GetCustomer(candidate.customer_id)
+        if existing is None:
             continue
         theirs = [str(i) for i in existing.identities if email_domain(i) == domain]
-        suggestion = await identities.suggest(
-            existing.id,
-            identity,
-            score=NAME_DOMAIN_SCORE,
-            evidence={
-                "kind": "same_name_and_domain",
-                "detail": (
-                    f"{newcomer.name} <{identity.value}> is named like {existing.name} "
-                    f"<{', '.join(theirs[:3]).replace('email:', '')}> at {domain}"
-                ),
-                "channel": channel,
-            },
+        made.append(
+            LinkSuggestion(
+                id=new_id("sug"),
+                customer_id=existing.id,
+                identity=identity,
+                score=NAME_DOMAIN_SCORE,
+                evidence=[
+                    {
+                        "kind": "same_name_and_domain",
+                        "detail": (
+                            f"{newcomer_name} <{identity.value}> is named like {existing.name} "
+                            f"<{', '.join(theirs[:3]).replace('email:', '')}> at {domain}"
+                        ),
+                        "channel": channel,
+                    }
+                ],
+                other_customer_id=newcomer_id,
+            )
         )
-        if suggestion is not None:
-            made.append(suggestion)
     return made

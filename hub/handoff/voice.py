@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from hub.connectors.twilio.memory import CallerInfo
 from hub.handoff.context import build_packet
-from hub.handoff.continuity import last_active
 from hub.timeline.model import utcnow
 from hub.timeline.store import InboxFilter
 
@@ -48,7 +47,7 @@ class TimelineCallers:
             InboxFilter(status=(), customer_id=customer.id), limit=1
         )
         window = timedelta(hours=self.settings.window_hours)
-        if not page.items or await last_active(self.store, page.items[0]) < utcnow() - window:
+        if not page.items or page.items[0].last_activity_at < utcnow() - window:
             return CallerInfo(known=True, name=name)
         conv = page.items[0]
         packet = await build_packet(self.store, conv, to_channel="voice")

@@ -1,16 +1,16 @@
-"""The pipeline's shared state: store, bus, channels, hooks, per-customer locks, publishing."""
+"""The pipeline's shared state: store, bus, channels, policies, appending, publishing."""
 
 from __future__ import annotations
 
-import asyncio
-import weakref
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hub.bus import Bus, BusMessage, Topic
-from hub.pipeline.types import HUB_CHANNEL, IngestHook
+from hub.pipeline.types import HUB_CHANNEL, IngestPolicy
 from hub.timeline.model import Conversation, Direction, Event, EventKind, new_id, utcnow
 from hub.timeline.store import TimelineStore
+from hub.timeline.work import Outcome, Writes, writes_only
 
 if TYPE_CHECKING:
     from hub.connectors.base import Channel
@@ -27,21 +27,36 @@ class PipelineBase:
         bus: Bus,
         *,
         channels: Mapping[str, Channel] | None = None,
-        hooks: Sequence[IngestHook] = (),
+        policies: Sequence[IngestPolicy] = (),
     ) -> None:
         self.store = store
         self.bus = bus
         self.channels: dict[str, Channel] = dict(channels or {})
-        self.hooks = list(hooks)
+        self.policies = list(policies)
         self.on_queued: list[Callable[[Event], None]] = []
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def _lock(self, key: str) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        return lock
+    async def append(self, events: Sequence[Event]) -> Outcome:
+        """Append ``events`` of one customer as one unit and announce them."""
+        customer_id = events[0].customer_id
+        outcome = await self.store.run(
+            functools.partial(writes_only, Writes(customer_id, list(events)))
+        )
+        self.publish_outcome(outcome)
+        return outcome
+
+    def publish_outcome(self, outcome: Outcome) -> None:
+        """Announce what a unit appended and the conversations it changed."""
+        for event in outcome.created_events:
+            self.bus.publish(BusMessage(Topic.EVENT_CREATED, event.customer_id, event=event))
+        for conv in outcome.conversations:
+            self.bus.publish(
+                BusMessage(
+                    Topic.CONVERSATION_UPDATED,
+                    conv.customer_id,
+                    conversation=conv,
+                    data={"conversation_id": conv.id},
+                )
+            )
 
     async def internal_event(
         self,
@@ -73,22 +88,9 @@ class PipelineBase:
             received_at=now,
             meta=dict(meta or {}),
         )
-        stored, _ = await self.store.append_event(event)
-        self.publish_created([stored], conversation_id)
-        return stored
-
-    def publish_created(self, events: list[Event], conversation_id: str | None) -> None:
-        """Announce newly stored events (and that their conversation changed)."""
-        for event in events:
-            self.bus.publish(BusMessage(Topic.EVENT_CREATED, event.customer_id, event=event))
-        if events and conversation_id:
-            self.bus.publish(
-                BusMessage(
-                    Topic.CONVERSATION_UPDATED,
-                    events[-1].customer_id,
-                    data={"conversation_id": conversation_id},
-                )
-            )
+        outcome = await self.append([event])
+        assert outcome.event is not None
+        return outcome.event
 
     def conversation_changed(self, conv: Conversation) -> None:
         """Tell subscribers a conversation changed outside ingest/send (assign, status)."""

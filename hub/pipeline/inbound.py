@@ -1,12 +1,38 @@
-"""``ingest``: dedupe → resolve identity → thread → hooks → append → publish."""
+"""``ingest``: one inbound message, planned here, stored by the store as one unit of work.
+
+The plan (a generator, see :mod:`hub.timeline.work`) reads what it needs and
+decides; the store runs it and writes the outcome atomically::
+
+    sender ─► policies.resolve ─► customer (known, or new with this identity)
+           ─► thread: conversation_id proof → in_reply_to → policies.route
+                      → same-channel open conversation → a new one
+           ─► policies.extras (handoff card, suggestions) ─► the event
+
+Only events of conversational kinds (messages, calls, voicemails) open a
+conversation; anything else (an auto-reply, a bounce, a status record) that
+threads to none is stored on the customer's timeline without one.
+"""
 
 from __future__ import annotations
 
+import functools
+
 from hub.connectors.base import InboundMessage, IngestResult
-from hub.errors import NotFound
 from hub.pipeline.base import PipelineBase
-from hub.pipeline.types import IngestContext
-from hub.timeline.model import Conversation, Customer, Event, new_id, utcnow
+from hub.pipeline.types import IngestContext, Step
+from hub.timeline.fold import CONVERSATIONAL
+from hub.timeline.model import Conversation, Event, new_id, utcnow
+from hub.timeline.work import (
+    FindEvent,
+    GetConversation,
+    Head,
+    NewCustomer,
+    OpenConversation,
+    Plan,
+    Sender,
+    ThreadParent,
+    Writes,
+)
 
 __all__ = ["Inbound"]
 
@@ -20,90 +46,117 @@ class Inbound(PipelineBase):
         Idempotent on ``(channel, external_id)``: the same message again
         returns the stored event with ``created=False``, and nothing is published.
         """
-        existing = await self.store.find_event(message.channel, message.external_id)
-        if existing is not None:
-            return IngestResult(existing, created=False)
+        outcome = await self.store.run(functools.partial(self.plan_ingest, message))
+        assert outcome.event is not None
+        if outcome.created:
+            self.publish_outcome(outcome)
+        return IngestResult(outcome.event, outcome.created)
 
-        for hook in self.hooks:
-            await hook.before_resolve(message)
-        customer, new_customer = await self.store.get_or_create_customer(
-            message.identity, name=message.customer_name
+    def plan_ingest(self, message: InboundMessage) -> Plan:
+        """The unit of work that ingests ``message`` (see the module docstring)."""
+        sender = yield Sender(message.identity)
+        ctx = IngestContext(message=message, sender=sender, now=utcnow())
+        for policy in self.policies:
+            yield from policy.resolve(ctx)
+        new_customer: NewCustomer | None = None
+        set_name = None
+        if ctx.customer_id is None:
+            if sender.customer is not None:
+                ctx.customer_id = sender.customer.id
+                set_name = None if sender.customer.named else message.customer_name
+            else:
+                new_customer = NewCustomer(new_id("cus"), message.identity, message.customer_name)
+                ctx.customer_id = new_customer.id
+                ctx.new_customer = True
+        elif message.customer_name:
+            set_name = message.customer_name
+        conversation, opened = yield from self._thread(ctx)
+        ctx.conversation, ctx.new_conversation = conversation, opened
+        for policy in self.policies:
+            yield from policy.extras(ctx)
+        event = self._inbound_event(message, ctx.customer_id, conversation)
+        return Writes(
+            customer_id=ctx.customer_id,
+            events=[*ctx.extra_events, event],
+            new_customer=new_customer,
+            set_name=set_name,
+            link=ctx.link,
+            new_conversation=conversation if opened else None,
+            suggestions=ctx.suggestions,
         )
-        if message.customer_name and not customer.name:
-            customer = await self.store.update_customer(customer.id, name=message.customer_name)
 
-        async with self._lock(customer.id):
-            raced = await self.store.find_event(message.channel, message.external_id)
-            if raced is not None:
-                return IngestResult(raced, created=False)
-            ctx = IngestContext(
-                message=message, customer=customer, store=self.store, new_customer=new_customer
-            )
-            ctx.conversation, ctx.new_conversation = await self._thread(ctx)
-            for hook in self.hooks:
-                await hook.before_append(ctx)
-            event = self._inbound_event(message, customer, ctx.conversation)
-            created_events: list[Event] = []
-            for extra in ctx.extra_events:
-                stored_extra, created = await self.store.append_event(extra)
-                if created:
-                    created_events.append(stored_extra)
-            stored, created = await self.store.append_event(event)
-            if created:
-                created_events.append(stored)
-
-        self.publish_created(created_events, stored.conversation_id)
-        return IngestResult(stored, created)
-
-    async def _thread(self, ctx: IngestContext) -> tuple[Conversation, bool]:
-        message, customer = ctx.message, ctx.customer
-        if message.conversation_id:
-            conv = await self._own_conversation(message.conversation_id, customer.id)
-            if conv is not None:
+    def _thread(self, ctx: IngestContext) -> Step[tuple[Conversation | None, bool]]:
+        message, customer_id = ctx.message, ctx.customer_id
+        assert customer_id is not None
+        known = not ctx.new_customer or ctx.link is not None
+        if known and message.conversation_id:
+            conv = yield GetConversation(message.conversation_id)
+            if conv is not None and conv.customer_id == customer_id:
                 ctx.routed_by = "conversation_id"
                 return conv, False
-        if message.in_reply_to:
-            parent = await self.store.find_event_by_thread_ref(list(message.in_reply_to))
+        if known and message.in_reply_to:
+            parent = yield ThreadParent(tuple(message.in_reply_to))
             if parent is not None and parent.conversation_id:
-                conv = await self._own_conversation(parent.conversation_id, customer.id)
-                if conv is not None:
+                conv = yield GetConversation(parent.conversation_id)
+                if conv is not None and conv.customer_id == customer_id:
                     ctx.routed_by = "thread"
                     return conv, False
-        for hook in self.hooks:
-            routed = await hook.route(ctx)
-            if routed is not None:
-                ctx.routed_by = "hook"
-                return routed, False
-        if not message.new_thread:
-            conv = await self.store.find_open_conversation(customer.id, channel=message.channel)
-            if conv is not None:
-                ctx.routed_by = "same_channel"
-                return conv, False
-        key = f"{message.channel}\x1f{message.external_id}"
-        conv = await self.store.open_conversation(
-            customer.id, channel=message.channel, subject=message.subject, open_key=key
-        )
+        if known:
+            ctx.head = yield Head(customer_id)
+            for policy in self.policies:
+                routed = yield from policy.route(ctx)
+                if routed is not None:
+                    ctx.routed_by = policy.name
+                    return routed, False
+            if not message.new_thread:
+                conv = yield OpenConversation(customer_id, message.channel)
+                if conv is not None:
+                    ctx.routed_by = "same_channel"
+                    return conv, False
+        if message.kind not in CONVERSATIONAL:
+            ctx.routed_by = "none"
+            return None, False
+        if known:
+            # A replay must not open a second conversation before it finds itself.
+            replay = yield FindEvent(message.channel, message.external_id)
+            if replay is not None:
+                ctx.routed_by = "replay"
+                return None, False
         ctx.routed_by = "new"
-        return conv, True
+        opened = Conversation.opened(
+            customer_id,
+            message.channel,
+            subject=message.subject,
+            open_key=self._open_key(ctx),
+            at=message.occurred_at or ctx.now,
+        )
+        return opened, True
 
-    async def _own_conversation(
-        self, conversation_id: str, customer_id: str
-    ) -> Conversation | None:
-        try:
-            conv = await self.store.get_conversation(conversation_id)
-        except NotFound:
-            return None
-        return conv if conv.customer_id == customer_id else None
+    @staticmethod
+    def _open_key(ctx: IngestContext) -> str:
+        """What makes opening this conversation happen once.
+
+        A message that starts a topic of its own opens its own conversation, keyed
+        by its dedupe key (a replay finds it). Any other opens "the customer's next
+        conversation after their current one": two messages racing on two hub
+        instances compute the same key, and the store lets one of them open it.
+        """
+        message = ctx.message
+        if message.new_thread:
+            return f"{message.channel}\x1f{message.external_id}"
+        head = ctx.head
+        after = f"{head.id}@{head.last_activity_at.isoformat()}" if head is not None else "-"
+        return f"{ctx.customer_id}\x1fnext\x1f{after}"
 
     @staticmethod
     def _inbound_event(
-        message: InboundMessage, customer: Customer, conversation: Conversation
+        message: InboundMessage, customer_id: str, conversation: Conversation | None
     ) -> Event:
         now = utcnow()
         return Event(
             id=new_id("evt"),
-            customer_id=customer.id,
-            conversation_id=conversation.id,
+            customer_id=customer_id,
+            conversation_id=conversation.id if conversation is not None else None,
             channel=message.channel,
             direction=message.direction,
             kind=message.kind,

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import NotFound
 from hub.pipeline.base import PipelineBase
-from hub.pipeline.types import HUB_CHANNEL, ReplyOption, SendRejected
+from hub.pipeline.types import HUB_CHANNEL, ReplyOption, SendRejected, Step
 from hub.timeline.model import (
     Attachment,
     Conversation,
@@ -21,6 +22,7 @@ from hub.timeline.model import (
     utcnow,
 )
 from hub.timeline.store import DeliveryUpdate
+from hub.timeline.work import GetConversation, GetCustomer, LastInbound, Plan, Writes, drive
 
 if TYPE_CHECKING:
     from hub.connectors.base import Channel
@@ -49,18 +51,50 @@ class Outbound(PipelineBase):
     ) -> Event:
         """Queue a reply in ``conversation_id``; the outbox delivers it.
 
-        ``channel`` defaults to the channel of the customer's last inbound
-        message in the conversation. ``to`` overrides the address (the handoff
-        module sends "text me instead" to a number the customer asked for).
-        ``client_ref`` makes the call idempotent (the same ref returns the
-        already queued event). ``meta.follow_up = True`` marks a promise the
-        context packet tracks until fulfilled. Raises :class:`SendRejected`
-        before queueing when the channel cannot take it.
+        ``channel`` defaults to the channel the customer was last on in the
+        conversation. ``to`` overrides the address (the handoff module sends "text
+        me instead" to a number the customer asked for). ``client_ref`` makes the
+        call idempotent (the same ref returns the already queued event).
+        ``meta.follow_up = True`` marks a promise the context packet tracks until
+        fulfilled. Raises :class:`SendRejected` before queueing when the channel
+        cannot take it. One unit of work: the checks read the same state the
+        write is made on.
         """
-        conv = await self.store.get_conversation(conversation_id)
         if not text and not attachments:
             raise SendRejected("text", "a reply needs text or an attachment")
-        channel = channel or await self._last_inbound_channel(conv)
+
+        def plan() -> Plan:
+            conv = yield GetConversation(conversation_id)
+            if conv is None:
+                raise NotFound(f"no conversation {conversation_id!r}")
+            event = yield from self._reply(
+                conv, text, html, subject, attachments, channel, to, author, client_ref, meta
+            )
+            return Writes(conv.customer_id, [event])
+
+        outcome = await self.store.run(plan)
+        stored = outcome.event
+        assert stored is not None
+        if outcome.created:
+            self.publish_outcome(outcome)
+            for wake in self.on_queued:
+                wake(stored)
+        return stored
+
+    def _reply(
+        self,
+        conv: Conversation,
+        text: str | None,
+        html: str | None,
+        subject: str | None,
+        attachments: Sequence[Attachment],
+        channel: str | None,
+        to: Identity | None,
+        author: str | None,
+        client_ref: str | None,
+        meta: Mapping[str, Any] | None,
+    ) -> Step[Event]:
+        channel = channel or self._default_channel(conv)
         if channel is None:
             raise SendRejected("channel", "no channel given and the customer never wrote in")
         info = self.channels.get(channel)
@@ -73,18 +107,22 @@ class Outbound(PipelineBase):
             raise SendRejected("attachments", f"{channel} does not take attachments")
         if to is not None and info.identity_kind is not None and to.kind != info.identity_kind:
             raise SendRejected("to", f"{channel} reaches {info.identity_kind} identities, not {to}")
-        option = await self._option(conv, info)
+        option = yield from self._option(conv, info)
         to = to or option.to
         if to is None:
             raise SendRejected("channel", f"the customer has no address on {channel}")
         if option.needs and not (meta or {}).get(option.needs):
+            assert option.window_closes_at is not None or option.needs
+            closed = (
+                f"closed at {option.window_closes_at:%Y-%m-%d %H:%M} UTC"
+                if option.window_closes_at
+                else "is closed"
+            )
             raise SendRejected(
-                option.needs,
-                f"the reply window on {channel} closed at {option.window_closes_at:%Y-%m-%d %H:%M} "
-                f"UTC; a {option.needs} is needed",
+                option.needs, f"the reply window on {channel} {closed}; a {option.needs} is needed"
             )
         now = utcnow()
-        event = Event(
+        return Event(
             id=new_id("evt"),
             customer_id=conv.customer_id,
             conversation_id=conv.id,
@@ -103,48 +141,32 @@ class Outbound(PipelineBase):
             delivery=Delivery(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now),
             meta=dict(meta or {}),
         )
-        stored, created = await self.store.append_event(event)
-        if created:
-            self.publish_created([stored], stored.conversation_id)
-            for wake in self.on_queued:
-                wake(stored)
-        return stored
 
-    async def _last_inbound_channel(self, conv: Conversation) -> str | None:
-        cursor: str | None = None
-        for _ in range(10):
-            page = await self.store.events(conversation_id=conv.id, cursor=cursor, limit=100)
-            for event in reversed(page.items):
-                if event.direction is Direction.IN and event.channel != HUB_CHANNEL:
-                    return event.channel
-            if page.older is None:
-                break
-            cursor = page.older
-        return conv.last_channel if conv.last_channel != HUB_CHANNEL else None
+    @staticmethod
+    def _default_channel(conv: Conversation) -> str | None:
+        for candidate in (conv.customer_channel, conv.last_channel):
+            if candidate and candidate != HUB_CHANNEL:
+                return candidate
+        return None
 
     async def reply_options(self, conversation_id: str) -> list[ReplyOption]:
         """Every running channel, with the customer's address on it (if any), its
         limits and whether its reply window is open — what a composer shows."""
         conv = await self.store.get_conversation(conversation_id)
-        return [await self._option(conv, info) for info in self.channels.values()]
+        return [
+            await drive(self.store, self._option(conv, info)) for info in self.channels.values()
+        ]
 
-    async def _option(self, conv: Conversation, info: Channel) -> ReplyOption:
-        page = await self.store.events(customer_id=conv.customer_id, limit=200)
-        last_in = next(
-            (
-                e
-                for e in reversed(page.items)
-                if e.channel == info.name and e.direction is Direction.IN and e.identity
-            ),
-            None,
-        )
-        to = last_in.identity if last_in else None
+    def _option(self, conv: Conversation, info: Channel) -> Step[ReplyOption]:
+        last_in = yield LastInbound(conv.customer_id, info.name)
+        to = last_in.identity if last_in is not None else None
         if to is None:
-            customer = await self.store.get_customer(conv.customer_id)
+            customer = yield GetCustomer(conv.customer_id)
+            identities = customer.identities if customer is not None else []
             to = next(
                 (
                     i
-                    for i in customer.identities
+                    for i in identities
                     if info.identity_kind is None or i.kind == info.identity_kind
                 ),
                 None,
@@ -192,14 +214,19 @@ class Outbound(PipelineBase):
         *,
         error: str | None = None,
     ) -> Event | None:
-        """Record a provider's status callback; a status never moves backwards."""
-        event = await self.store.find_event_by_provider_id(channel, provider_id)
-        if event is None:
-            log.info("delivery report for unknown %s message %s", channel, provider_id)
-            return None
-        updated = await self.store.record_delivery(
-            event.id, DeliveryUpdate(status=status, error=error)
+        """Record a provider's status callback; a status never moves backwards.
+
+        A status for a message whose provider id is not recorded yet (the callback
+        beat the provider's answer to our send) is kept and applied once the
+        outbox records that id, for every connector alike.
+        """
+        updated = await self.store.report_status(
+            channel, provider_id, DeliveryUpdate(status=status, error=error)
         )
-        if updated is not None:
-            self.publish_updated(updated)
+        if updated is None:
+            log.info(
+                "delivery report for %s message %s kept until it is known", channel, provider_id
+            )
+            return None
+        self.publish_updated(updated)
         return updated

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hub.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from hub.connectors.base import InboundMessage
-    from hub.timeline.model import Conversation, Customer, Event, Identity
-    from hub.timeline.store import TimelineStore
+    from hub.timeline.handoff import LinkSuggestion
+    from hub.timeline.model import Conversation, Event, Identity
+    from hub.timeline.work import Read, SenderInfo
 
-__all__ = ["HUB_CHANNEL", "IngestContext", "IngestHook", "ReplyOption", "SendRejected"]
+__all__ = ["HUB_CHANNEL", "IngestContext", "IngestPolicy", "ReplyOption", "SendRejected", "Step"]
+
+T = TypeVar("T")
 
 HUB_CHANNEL = "hub"
 """The channel of events the hub itself writes (notes, merges, handoff cards)."""
@@ -45,46 +48,68 @@ class ReplyOption:
 
 @dataclass(slots=True)
 class IngestContext:
-    """What a hook sees while a message is being ingested.
+    """What a policy sees, and may decide, while ``ingest`` plans one message.
 
-    ``routed_by`` says how the conversation was chosen: ``"conversation_id"``
-    (the connector's proof), ``"thread"`` (``in_reply_to``), ``"hook"`` (an
-    :meth:`IngestHook.route`), ``"same_channel"`` (the customer's open
-    conversation on this channel) or ``"new"``. ``new_customer`` is true when
-    this message's sender was first seen by this ingest.
+    ``sender`` is who owns the message's identity (and any reply we expect
+    from it). A policy's ``resolve`` may choose the customer (``customer_id``)
+    and attach the sender's identity to them (``link``, verified evidence, with
+    a ``link`` event in ``extra_events``). ``customer_id`` is then set (a new
+    customer's id when ``new_customer``), ``conversation`` chosen:
+    ``routed_by`` says how — ``"conversation_id"`` (the connector's proof),
+    ``"thread"`` (``in_reply_to``), a policy's ``name`` (its :meth:`route`),
+    ``"same_channel"`` (the customer's open conversation on this channel) or
+    ``"new"``. ``head`` is the customer's most recently active conversation
+    (read before ``route``; ``None`` for a new customer). ``extras`` may add
+    events appended just before the message (a handoff card) and suggestions.
+    ``now`` is the time the plan runs.
     """
 
     message: InboundMessage
-    customer: Customer
-    store: TimelineStore
+    sender: SenderInfo
+    now: datetime
+    customer_id: str | None = None
+    new_customer: bool = False
+    link: Identity | None = None
+    head: Conversation | None = None
     conversation: Conversation | None = None
     new_conversation: bool = False
     routed_by: str = "new"
-    new_customer: bool = False
     extra_events: list[Event] = field(default_factory=list)
+    suggestions: list[LinkSuggestion] = field(default_factory=list)
 
 
-class IngestHook:
-    """Extension point inside ``ingest`` (the handoff module implements it).
+Step = Generator["Read", Any, T]
+"""A policy step: yields reads (see :mod:`hub.timeline.work`), returns a ``T``."""
 
-    Stages, in order, each a no-op by default:
 
-    * ``before_resolve(message)`` — before the sender's identity is resolved to
-      a customer, outside the customer lock (may link identities on verified
-      evidence);
-    * ``route(ctx)`` — may pick the conversation after the message's own
-      threading evidence (``conversation_id``, ``in_reply_to``) and before the
-      default same-channel threading;
-    * ``before_append(ctx)`` — may add events (e.g. a handoff card) to
-      ``ctx.extra_events``, appended just before the message itself.
+class IngestPolicy:
+    """Rules ``ingest`` consults while it plans (the handoff module's continuity and
+    identity rules are one). Each stage is a generator that may ``yield`` reads
+    (:mod:`hub.timeline.work`) and must not do anything else — it may run on the
+    store's thread, and more than once — and returns its decision:
+
+    * ``resolve(ctx)`` — before the customer is chosen: may set ``ctx.customer_id``
+      (and ``ctx.link``) on verified evidence, or add suggestions;
+    * ``route(ctx)`` — after the message's own threading evidence
+      (``conversation_id``, ``in_reply_to``) and before same-channel threading:
+      the conversation to join, or ``None`` (``name`` says how it was chosen);
+    * ``extras(ctx)`` — once the conversation is chosen: may add events to
+      ``ctx.extra_events`` (appended just before the message) and suggestions.
     """
 
-    async def before_resolve(self, message: InboundMessage) -> None:
-        """Runs before identity resolution."""
+    name = "policy"
 
-    async def route(self, ctx: IngestContext) -> Conversation | None:
+    def resolve(self, ctx: IngestContext) -> Step[None]:
+        """Runs before the customer is chosen."""
+        return None
+        yield  # pragma: no cover
+
+    def route(self, ctx: IngestContext) -> Step[Conversation | None]:
         """The conversation to use, or ``None`` to fall through."""
         return None
+        yield  # pragma: no cover
 
-    async def before_append(self, ctx: IngestContext) -> None:
-        """Add extra events to ``ctx.extra_events``."""
+    def extras(self, ctx: IngestContext) -> Step[None]:
+        """Add events and suggestions."""
+        return None
+        yield  # pragma: no cover

@@ -161,6 +161,7 @@ def conversation_to_doc(c: Conversation) -> dict[str, Any]:
         "resolved_at": c.resolved_at,
         "snoozed_until": c.snoozed_until,
         "open_key": c.open_key,
+        "customer_channel": c.customer_channel,
     }
 
 
@@ -184,4 +185,5 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
         resolved_at=aware(doc.get("resolved_at")),
         snoozed_until=aware(doc.get("snoozed_until")),
         open_key=doc.get("open_key"),
+        customer_channel=doc.get("customer_channel"),
     )

@@ -211,6 +211,9 @@ class Conversation:
     answered by an outbound one; ``None`` when the business spoke last.
     ``origin_customer_id`` is who opened it, kept so an unmerge can restore it.
     ``open_key`` makes opening idempotent (the dedupe key of the first message).
+    ``customer_channel`` is the channel the customer was last on here (their
+    latest message, or the channel a handoff card announced): a message on
+    another channel is a channel switch.
     """
 
     id: str
@@ -231,6 +234,7 @@ class Conversation:
     snoozed_until: datetime | None = None
     origin_customer_id: str | None = None
     open_key: str | None = None
+    customer_channel: str | None = None
 
     @classmethod
     def opened(
@@ -240,8 +244,13 @@ class Conversation:
         *,
         subject: str | None = None,
         open_key: str | None = None,
+        at: datetime | None = None,
     ) -> Conversation:
-        """A conversation ``customer_id`` opens now on ``channel`` (what stores insert)."""
+        """A conversation ``customer_id`` opens on ``channel`` (what stores insert).
+
+        ``at`` is when its first event happened (default now): the conversation's
+        activity counts from its events' own times.
+        """
         now = utcnow()
         return cls(
             id=new_id("con"),
@@ -250,7 +259,7 @@ class Conversation:
             channels=[channel],
             last_channel=channel,
             opened_at=now,
-            last_activity_at=now,
+            last_activity_at=at or now,
             origin_customer_id=customer_id,
             open_key=open_key,
         )

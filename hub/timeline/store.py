@@ -7,21 +7,27 @@ outbox, the API and the CLI use a store; connectors never do.
 
 Rules every adapter follows:
 
-* ``append_event`` is idempotent on ``Event.dedupe_key`` (``channel`` +
-  ``external_id``): appending a duplicate returns the stored event and
-  ``created=False``. It assigns ``Event.seq`` (strictly increasing) and
-  ``origin_customer_id``, and folds the event into its conversation's summary
-  (``last_activity_at``, ``last_channel``, ``channels``, preview,
-  ``waiting_since``, ``first_response_at``; an inbound message re-opens a
-  pending, snoozed or resolved conversation).
+* Timeline writes are **units of work** (:mod:`hub.timeline.work`): ``run``
+  takes a plan, answers its reads and applies what it returns atomically, in
+  the fewest round trips the engine allows. A unit is idempotent on its last
+  event's ``dedupe_key`` (``channel`` + ``external_id``): a duplicate writes
+  nothing and answers with the stored event. Appending assigns ``Event.seq``
+  and ``origin_customer_id`` and folds each event into its conversation's
+  summary (:mod:`hub.timeline.fold`). ``append_event`` is a unit of one event.
+* A customer's events take effect in ``seq`` order: a reader paging a timeline
+  by cursor never passes an event whose unit has not committed.
 * Timelines page by opaque cursors over ``seq``; pages hold items oldest first.
 * Merge and unmerge use single-document atomic operations only (no
   multi-document transactions), are idempotent, and are safe to re-run after a
   crash half-way. Unmerge restores every identity, conversation and event whose
   ``origin_customer_id`` is the unmerged customer (or a customer merged into it).
 * Outbox: ``claim_outbound`` hands each due message to exactly one claimant
-  under a lease; ``record_delivery`` with the lease token ends the claim;
-  without a token (provider callbacks) a status only ever moves forward.
+  under a lease (renewable while the send runs) and fails a message whose last
+  allowed attempt never finished; ``record_delivery`` with the lease token ends
+  the claim, and the outcome of a send whose lease ran out is still recorded
+  if nobody recorded one since; provider callbacks (``report_status``) only
+  move a status forward, and one that arrives before its provider id is known
+  is kept and applied when the id is recorded.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from hub.timeline.model import (
     Priority,
     ReadMark,
 )
+from hub.timeline.work import Outcome, PlanFactory, Read
 
 __all__ = [
     "AgentUpdate",
@@ -204,6 +211,13 @@ class TimelineStore(HandoffRecords, Protocol):
     async def health(self) -> dict[str, Any]:
         """A small dict for ``/healthz``: at least ``{"store": kind, "ok": bool}``."""
 
+    # -- units of work -----------------------------------------------------
+    async def run(self, plan: PlanFactory) -> Outcome:
+        """Run a plan and apply its writes atomically (see :mod:`hub.timeline.work`)."""
+
+    async def read(self, request: Read) -> Any:
+        """Answer one read outside a unit (:func:`hub.timeline.work.drive`)."""
+
     # -- customers ---------------------------------------------------------
     async def get_customer(self, customer_id: str) -> Customer:
         """The customer as stored (merged ones included); NotFound if absent."""
@@ -287,7 +301,7 @@ class TimelineStore(HandoffRecords, Protocol):
 
     # -- events ------------------------------------------------------------
     async def append_event(self, event: Event) -> tuple[Event, bool]:
-        """Store ``event`` (see the module rules); ``(stored, created)``."""
+        """Append ``event`` as a unit of its own; ``(stored, created)``."""
 
     async def get_event(self, event_id: str) -> Event:
         """NotFound if absent."""
@@ -318,16 +332,35 @@ class TimelineStore(HandoffRecords, Protocol):
 
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(
-        self, *, now: datetime, lease_seconds: float, limit: int = 10
+        self,
+        *,
+        now: datetime,
+        lease_seconds: float,
+        limit: int = 10,
+        max_attempts: int | None = None,
     ) -> list[Event]:
         """Claim up to ``limit`` due outbound events (queued and due, or sending with
-        an expired lease): status → sending, attempts + 1, a fresh lease token."""
+        an expired lease): status → sending, attempts + 1, a fresh lease token. One
+        whose lease ran out on attempt ``max_attempts`` is failed instead (returned
+        with status failed, not to be sent)."""
+
+    async def renew_lease(self, event_id: str, lease_token: str, *, until: datetime) -> bool:
+        """Extend a claim while its send runs; ``False`` if the claim is no longer held."""
 
     async def record_delivery(
         self, event_id: str, update: DeliveryUpdate, *, lease_token: str | None = None
     ) -> Event | None:
-        """Record a delivery change. With ``lease_token``: only while that claim holds
-        (ends it). Without: only if the status moves forward. ``None`` if not applied."""
+        """Record a delivery change. With ``lease_token``: while that claim holds (ends
+        it), or — a final outcome of a send whose lease ran out — while no outcome was
+        recorded since. Without: only if the status moves forward. ``None`` if not
+        applied. Recording a ``provider_id`` applies a status kept for it."""
+
+    async def report_status(
+        self, channel: str, provider_id: str, update: DeliveryUpdate
+    ) -> Event | None:
+        """A provider's status callback for the message it knows as ``provider_id``:
+        applied if it moves the status forward; kept for later (``None``) when no
+        message has that provider id yet."""
 
     # -- connector checkpoints ---------------------------------------------
     async def get_checkpoint(self, connector: str, key: str) -> dict[str, Any] | None:

@@ -71,7 +71,7 @@ async def test_another_channel_joins_the_conversation_with_one_handoff_card(make
     ]
     page = await pipeline.store.events(conversation_id=first.conversation_id, limit=100)
     card = page.items[1].meta
-    assert (card["from"], card["to"], card["via"]) == ("whatsapp", "sms", "hook")
+    assert (card["from"], card["to"], card["via"]) == ("whatsapp", "sms", "continuity")
     assert card["card"]["first_message"]["text"] == "My order 1234 is late"
     assert len(card["short"]) <= 160
 

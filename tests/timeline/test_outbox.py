@@ -83,7 +83,7 @@ async def test_concurrent_claimants_split_the_work(store: TimelineStore) -> None
     assert sorted(ids) == sorted(e.id for e in queued)
 
 
-async def test_expired_lease_is_reclaimed_and_the_old_token_refused(
+async def test_expired_lease_is_reclaimed_and_the_old_holder_cannot_reschedule(
     store: TimelineStore,
 ) -> None:
     due, [queued] = await _queued(store)
@@ -99,14 +99,77 @@ async def test_expired_lease_is_reclaimed_and_the_old_token_refused(
     assert second.delivery.attempts == 2
     assert second.delivery.lease_token != stale
 
-    refused = await store.record_delivery(
-        queued.id, DeliveryUpdate(DeliveryStatus.SENT, provider_id="late"), lease_token=stale
-    )
-    assert refused is None
+    retry = DeliveryUpdate(DeliveryStatus.QUEUED, error="timeout", next_attempt_at=later)
+    assert await store.record_delivery(queued.id, retry, lease_token=stale) is None
     current = (await store.get_event(queued.id)).delivery
     assert current is not None
     assert current.status is DeliveryStatus.SENDING
-    assert current.provider_id is None
+    assert current.lease_token == second.delivery.lease_token
+
+
+async def test_the_outcome_of_a_send_whose_lease_ran_out_is_still_recorded(
+    store: TimelineStore,
+) -> None:
+    """The provider took the message: that stays true after the lease expired, and the
+    holder of the new lease cannot turn it back."""
+    due, [queued] = await _queued(store)
+    now = due + timedelta(seconds=1)
+    [first] = await store.claim_outbound(now=now, lease_seconds=LEASE)
+    assert first.delivery is not None
+    later = now + timedelta(seconds=LEASE + 1)
+    [second] = await store.claim_outbound(now=later, lease_seconds=LEASE)
+    assert second.delivery is not None
+
+    late = await store.record_delivery(
+        queued.id,
+        DeliveryUpdate(DeliveryStatus.SENT, provider_id="late"),
+        lease_token=first.delivery.lease_token,
+    )
+    assert late is not None and late.delivery is not None
+    assert late.delivery.status is DeliveryStatus.SENT
+    assert late.delivery.provider_id == "late"
+    assert late.delivery.lease_token is None
+
+    again = DeliveryUpdate(DeliveryStatus.QUEUED, error="x", next_attempt_at=later)
+    assert (
+        await store.record_delivery(queued.id, again, lease_token=second.delivery.lease_token)
+        is None
+    )
+    current = (await store.get_event(queued.id)).delivery
+    assert current is not None and current.status is DeliveryStatus.SENT
+    assert await store.claim_outbound(now=later + timedelta(hours=1), lease_seconds=LEASE) == []
+
+
+async def test_a_claim_whose_last_allowed_attempt_never_finished_fails(
+    store: TimelineStore,
+) -> None:
+    due, [queued] = await _queued(store)
+    now = due + timedelta(seconds=1)
+    for attempt in range(1, 3):
+        [claimed] = await store.claim_outbound(now=now, lease_seconds=LEASE, max_attempts=2)
+        assert claimed.delivery is not None and claimed.delivery.attempts == attempt
+        now += timedelta(seconds=LEASE + 1)
+    [gave_up] = await store.claim_outbound(now=now, lease_seconds=LEASE, max_attempts=2)
+    assert gave_up.id == queued.id
+    assert gave_up.delivery is not None
+    assert gave_up.delivery.status is DeliveryStatus.FAILED
+    assert gave_up.delivery.attempts == 2
+    assert "never finished" in (gave_up.delivery.error or "")
+    assert await store.claim_outbound(now=now + timedelta(hours=1), lease_seconds=LEASE) == []
+
+
+async def test_a_renewed_lease_keeps_the_claim(store: TimelineStore) -> None:
+    due, [queued] = await _queued(store)
+    now = due + timedelta(seconds=1)
+    [claimed] = await store.claim_outbound(now=now, lease_seconds=LEASE)
+    assert claimed.delivery is not None and claimed.delivery.lease_token is not None
+    token = claimed.delivery.lease_token
+    assert await store.renew_lease(queued.id, token, until=now + timedelta(seconds=3 * LEASE))
+    assert (
+        await store.claim_outbound(now=now + timedelta(seconds=2 * LEASE), lease_seconds=LEASE)
+        == []
+    )
+    assert not await store.renew_lease(queued.id, "not-the-token", until=now)
 
 
 async def test_record_with_the_lease_token_ends_the_claim(store: TimelineStore) -> None:

@@ -44,7 +44,7 @@ class EmailConnector(Connector):
     name: ClassVar[str] = CHANNEL
     identity_kind: ClassVar[str | None] = "email"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        text_limit=200_000, attachments=True, max_attachment_bytes=20 * 1024 * 1024
+        text_limit=200_000, attachments=True, max_attachment_bytes=20 * 1024 * 1024, threads=True
     )
     settings_model: ClassVar[type[ConnectorSettings]] = EmailSettings
 

@@ -34,6 +34,19 @@ def conversation(doc: Doc) -> Conversation:
     return conversation_from_doc(with_id(doc))
 
 
+def conversation_doc(record: Conversation) -> Doc:
+    """The document for a new conversation: unset summary times and ``open_key`` are
+    absent, not null (the fold's ``$min`` sets an absent field; the unique index on
+    ``open_key`` is sparse)."""
+    doc = as_stored_id(conversation_to_doc(record))
+    for unset in ("waiting_since", "first_response_at"):
+        if doc[unset] is None:
+            del doc[unset]
+    if record.open_key is None:
+        del doc["open_key"]
+    return doc
+
+
 def inbox_query(inbox: InboxFilter) -> Doc:
     """The filter for an inbox (without sort or cursor)."""
     query: Doc = {}
@@ -69,9 +82,7 @@ class ConversationOps(CustomerOps):
                 return conversation(existing)
         await self._customer_doc(customer_id)
         record = Conversation.opened(customer_id, channel, subject=subject, open_key=open_key)
-        doc = as_stored_id(conversation_to_doc(record))
-        if open_key is None:
-            del doc["open_key"]  # absent, not null: the unique index is sparse
+        doc = conversation_doc(record)
         try:
             await self.conversations.insert_one(doc)
         except DuplicateKeyError:

@@ -1,171 +1,145 @@
-"""Events on MongoDB: append with dedupe, the conversation fold, timeline pages.
+"""Events on MongoDB: the customer's chain, the conversation fold, lookups, pages.
 
-``seq`` comes from a counter document (``counters/events``) bumped with one
-find-and-modify per append. A unique index on ``seq`` backs it: FerretDB v1
-(SQLite handler) applies updates as read-then-write, so concurrent increments
-can hand out one value twice; a collision takes a fresh value.
+Order without a counter. Each event carries ``seq`` (unique; time-based,
+higher than the event it follows) and ``after``, the ``seq`` of the customer's
+latest event when it was appended (minus its own ``seq`` for a customer's
+first event). A unique index on ``(customer_id, after)`` lets only one event
+follow a given one, so a customer's events are inserted one after another in
+``seq`` order: a reader paging a timeline by ``seq`` can never pass an event
+that is not yet committed, and writers of different customers never touch a
+shared document. An insert that loses the race is re-planned (:mod:`.units`).
 
-The fold into the conversation reads the conversation's state by ``_id``, then
-sends single-document updates (one ordered ``bulk_write``) whose *filters* carry
-the conditions ("set ``waiting_since`` only where it is null", "re-open only
-where pending, snoozed or resolved"), since FerretDB v1 has no pipeline-style
-updates; a conditional update the read state already rules out is not sent
-(FerretDB scans for any filter beyond ``_id``). On MongoDB each update is
-atomic, so concurrent appends to one conversation fold correctly; on FerretDB
-v1 concurrent folds into one conversation can lose an update.
+The fold is one find-and-modify with update operators (``$max`` activity,
+``$min`` waiting/first response, which are absent rather than null while
+unset, ``$addToSet`` channels): atomic on MongoDB; FerretDB v1 applies it as
+read-then-write, so concurrent folds into one conversation can lose a field
+there.
 """
 
 from __future__ import annotations
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+import time
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from hub.errors import Conflict, NotFound
+from hub.errors import NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
 from hub.timeline.cursors import clamp, seq_cursor
+from hub.timeline.fold import PREVIEW_CHARS, REPLIES, is_conversational
 from hub.timeline.model import ConversationStatus, Direction, Event, EventKind
 from hub.timeline.mongo.base import Doc, MongoBase, as_stored_id, stored, with_id
 from hub.timeline.store import Direction as PageDirection
 from hub.timeline.store import EventPage, encode_cursor
 
-PREVIEW_CHARS = 140
-_SEQ_RETRIES = 20
-_CONVERSATIONAL = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
-_REPLIES = (EventKind.MESSAGE, EventKind.CALL)
-_REOPENS = [
-    ConversationStatus.PENDING.value,
-    ConversationStatus.SNOOZED.value,
-    ConversationStatus.RESOLVED.value,
-]
+__all__ = ["Collision", "EventOps", "event_doc", "fold_update", "next_seq", "stored_event"]
+
+_REOPENED = {
+    "status": ConversationStatus.OPEN.value,
+    "resolved_at": None,
+    "snoozed_until": None,
+}
 
 
-def event_doc(record: Event, seq: int) -> Doc:
-    """The document for a new event, with ``seq`` and the numeric delivery rank."""
+class Collision(Exception):
+    """An insert lost a race on ``what`` ("dedupe", "chain", "seq", "id")."""
+
+    def __init__(self, what: str, existing: Event | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.existing = existing
+
+
+def next_seq(previous: int) -> int:
+    """A ``seq`` after ``previous``: the current time in microseconds if that is later."""
+    return max(time.time_ns() // 1000, previous + 1)
+
+
+def event_doc(record: Event) -> Doc:
+    """The document for an event (``seq`` and ``after`` set by the caller)."""
     doc = as_stored_id(event_to_doc(record))
-    doc["seq"] = seq
     if record.delivery is not None:
         doc["delivery"]["rank"] = record.delivery.status.rank
     return doc
 
 
-def fold_updates(record: Event, current: Doc | None = None) -> list[tuple[Doc, Doc]]:
-    """The updates that fold ``record`` into its conversation's summary.
-
-    ``current`` is the conversation as last read: a conditional update whose
-    condition it already contradicts (``waiting_since`` set, status open,
-    first response recorded) is left out. The conditions stay in the filters,
-    so an update that is sent still applies atomically on MongoDB; leaving one
-    out is the same as the concurrent writer having come first.
-    """
-    conversation_id = record.conversation_id
+def fold_update(record: Event) -> Doc:
+    """The update that folds ``record`` into its conversation (see :mod:`hub.timeline.fold`)."""
     at = record.occurred_at
-    main: Doc = {"$max": {"last_activity_at": at}}
-    updates: list[tuple[Doc, Doc]] = []
-    if record.kind not in _CONVERSATIONAL or record.direction is Direction.INTERNAL:
-        return [({"_id": conversation_id}, main)]
-
-    def needed(field: str, values: list[object]) -> bool:
-        return current is None or current.get(field) in values
-
-    changes: Doc = {"last_channel": record.channel}
-    if record.text:
-        changes["last_message_preview"] = record.text[:PREVIEW_CHARS]
-    if record.direction is Direction.OUT and record.kind in _REPLIES:
-        changes["waiting_since"] = None
-        if needed("first_response_at", [None]):
-            updates.append(
-                (
-                    {"_id": conversation_id, "first_response_at": None},
-                    {"$set": {"first_response_at": at}},
-                )
-            )
-    main["$set"] = changes
-    main["$addToSet"] = {"channels": record.channel}
-    if record.direction is Direction.IN:
-        if needed("waiting_since", [None]):
-            updates.append(
-                (
-                    {"_id": conversation_id, "waiting_since": None},
-                    {"$set": {"waiting_since": at}},
-                )
-            )
-        if needed("status", list(_REOPENS)):
-            updates.append(
-                (
-                    {"_id": conversation_id, "status": {"$in": _REOPENS}},
-                    {
-                        "$set": {
-                            "status": ConversationStatus.OPEN.value,
-                            "resolved_at": None,
-                            "snoozed_until": None,
-                        }
-                    },
-                )
-            )
-    return [({"_id": conversation_id}, main), *updates]
+    update: Doc = {"$max": {"last_activity_at": at}}
+    sets: Doc = {}
+    if record.kind is EventKind.HANDOFF and isinstance(record.meta.get("to"), str):
+        sets["customer_channel"] = record.meta["to"]
+    if is_conversational(record):
+        sets["last_channel"] = record.channel
+        if record.text:
+            sets["last_message_preview"] = record.text[:PREVIEW_CHARS]
+        update["$addToSet"] = {"channels": record.channel}
+        if record.direction is Direction.IN:
+            sets["customer_channel"] = record.channel
+            sets.update(_REOPENED)
+            update["$min"] = {"waiting_since": at}
+        elif record.kind in REPLIES:
+            update["$unset"] = {"waiting_since": ""}
+            update["$min"] = {"first_response_at": at}
+    if sets:
+        update["$set"] = sets
+    return update
 
 
 class EventOps(MongoBase):
-    """The event half of the store."""
+    """The event half of the store (reads, the chained insert and the fold)."""
 
-    async def _next_seq(self, floor: int = 0) -> int:
-        try:
-            counter = await self.counters.find_one_and_update(
-                {"_id": "events"},
-                {"$inc": {"n": 1}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            # Two first appends raced to create the counter: it exists now.
-            return await self._next_seq(floor)
-        assert counter is not None
-        seq: int = counter["n"]
-        if seq > floor:
-            return seq
-        # The counter fell behind the stored events (FerretDB v1 loses concurrent
-        # increments): raise it past the highest seq and take the next value.
-        await self.counters.update_one({"_id": "events"}, {"$max": {"n": floor}})
-        return await self._next_seq()
+    async def _latest(self, customer_id: str, *, with_conversation: bool = False) -> Doc | None:
+        query: Doc = {"customer_id": customer_id}
+        if with_conversation:
+            query["conversation_id"] = {"$ne": None}
+        return await self.event_docs.find_one(
+            query,
+            {"seq": 1, "conversation_id": 1},
+            sort=[("seq", DESCENDING)],
+        )
 
-    async def _highest_seq(self) -> int:
-        top = await self.event_docs.find_one({}, {"seq": 1}, sort=[("seq", DESCENDING)])
-        return 0 if top is None else int(top["seq"])
+    async def _insert_chained(self, record: Event, after: int) -> None:
+        """Insert ``record`` after the event with ``seq`` ``after`` (0: the first).
 
-    async def append_event(self, event: Event) -> tuple[Event, bool]:
-        # Insert first: the unique dedupe_key index decides, and a new event (the
-        # common case) costs no lookup. A duplicate wastes one seq value (gaps
-        # are fine: seq orders, it does not count).
-        key = event.dedupe_key
-        doc = event_doc(event, await self._next_seq())
-        for _ in range(_SEQ_RETRIES):
+        Raises :class:`Collision` when the dedupe key is taken (``existing`` set),
+        another event follows ``after`` already, or the id exists.
+        """
+        seq = next_seq(after)
+        doc = event_doc(record)
+        for _ in range(20):
+            doc["seq"] = seq
+            doc["after"] = after if after else -seq
             try:
                 await self.event_docs.insert_one(doc)
-                break
-            except DuplicateKeyError:
-                existing = await self.event_docs.find_one({"dedupe_key": key})
+            except DuplicateKeyError as exc:
+                pattern = (exc.details or {}).get("keyPattern") or {}
+                if "seq" in pattern and len(pattern) == 1:
+                    seq += 1 + (time.time_ns() // 1000) % 97
+                    continue
+                existing = await self.event_docs.find_one({"dedupe_key": record.dedupe_key})
                 if existing is not None:
-                    return event_from_doc(with_id(existing)), False
-                if await self.event_docs.find_one({"_id": doc["_id"]}, {"_id": 1}):
-                    raise
-                # Only the seq can have collided (the unique seq index backs the
-                # counter on servers whose find-and-modify is not atomic).
-                doc["seq"] = await self._next_seq(await self._highest_seq())
-        else:
-            raise Conflict("append_event: could not allocate a sequence number; try again")
-        if event.conversation_id is not None:
-            current = await self.conversations.find_one(
-                {"_id": event.conversation_id},
-                {"waiting_since": 1, "status": 1, "first_response_at": 1},
-            )
-            updates = fold_updates(event, current)
-            if len(updates) == 1:
-                await self.conversations.update_one(*updates[0])
-            else:
-                await self.conversations.bulk_write(
-                    [UpdateOne(f, u) for f, u in updates], ordered=True
-                )
-        return event_from_doc(with_id(stored(doc))), True
+                    raise Collision("dedupe", event_from_doc(with_id(existing))) from None
+                if await self.event_docs.find_one({"_id": record.id}, {"_id": 1}):
+                    raise Collision("id") from None
+                if await self.event_docs.find_one({"seq": seq}, {"_id": 1}):
+                    seq += 1 + (time.time_ns() // 1000) % 97
+                    continue
+                raise Collision("chain") from None
+            record.seq = seq
+            return
+        raise Collision("seq")
+
+    async def _fold(self, record: Event) -> Doc | None:
+        """Fold ``record`` into its conversation; the conversation document after it."""
+        if record.conversation_id is None:
+            return None
+        return await self.conversations.find_one_and_update(
+            {"_id": record.conversation_id},
+            fold_update(record),
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def get_event(self, event_id: str) -> Event:
         doc = await self.event_docs.find_one({"_id": event_id})
@@ -186,10 +160,31 @@ class EventOps(MongoBase):
     async def find_event_by_thread_ref(self, refs: list[str]) -> Event | None:
         if not refs:
             return None
-        cursor = self.event_docs.find({"thread_ref": {"$in": list(refs)}}).sort("seq", -1).limit(1)
-        async for doc in cursor:
-            return event_from_doc(with_id(doc))
-        return None
+        doc = await self.event_docs.find_one(
+            {"thread_ref": {"$in": list(dict.fromkeys(refs))}}, sort=[("seq", DESCENDING)]
+        )
+        return None if doc is None else event_from_doc(with_id(doc))
+
+    async def _last_inbound(self, customer_id: str, channel: str) -> Event | None:
+        doc = await self.event_docs.find_one(
+            {
+                "customer_id": customer_id,
+                "channel": channel,
+                "direction": Direction.IN.value,
+                "identity": {"$ne": None},
+            },
+            sort=[("seq", DESCENDING)],
+        )
+        return None if doc is None else event_from_doc(with_id(doc))
+
+    async def _latest_events(self, conversation_id: str, limit: int) -> list[Event]:
+        found = (
+            self.event_docs.find({"conversation_id": conversation_id})
+            .sort("seq", DESCENDING)
+            .limit(clamp(limit))
+        )
+        docs = [doc async for doc in found]
+        return [event_from_doc(with_id(doc)) for doc in reversed(docs)]
 
     async def _exists(self, query: Doc) -> bool:
         return await self.event_docs.find_one(query, {"_id": 1}) is not None
@@ -238,3 +233,8 @@ class EventOps(MongoBase):
         else:
             newer = cursor if cursor is not None else encode_cursor(0)
         return EventPage(items=items, older=older, newer=newer, has_newer=has_newer)
+
+
+def stored_event(doc: Doc) -> Event:
+    """An event document as it reads back (times in milliseconds) as the model record."""
+    return event_from_doc(with_id(stored(doc)))

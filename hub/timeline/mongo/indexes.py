@@ -32,6 +32,18 @@ INDEXES: dict[str, list[IndexModel]] = {
     "events": [
         IndexModel([("dedupe_key", ASCENDING)], name="dedupe_key_unique", unique=True),
         IndexModel([("seq", ASCENDING)], name="seq_unique", unique=True),
+        IndexModel(
+            [("customer_id", ASCENDING), ("after", ASCENDING)], name="chain_unique", unique=True
+        ),
+        IndexModel(
+            [
+                ("customer_id", ASCENDING),
+                ("channel", ASCENDING),
+                ("direction", ASCENDING),
+                ("seq", DESCENDING),
+            ],
+            name="inbound",
+        ),
         IndexModel([("customer_id", ASCENDING), ("seq", ASCENDING)], name="customer_seq"),
         IndexModel([("conversation_id", ASCENDING), ("seq", ASCENDING)], name="conversation_seq"),
         IndexModel([("origin_customer_id", ASCENDING)], name="origin"),

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from pymongo import DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -44,7 +45,73 @@ class Migration:
     step: Step
 
 
-MIGRATIONS: tuple[Migration, ...] = ()
+async def _chain_and_summaries(db: AsyncDatabase[Doc]) -> None:
+    """0.1.0 → units of work: events get ``after`` (their own negative ``seq``, so the
+    chain index holds), unset summary times become absent, conversations learn the
+    channel the customer is on, expected replies move next to identities, and
+    identities say whether their customer has a name."""
+    events, conversations = db["events"], db["conversations"]
+    batch: list[UpdateOne] = []
+    async for doc in events.find({"after": {"$exists": False}}, {"seq": 1}):
+        batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"after": -int(doc["seq"])}}))
+        if len(batch) >= 500:
+            await events.bulk_write(batch, ordered=False)
+            batch = []
+    if batch:
+        await events.bulk_write(batch, ordered=False)
+    for field in ("waiting_since", "first_response_at"):
+        await conversations.update_many({field: None}, {"$unset": {field: ""}})
+    async for conv in conversations.find({"customer_channel": {"$exists": False}}, {"_id": 1}):
+        latest = await events.find_one(
+            {
+                "conversation_id": conv["_id"],
+                "$or": [
+                    {"kind": "handoff"},
+                    {"direction": "in", "kind": {"$in": ["message", "call", "voicemail"]}},
+                ],
+            },
+            sort=[("seq", DESCENDING)],
+        )
+        channel = None
+        if latest is not None:
+            to = (latest.get("meta") or {}).get("to")
+            channel = to if latest["kind"] == "handoff" else latest["channel"]
+        await conversations.update_one(
+            {"_id": conv["_id"]}, {"$set": {"customer_channel": channel}}
+        )
+    async for cp in db["checkpoints"].find({"connector": "handoff"}):
+        key = str(cp.get("key", ""))
+        if not key.startswith("expect:"):
+            continue
+        value = cp.get("value") or {}
+        until = datetime.fromisoformat(str(value.get("until")))
+        await db["identities"].replace_one(
+            {"key": f"~{key}"},
+            {
+                "key": f"~{key}",
+                "expects": {
+                    "customer_id": value.get("customer_id"),
+                    "conversation_id": value.get("conversation_id"),
+                    "until": until,
+                    "purpose": "text_me",
+                },
+            },
+            upsert=True,
+        )
+        await db["checkpoints"].delete_one({"_id": cp["_id"]})
+    async for customer in db["customers"].find({"name": {"$ne": None}}, {"_id": 1}):
+        await db["identities"].update_many(
+            {"customer_id": customer["_id"]}, {"$set": {"named": True}}
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0002-units-of-work",
+        "events chained per customer; summaries for one-command folds; expected replies",
+        _chain_and_summaries,
+    ),
+)
 """Every upgrade step, in order. Release 0.1.0 recorded none."""
 
 

@@ -13,18 +13,16 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from hub.timeline.mongo.agents import AgentOps
-from hub.timeline.mongo.conversations import ConversationOps
-from hub.timeline.mongo.events import EventOps
-from hub.timeline.mongo.handoff import HandoffOps
 from hub.timeline.mongo.indexes import ensure_indexes
 from hub.timeline.mongo.migrations import run_migrations
 from hub.timeline.mongo.outbox import OutboxOps
 from hub.timeline.mongo.records import RecordOps
+from hub.timeline.mongo.units import UnitOps
 
 log = logging.getLogger(__name__)
 
 
-class MongoStore(ConversationOps, EventOps, OutboxOps, RecordOps, HandoffOps, AgentOps):
+class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else

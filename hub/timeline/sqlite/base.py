@@ -1,30 +1,47 @@
-"""The connection, the write lock and the column codecs the SQLite mixins share.
+"""The connection, the unit-of-work runner and the column codecs the SQLite mixins share.
 
-aiosqlite runs one connection on one thread and every coroutine shares it, so
-one ``asyncio.Lock`` serialises the store's operations: a write holds it across
-an explicit ``BEGIN IMMEDIATE`` … ``COMMIT`` (which also excludes writers in
-other processes), a multi-statement read holds it so it never sees another
-coroutine's half-done transaction.
+The connection lives on its own thread (:mod:`.engine`). Hot operations are
+written as plain functions of a ``sqlite3.Connection`` and run there whole:
+:meth:`SQLiteBase._unit` inside one ``BEGIN IMMEDIATE`` … ``COMMIT`` (which
+also excludes writers in other processes), :meth:`SQLiteBase._query` as one
+read — one hop each. Rarer operations may use :meth:`SQLiteBase._read` /
+:meth:`SQLiteBase._write`, a session whose statements (``_one``, ``_all``,
+``_exec``) each make a hop. One ``asyncio.Lock`` keeps units and sessions from
+interleaving on the shared connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from hub.errors import NotFound
+from hub.timeline.sqlite.engine import BUSY_TIMEOUT_SECONDS, Engine, Params, Row, one, rows, run
 
-Row = dict[str, Any]
-Params = Sequence[Any]
+__all__ = [
+    "BUSY_TIMEOUT_SECONDS",
+    "Params",
+    "Row",
+    "SQLiteBase",
+    "Session",
+    "dumps",
+    "from_row",
+    "insert_sql",
+    "parse_ts",
+    "placeholders",
+    "req_ts",
+    "to_row",
+    "transaction",
+    "ts",
+]
 
-BUSY_TIMEOUT_SECONDS = 10.0
+T = TypeVar("T")
 
 
 def ts(value: datetime | None) -> str | None:
@@ -84,59 +101,90 @@ def placeholders(count: int) -> str:
     return ", ".join("?" for _ in range(count))
 
 
+def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(conn, *args)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+class Session:
+    """A connection seen from the event loop: each statement is one hop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        return await self.engine.call(one, sql, params)
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self.engine.call(rows, sql, params)
+
+    async def exec(self, sql: str, params: Params = ()) -> int:
+        return await self.engine.call(run, sql, params)
+
+    async def in_transaction(self) -> bool:
+        return await self.engine.call(lambda conn: bool(conn.in_transaction))
+
+
 class SQLiteBase:
-    """Owns the connection; the mixins run statements through its helpers."""
+    """Owns the engine; the mixins run their work through its helpers."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._conn: aiosqlite.Connection | None = None
+        self.engine = Engine(self.path)
         self._lock = asyncio.Lock()
 
-    @property
-    def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise RuntimeError("SQLiteStore is not open; call open() first")
-        return self._conn
+    async def _query(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on the database thread: one hop, no transaction."""
+        async with self._lock:
+            return await self.engine.call(fn, *args)
+
+    async def _unit(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` as one transaction on the database thread: one hop."""
+        async with self._lock:
+            return await self.engine.call(transaction, fn, *args)
 
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _read(self) -> AsyncIterator[Session]:
         """Hold the lock for a multi-statement read."""
         async with self._lock:
-            yield self.conn
+            yield Session(self.engine)
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _write(self) -> AsyncIterator[Session]:
         """Hold the lock inside one transaction: committed on success, else rolled back."""
         async with self._lock:
-            conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            session = Session(self.engine)
+            await session.exec("BEGIN IMMEDIATE")
             try:
-                yield conn
+                yield session
             except BaseException:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
+                if await session.in_transaction():
+                    await session.exec("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
+            await session.exec("COMMIT")
 
     @staticmethod
-    async def _one(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Row | None:
-        async with conn.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else dict(row)
+    async def _one(conn: Session, sql: str, params: Params = ()) -> Row | None:
+        return await conn.one(sql, params)
 
     @staticmethod
-    async def _all(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> list[Row]:
-        async with conn.execute(sql, params) as cursor:
-            rows = await cursor.fetchall()
-        return [dict(row) for row in rows]
+    async def _all(conn: Session, sql: str, params: Params = ()) -> list[Row]:
+        return await conn.all(sql, params)
 
     @staticmethod
-    async def _exec(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> int:
+    async def _exec(conn: Session, sql: str, params: Params = ()) -> int:
         """Run a statement; the number of rows it changed."""
-        async with conn.execute(sql, params) as cursor:
-            return cursor.rowcount
+        return await conn.exec(sql, params)
 
-    async def _customer_row(self, conn: aiosqlite.Connection, customer_id: str) -> Row:
+    async def _customer_row(self, conn: Session, customer_id: str) -> Row:
         row = await self._one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
         if row is None:
             raise NotFound(f"no customer {customer_id!r}")

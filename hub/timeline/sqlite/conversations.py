@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import enum
+import sqlite3
 from typing import Any
-
-import aiosqlite
 
 from hub.errors import NotFound
 from hub.timeline.codec import conversation_from_doc, conversation_to_doc
@@ -21,6 +20,8 @@ from hub.timeline.sqlite.base import (
     to_row,
     ts,
 )
+from hub.timeline.sqlite.customers import customer_row
+from hub.timeline.sqlite.engine import one, rows, run
 from hub.timeline.store import (
     ConversationPage,
     ConversationUpdate,
@@ -80,14 +81,71 @@ def inbox_where(inbox: InboxFilter) -> tuple[list[str], list[Any]]:
     return where, params
 
 
+def conversation_by_id(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
+    row = one(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+    return None if row is None else conversation(row)
+
+
+def insert_conversation(conn: sqlite3.Connection, record: Conversation) -> None:
+    run(conn, *insert_sql("conversations", conversation_row(record)))
+
+
+def open_conversation_of(
+    conn: sqlite3.Connection, customer_id: str, channel: str | None
+) -> Conversation | None:
+    """The customer's most recently active conversation that is not resolved."""
+    where = ["customer_id = ?", f"status IN ({placeholders(len(NOT_RESOLVED))})"]
+    params: list[Any] = [customer_id, *NOT_RESOLVED]
+    if channel is not None:
+        where.append(USED_CHANNEL)
+        params.append(channel)
+    sql = (
+        f"SELECT * FROM conversations WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY last_activity_at DESC, id DESC LIMIT 1"
+    )
+    row = one(conn, sql, params)
+    return None if row is None else conversation(row)
+
+
+def conversations_of(
+    conn: sqlite3.Connection, customer_id: str, limit: int, *, open_only: bool = False
+) -> list[Conversation]:
+    where = "customer_id = ?"
+    params: list[Any] = [customer_id]
+    if open_only:
+        where += f" AND status IN ({placeholders(len(NOT_RESOLVED))})"
+        params.extend(NOT_RESOLVED)
+    found = rows(
+        conn,
+        f"SELECT * FROM conversations WHERE {where} "  # noqa: S608
+        "ORDER BY last_activity_at DESC, id DESC LIMIT ?",
+        [*params, clamp(limit)],
+    )
+    return [conversation(row) for row in found]
+
+
+def _update(
+    conn: sqlite3.Connection, conversation_id: str, changes: dict[str, Any]
+) -> Conversation:
+    row = one(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"no conversation {conversation_id!r}")
+    if changes:
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        run(
+            conn,
+            f"UPDATE conversations SET {assignments} WHERE id = ?",  # noqa: S608
+            [*changes.values(), conversation_id],
+        )
+    return conversation({**row, **changes})
+
+
+def _listing(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[Row]:
+    return rows(conn, sql, params)
+
+
 class ConversationOps(SQLiteBase):
     """The conversation half of the store."""
-
-    async def _conversation(self, conn: aiosqlite.Connection, conversation_id: str) -> Row:
-        row = await self._one(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
-        if row is None:
-            raise NotFound(f"no conversation {conversation_id!r}")
-        return row
 
     async def open_conversation(
         self,
@@ -97,21 +155,23 @@ class ConversationOps(SQLiteBase):
         subject: str | None = None,
         open_key: str | None = None,
     ) -> Conversation:
-        async with self._write() as conn:
+        def write(conn: sqlite3.Connection) -> Conversation:
             if open_key is not None:
-                existing = await self._one(
-                    conn, "SELECT * FROM conversations WHERE open_key = ?", (open_key,)
-                )
+                existing = one(conn, "SELECT * FROM conversations WHERE open_key = ?", (open_key,))
                 if existing is not None:
                     return conversation(existing)
-            await self._customer_row(conn, customer_id)
+            customer_row(conn, customer_id)
             record = Conversation.opened(customer_id, channel, subject=subject, open_key=open_key)
-            await self._exec(conn, *insert_sql("conversations", conversation_row(record)))
+            insert_conversation(conn, record)
             return record
 
+        return await self._unit(write)
+
     async def get_conversation(self, conversation_id: str) -> Conversation:
-        async with self._read() as conn:
-            return conversation(await self._conversation(conn, conversation_id))
+        found = await self._query(conversation_by_id, conversation_id)
+        if found is None:
+            raise NotFound(f"no conversation {conversation_id!r}")
+        return found
 
     async def update_conversation(
         self, conversation_id: str, update: ConversationUpdate
@@ -126,32 +186,12 @@ class ConversationOps(SQLiteBase):
         if "status" in changes:
             resolved = changes["status"] == ConversationStatus.RESOLVED.value
             changes["resolved_at"] = ts(utcnow()) if resolved else None
-        async with self._write() as conn:
-            row = await self._conversation(conn, conversation_id)
-            if changes:
-                assignments = ", ".join(f"{name} = ?" for name in changes)
-                await self._exec(
-                    conn,
-                    f"UPDATE conversations SET {assignments} WHERE id = ?",  # noqa: S608
-                    [*changes.values(), conversation_id],
-                )
-            return conversation({**row, **changes})
+        return await self._unit(_update, conversation_id, changes)
 
     async def find_open_conversation(
         self, customer_id: str, *, channel: str | None = None
     ) -> Conversation | None:
-        where = ["customer_id = ?", f"status IN ({placeholders(len(NOT_RESOLVED))})"]
-        params: list[Any] = [customer_id, *NOT_RESOLVED]
-        if channel is not None:
-            where.append(USED_CHANNEL)
-            params.append(channel)
-        sql = (
-            f"SELECT * FROM conversations WHERE {' AND '.join(where)} "  # noqa: S608
-            "ORDER BY last_activity_at DESC, id DESC LIMIT 1"
-        )
-        async with self._read() as conn:
-            row = await self._one(conn, sql, params)
-        return None if row is None else conversation(row)
+        return await self._query(open_conversation_of, customer_id, channel)
 
     async def list_conversations(
         self,
@@ -179,11 +219,10 @@ class ConversationOps(SQLiteBase):
             f"SELECT * FROM conversations WHERE {' AND '.join(where) or '1'} "  # noqa: S608
             f"ORDER BY {field} {order}, id {order} LIMIT ?"
         )
-        async with self._read() as conn:
-            rows = await self._all(conn, sql, [*params, limit + 1])
-        items = [conversation(row) for row in rows[:limit]]
+        found = await self._query(_listing, sql, [*params, limit + 1])
+        items = [conversation(row) for row in found[:limit]]
         next_cursor = None
-        if len(rows) > limit:
+        if len(found) > limit:
             last = items[-1]
             value = last.waiting_since if sort == "waiting" else last.last_activity_at
             assert value is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 
 from hub.errors import NotFound
@@ -10,6 +11,7 @@ from hub.timeline.cursors import clamp
 from hub.timeline.handoff import DomainCustomer, LinkSuggestion, SuggestionStatus
 from hub.timeline.model import Identity, utcnow
 from hub.timeline.sqlite.base import Row, SQLiteBase, dumps, insert_sql, parse_ts, req_ts, ts
+from hub.timeline.sqlite.engine import one, rows, run
 
 HANDOFF_SCHEMA = (
     """
@@ -62,32 +64,67 @@ def suggestion_record(row: Row) -> LinkSuggestion:
     )
 
 
+def insert_suggestion(
+    conn: sqlite3.Connection, suggestion: LinkSuggestion
+) -> tuple[LinkSuggestion, bool]:
+    """Store ``suggestion`` unless its pair has one; (the stored one, created)."""
+    row: Row = {
+        "id": suggestion.id,
+        "pair_key": suggestion.pair_key,
+        "customer_id": suggestion.customer_id,
+        "other_customer_id": suggestion.other_customer_id,
+        "identity": str(suggestion.identity),
+        "score": suggestion.score,
+        "evidence": dumps(suggestion.evidence),
+        "status": suggestion.status.value,
+        "created_at": ts(suggestion.created_at),
+        "decided_at": ts(suggestion.decided_at),
+        "decided_by": suggestion.decided_by,
+        "reason": suggestion.reason,
+    }
+    sql, params = insert_sql("link_suggestions", row, conflict="ON CONFLICT DO NOTHING")
+    created = run(conn, sql, params) == 1
+    stored = one(conn, "SELECT * FROM link_suggestions WHERE pair_key = ?", (suggestion.pair_key,))
+    assert stored is not None
+    return suggestion_record(stored), created
+
+
+def suggestions_of(
+    conn: sqlite3.Connection,
+    customer_id: str | None,
+    limit: int,
+    status: SuggestionStatus | None = None,
+) -> list[LinkSuggestion]:
+    where: list[str] = []
+    params: list[object] = []
+    if customer_id is not None:
+        where.append("(customer_id = ? OR other_customer_id = ?)")
+        params += [customer_id, customer_id]
+    if status is not None:
+        where.append("status = ?")
+        params.append(SuggestionStatus(status).value)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    order = "ORDER BY created_at DESC, rowid DESC LIMIT ?"
+    sql = f"SELECT * FROM link_suggestions {clause} {order}"  # noqa: S608
+    return [suggestion_record(row) for row in rows(conn, sql, [*params, clamp(limit)])]
+
+
+def domain_customers(conn: sqlite3.Connection, domain: str, limit: int) -> list[DomainCustomer]:
+    sql = (
+        "SELECT i.customer_id AS id, c.name AS name, MIN(i.n) AS first FROM identities i "
+        "JOIN customers c ON c.id = i.customer_id "
+        "WHERE substr(key, instr(key, '@') + 1) = ? AND substr(key, 1, 6) = 'email:' "
+        "AND c.merged_into IS NULL GROUP BY i.customer_id ORDER BY first LIMIT ?"
+    )
+    found = rows(conn, sql, (domain.lower(), clamp(limit)))
+    return [DomainCustomer(row["id"], row["name"]) for row in found]
+
+
 class HandoffOps(SQLiteBase):
     """Link suggestions (one per customer and identity) and used single-use tokens."""
 
     async def add_suggestion(self, suggestion: LinkSuggestion) -> tuple[LinkSuggestion, bool]:
-        row: Row = {
-            "id": suggestion.id,
-            "pair_key": suggestion.pair_key,
-            "customer_id": suggestion.customer_id,
-            "other_customer_id": suggestion.other_customer_id,
-            "identity": str(suggestion.identity),
-            "score": suggestion.score,
-            "evidence": dumps(suggestion.evidence),
-            "status": suggestion.status.value,
-            "created_at": ts(suggestion.created_at),
-            "decided_at": ts(suggestion.decided_at),
-            "decided_by": suggestion.decided_by,
-            "reason": suggestion.reason,
-        }
-        async with self._write() as conn:
-            sql, params = insert_sql("link_suggestions", row, conflict="ON CONFLICT DO NOTHING")
-            created = await self._exec(conn, sql, params) == 1
-            stored = await self._one(
-                conn, "SELECT * FROM link_suggestions WHERE pair_key = ?", (suggestion.pair_key,)
-            )
-        assert stored is not None
-        return suggestion_record(stored), created
+        return await self._unit(insert_suggestion, suggestion)
 
     async def get_suggestion(self, suggestion_id: str) -> LinkSuggestion:
         async with self._read() as conn:
@@ -105,20 +142,7 @@ class HandoffOps(SQLiteBase):
         status: SuggestionStatus | None = None,
         limit: int = 100,
     ) -> list[LinkSuggestion]:
-        where: list[str] = []
-        params: list[object] = []
-        if customer_id is not None:
-            where.append("(customer_id = ? OR other_customer_id = ?)")
-            params += [customer_id, customer_id]
-        if status is not None:
-            where.append("status = ?")
-            params.append(SuggestionStatus(status).value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        order = "ORDER BY created_at DESC, rowid DESC LIMIT ?"
-        sql = f"SELECT * FROM link_suggestions {clause} {order}"  # noqa: S608
-        async with self._read() as conn:
-            rows = await self._all(conn, sql, [*params, clamp(limit)])
-        return [suggestion_record(row) for row in rows]
+        return await self._query(suggestions_of, customer_id, limit, status)
 
     async def decide_suggestion(
         self, suggestion_id: str, status: SuggestionStatus, *, by: str, reason: str | None = None
@@ -161,12 +185,4 @@ class HandoffOps(SQLiteBase):
     async def customers_on_email_domain(
         self, domain: str, *, limit: int = 200
     ) -> list[DomainCustomer]:
-        sql = (
-            "SELECT i.customer_id AS id, c.name AS name, MIN(i.n) AS first FROM identities i "
-            "JOIN customers c ON c.id = i.customer_id "
-            "WHERE substr(key, instr(key, '@') + 1) = ? AND substr(key, 1, 6) = 'email:' "
-            "AND c.merged_into IS NULL GROUP BY i.customer_id ORDER BY first LIMIT ?"
-        )
-        async with self._read() as conn:
-            rows = await self._all(conn, sql, (domain.lower(), clamp(limit)))
-        return [DomainCustomer(row["id"], row["name"]) for row in rows]
+        return await self._query(domain_customers, domain, limit)

@@ -8,6 +8,7 @@ from typing import Any
 from hub.errors import NotFound
 from hub.timeline.model import ApiToken, new_id, utcnow
 from hub.timeline.sqlite.base import Row, SQLiteBase, dumps, insert_sql, parse_ts, req_ts, ts
+from hub.timeline.sqlite.engine import one, run
 
 
 def api_token(row: Row) -> ApiToken:
@@ -25,26 +26,22 @@ class RecordOps(SQLiteBase):
     """Checkpoints (one row per connector and key) and API tokens."""
 
     async def get_checkpoint(self, connector: str, key: str) -> dict[str, Any] | None:
-        async with self._read() as conn:
-            row = await self._one(
-                conn,
-                "SELECT value FROM checkpoints WHERE connector = ? AND key = ?",
-                (connector, key),
-            )
+        row = await self._query(
+            one, "SELECT value FROM checkpoints WHERE connector = ? AND key = ?", (connector, key)
+        )
         if row is None:
             return None
         value: dict[str, Any] = json.loads(row["value"])
         return value
 
     async def set_checkpoint(self, connector: str, key: str, value: dict[str, Any]) -> None:
-        async with self._write() as conn:
-            await self._exec(
-                conn,
-                "INSERT INTO checkpoints (connector, key, value, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (connector, key) DO UPDATE "
-                "SET value = excluded.value, updated_at = excluded.updated_at",
-                (connector, key, dumps(value), ts(utcnow())),
-            )
+        await self._unit(
+            run,
+            "INSERT INTO checkpoints (connector, key, value, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (connector, key) DO UPDATE "
+            "SET value = excluded.value, updated_at = excluded.updated_at",
+            (connector, key, dumps(value), ts(utcnow())),
+        )
 
     async def create_api_token(self, name: str, token_hash: str) -> ApiToken:
         row: Row = {
@@ -59,12 +56,11 @@ class RecordOps(SQLiteBase):
         return api_token(row)
 
     async def find_api_token(self, token_hash: str) -> ApiToken | None:
-        async with self._read() as conn:
-            row = await self._one(
-                conn,
-                "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                (token_hash,),
-            )
+        row = await self._query(
+            one,
+            "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (token_hash,),
+        )
         return None if row is None else api_token(row)
 
     async def list_api_tokens(self) -> list[ApiToken]:

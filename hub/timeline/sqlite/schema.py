@@ -13,12 +13,12 @@ database from a newer release is refused rather than guessed at.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
-
-import aiosqlite
 
 from hub.errors import ConfigError
 from hub.timeline.sqlite.handoff import HANDOFF_SCHEMA
+from hub.timeline.sqlite.outbox import OUTBOX_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,46 @@ class Migration:
 FIRST_VERSION = 1
 """The version release 0.1.0 wrote, where the steps start."""
 
-MIGRATIONS: tuple[Migration, ...] = ()
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        2,
+        "conversations remember the channel the customer is on; expected replies get a table",
+        (
+            "ALTER TABLE conversations ADD COLUMN customer_channel TEXT",
+            """
+            UPDATE conversations SET customer_channel = (
+                SELECT CASE WHEN e.kind = 'handoff' THEN json_extract(e.meta, '$.to')
+                            ELSE e.channel END
+                FROM events e
+                WHERE e.conversation_id = conversations.id AND (
+                    e.kind = 'handoff'
+                    OR (e.direction = 'in' AND e.kind IN ('message', 'call', 'voicemail'))
+                )
+                ORDER BY e.seq DESC LIMIT 1
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS expectations (
+                identity TEXT PRIMARY KEY,
+                customer_id TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                until TEXT NOT NULL,
+                purpose TEXT NOT NULL
+            )
+            """,
+            """
+            INSERT OR REPLACE INTO expectations
+                (identity, customer_id, conversation_id, until, purpose)
+            SELECT substr(key, 8), json_extract(value, '$.customer_id'),
+                   json_extract(value, '$.conversation_id'),
+                   strftime('%Y-%m-%dT%H:%M:%f000+00:00', json_extract(value, '$.until')),
+                   'text_me'
+            FROM checkpoints WHERE connector = 'handoff' AND key LIKE 'expect:%'
+            """,
+            "DELETE FROM checkpoints WHERE connector = 'handoff' AND key LIKE 'expect:%'",
+        ),
+    ),
+)
 """Every upgrade step, in order (versions ``FIRST_VERSION + 1`` onwards)."""
 
 SCHEMA_VERSION = FIRST_VERSION + len(MIGRATIONS)
@@ -86,7 +125,8 @@ SCHEMA = (
         first_response_at TEXT,
         resolved_at TEXT,
         snoozed_until TEXT,
-        open_key TEXT UNIQUE
+        open_key TEXT UNIQUE,
+        customer_channel TEXT
     )
     """,
     """CREATE INDEX IF NOT EXISTS conversations_customer
@@ -135,6 +175,17 @@ SCHEMA = (
         ON events (thread_ref, seq) WHERE thread_ref IS NOT NULL""",
     """CREATE INDEX IF NOT EXISTS events_provider_id
         ON events (channel, provider_id) WHERE provider_id IS NOT NULL""",
+    """CREATE INDEX IF NOT EXISTS events_inbound
+        ON events (customer_id, channel, seq) WHERE direction = 'in'""",
+    """
+    CREATE TABLE IF NOT EXISTS expectations (
+        identity TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        until TEXT NOT NULL,
+        purpose TEXT NOT NULL
+    )
+    """,
     """CREATE INDEX IF NOT EXISTS events_outbox
         ON events (delivery_status, next_attempt_at, seq) WHERE delivery_status IS NOT NULL""",
     """
@@ -194,25 +245,24 @@ def pending_steps(version: int) -> tuple[Migration, ...]:
     return tuple(m for m in MIGRATIONS if m.version > version)
 
 
-async def create_schema(conn: aiosqlite.Connection) -> None:
+def create_schema(conn: sqlite3.Connection) -> None:
     """Upgrade an existing database and create what is missing, in one transaction.
 
     The version is read inside the write transaction, so two processes opening
     one file at once upgrade it once.
     """
-    await conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        async with conn.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        version = int(row[0]) if row else 0
+        row = conn.execute("PRAGMA user_version").fetchone()
+        version = int(row["user_version"]) if row else 0
         for step in pending_steps(version):
             for statement in step.statements:
-                await conn.execute(statement)
-        for statement in (*SCHEMA, *HANDOFF_SCHEMA):
-            await conn.execute(statement)
-        await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute(statement)
+        for statement in (*SCHEMA, *HANDOFF_SCHEMA, *OUTBOX_SCHEMA):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         if conn.in_transaction:
-            await conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
         raise
-    await conn.execute("COMMIT")
+    conn.execute("COMMIT")

@@ -1,7 +1,7 @@
 """``SQLiteStore``: the embedded default ``TimelineStore`` on one SQLite file.
 
-WAL journal, ``synchronous=NORMAL``; one connection (aiosqlite) shared by the
-process's coroutines, with every write in an explicit transaction.
+WAL journal, ``synchronous=NORMAL``; one connection on its own thread
+(:mod:`.engine`), every unit of work one transaction and one hop to it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from hub.timeline.sqlite.agents import AgentOps
-from hub.timeline.sqlite.base import BUSY_TIMEOUT_SECONDS
 from hub.timeline.sqlite.conversations import ConversationOps
 from hub.timeline.sqlite.customers import CustomerOps
 from hub.timeline.sqlite.events import EventOps
@@ -22,59 +19,51 @@ from hub.timeline.sqlite.handoff import HandoffOps
 from hub.timeline.sqlite.outbox import OutboxOps
 from hub.timeline.sqlite.records import RecordOps
 from hub.timeline.sqlite.schema import create_schema
+from hub.timeline.sqlite.units import UnitOps
 
 log = logging.getLogger(__name__)
 
-MEMORY = ":memory:"
-
 
 class SQLiteStore(
-    CustomerOps, ConversationOps, EventOps, OutboxOps, RecordOps, AgentOps, HandoffOps
+    UnitOps,
+    CustomerOps,
+    ConversationOps,
+    EventOps,
+    OutboxOps,
+    RecordOps,
+    AgentOps,
+    HandoffOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 
-    ``open()`` connects, creates the schema and finishes any merge or unmerge a
-    crash left half-way.
+    ``open()`` connects, creates or upgrades the schema and finishes any merge
+    or unmerge a crash left half-way.
     """
 
     def __init__(self, path: Path | str) -> None:
         super().__init__(path)
 
     async def open(self) -> None:
-        """Connect, create the schema and resume pending merges (idempotent)."""
+        """Connect, create or upgrade the schema and resume pending merges (idempotent)."""
         async with self._lock:
-            if self._conn is None:
-                self._conn = await self._connect()
-            await create_schema(self._conn)
+            if not self.engine.is_open:
+                await self.engine.open()
+            try:
+                await self.engine.call(create_schema)
+            except BaseException:
+                await self.engine.close()
+                raise
         await self._resume_pending()
-
-    async def _connect(self) -> aiosqlite.Connection:
-        if str(self.path) != MEMORY:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(
-            self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
-        )
-        try:
-            conn.row_factory = aiosqlite.Row
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            await conn.close()
-            raise
-        return conn
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""
         async with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+            await self.engine.close()
 
     async def health(self) -> dict[str, Any]:
         """``{"store": "sqlite", "ok": …, "path": …}`` from a trivial query."""
         try:
-            async with self._read() as conn:
-                await self._one(conn, "SELECT 1")
+            await self._query(lambda conn: conn.execute("SELECT 1").fetchone())
         except (sqlite3.Error, RuntimeError) as exc:
             log.warning("sqlite health check failed: %s", exc)
             return {"store": "sqlite", "ok": False, "path": str(self.path)}

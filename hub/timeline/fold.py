@@ -1,0 +1,55 @@
+"""How an appended event changes its conversation's summary (both adapters follow it).
+
+* Every event moves ``last_activity_at`` up to its ``occurred_at``.
+* A ``handoff`` card moves ``customer_channel`` to the channel it announces.
+* Conversational events — messages, calls, voicemails that are not internal —
+  add their channel to ``channels``, set ``last_channel`` and the preview.
+  From the customer (``in``) they start ``waiting_since`` if it is not running
+  (or move it earlier), set ``customer_channel`` and re-open a pending, snoozed
+  or resolved conversation. From us (``out``), a message or call stops
+  ``waiting_since``; ``first_response_at`` is the earliest such reply.
+* Anything else (auto-replies, bounces, status and merge records…) only moves
+  the activity time: robots never re-open a conversation or count as a reply.
+"""
+
+from __future__ import annotations
+
+from hub.timeline.model import Conversation, ConversationStatus, Direction, Event, EventKind
+
+__all__ = ["CONVERSATIONAL", "PREVIEW_CHARS", "REOPENS", "REPLIES", "fold", "is_conversational"]
+
+PREVIEW_CHARS = 140
+CONVERSATIONAL = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
+REPLIES = (EventKind.MESSAGE, EventKind.CALL)
+REOPENS = (ConversationStatus.PENDING, ConversationStatus.SNOOZED, ConversationStatus.RESOLVED)
+
+
+def is_conversational(event: Event) -> bool:
+    """Whether ``event`` is part of the exchange (see the module rules)."""
+    return event.kind in CONVERSATIONAL and event.direction is not Direction.INTERNAL
+
+
+def fold(conv: Conversation, event: Event) -> None:
+    """Fold ``event`` into the summary of ``conv`` (in place)."""
+    at = event.occurred_at
+    conv.last_activity_at = max(conv.last_activity_at, at)
+    if event.kind is EventKind.HANDOFF and isinstance(event.meta.get("to"), str):
+        conv.customer_channel = event.meta["to"]
+    if not is_conversational(event):
+        return
+    if event.channel not in conv.channels:
+        conv.channels.append(event.channel)
+    conv.last_channel = event.channel
+    if event.text:
+        conv.last_message_preview = event.text[:PREVIEW_CHARS]
+    if event.direction is Direction.IN:
+        conv.customer_channel = event.channel
+        conv.waiting_since = min(conv.waiting_since, at) if conv.waiting_since else at
+        if conv.status in REOPENS:
+            conv.status = ConversationStatus.OPEN
+            conv.resolved_at = None
+            conv.snoozed_until = None
+    elif event.kind in REPLIES:
+        conv.waiting_since = None
+        first = conv.first_response_at
+        conv.first_response_at = min(first, at) if first else at
