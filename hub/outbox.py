@@ -147,11 +147,11 @@ class Outbox:
         keeper = asyncio.create_task(self._keep_lease(event.id, token))
         try:
             update = await self._attempt(event)
+            recorded = await self.store.record_delivery(event.id, update, lease_token=token)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-        recorded = await self.store.record_delivery(event.id, update, lease_token=token)
         if recorded is None:
             log.warning("lease on %s lost before its outcome was recorded", event.id)
             return
@@ -160,7 +160,7 @@ class Outbox:
             log.info("delivery of %s will retry: %s", event.id, update.error)
 
     async def _keep_lease(self, event_id: str, token: str) -> None:
-        """Renew the claim every third of a lease while the send runs."""
+        """Renew the claim every third of a lease until the send's outcome is recorded."""
         lease = self.settings.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)

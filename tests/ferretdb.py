@@ -56,7 +56,10 @@ class FerretDB(Peer):
         return [
             self.binary,
             "--handler=sqlite",
-            f"--sqlite-url=file:{data_dir}/",
+            # Writers take SQLite's lock when they begin (and wait for it up to the
+            # busy timeout) instead of failing with SQLITE_BUSY when two connections
+            # upgrade read transactions at once, as concurrent hub instances make them.
+            f"--sqlite-url=file:{data_dir}/?_txlock=immediate",
             f"--state-dir={self.workdir}",
             f"--listen-addr=127.0.0.1:{self.port}",
             f"--debug-addr=127.0.0.1:{free_port()}",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -56,8 +57,15 @@ def merge_paths(prefix: str, values: dict[str, Any]) -> tuple[Doc, Doc]:
 class MongoBase:
     """Owns the client; the mixins reach collections through the properties."""
 
-    def __init__(self, uri: str, database: str | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        database: str | None = None,
+        *,
+        event_listeners: Sequence[monitoring.CommandListener] = (),
+    ) -> None:
         self.uri = uri
+        self.event_listeners = list(event_listeners)
         self._database_arg = database
         self.database_name = database or DEFAULT_DATABASE
         self._client: AsyncMongoClient[Doc] | None = None
@@ -104,7 +112,9 @@ class MongoBase:
     def _connect(self) -> None:
         if self._client is not None:
             return
-        client: AsyncMongoClient[Doc] = AsyncMongoClient(self.uri, tz_aware=True)
+        client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            self.uri, tz_aware=True, event_listeners=self.event_listeners
+        )
         if self._database_arg:
             db = client[self._database_arg]
         else:

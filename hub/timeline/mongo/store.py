@@ -8,8 +8,10 @@ partial indexes (FerretDB v1 lacks the last two).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+from pymongo import monitoring
 from pymongo.errors import PyMongoError
 
 from hub.timeline.mongo.agents import AgentOps
@@ -26,13 +28,20 @@ class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else
-    ``"omnihub"``. ``open()`` connects, upgrades the database
+    ``"omnihub"``. ``event_listeners`` are PyMongo monitoring listeners (benchmarks count
+    commands with one). ``open()`` connects, upgrades the database
     (:mod:`.migrations`), creates the indexes and finishes any merge or
     unmerge a crash left half-way.
     """
 
-    def __init__(self, uri: str, database: str | None = None) -> None:
-        super().__init__(uri, database)
+    def __init__(
+        self,
+        uri: str,
+        database: str | None = None,
+        *,
+        event_listeners: Sequence[monitoring.CommandListener] = (),
+    ) -> None:
+        super().__init__(uri, database, event_listeners=event_listeners)
 
     async def open(self) -> None:
         """Connect, run pending migrations, ensure indexes and resume pending merges

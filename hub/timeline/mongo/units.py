@@ -76,10 +76,12 @@ class _Replan(Exception):
 
 
 class _State:
-    """What one attempt learnt: each customer's latest ``seq``."""
+    """What one attempt learnt: each customer's latest ``seq``, and whose head the plan
+    decided on (an event of theirs must follow exactly that; others may follow any)."""
 
     def __init__(self) -> None:
         self.latest: dict[str, int] = {}
+        self.decided_on: set[str] = set()
 
 
 class UnitOps(ConversationOps, EventOps, HandoffOps):
@@ -91,7 +93,8 @@ class UnitOps(ConversationOps, EventOps, HandoffOps):
             try:
                 return await self._attempt(plan)
             except _Replan:
-                await asyncio.sleep(random.random() * 0.002 * (attempt + 1))  # noqa: S311
+                ceiling = min(0.25, 0.002 * 2**attempt)
+                await asyncio.sleep(ceiling / 2 + random.random() * ceiling / 2)  # noqa: S311
         raise Conflict("the customer's timeline kept changing; try again")
 
     async def read(self, request: Read) -> Any:
@@ -183,6 +186,7 @@ class UnitOps(ConversationOps, EventOps, HandoffOps):
     async def _head(self, customer_id: str, state: _State) -> Conversation | None:
         latest = await self._latest(customer_id)
         state.latest[customer_id] = int(latest["seq"]) if latest else 0
+        state.decided_on.add(customer_id)
         if latest is None:
             return None
         if latest.get("conversation_id") is None:
@@ -304,12 +308,8 @@ class UnitOps(ConversationOps, EventOps, HandoffOps):
         last = len(writes.events) - 1
         for index, record in enumerate(writes.events):
             record.origin_customer_id = record.origin_customer_id or record.customer_id
-            after = state.latest.get(record.customer_id)
-            if after is None:
-                latest = await self._latest(record.customer_id)
-                after = int(latest["seq"]) if latest else 0
             try:
-                await self._insert_chained(record, after)
+                await self._insert_after_latest(record, state)
             except Collision as exc:
                 if exc.what == "dedupe" and index != last:
                     continue
@@ -320,6 +320,27 @@ class UnitOps(ConversationOps, EventOps, HandoffOps):
             state.latest[record.customer_id] = record.seq
             inserted.append(record)
         return [stored_event(_event_doc_of(e)) for e in inserted]
+
+    async def _insert_after_latest(self, record: Event, state: _State) -> None:
+        """Chain ``record`` after its customer's latest event. When the plan did not
+        decide on that customer's timeline (a reply, a note), losing the race only
+        means reading the latest again; otherwise the plan must be made again."""
+        customer_id = record.customer_id
+        for _ in range(_ATTEMPTS):
+            after = state.latest.get(customer_id)
+            if after is None:
+                latest = await self._latest(customer_id)
+                after = int(latest["seq"]) if latest else 0
+            try:
+                await self._insert_chained(record, after)
+            except Collision as exc:
+                if exc.what != "chain" or customer_id in state.decided_on:
+                    raise
+                state.latest.pop(customer_id, None)
+                await asyncio.sleep(random.random() * 0.002)  # noqa: S311
+                continue
+            return
+        raise Collision("chain")
 
     async def _undo(
         self, writes: Writes, inserted: list[Event], opened: Conversation | None
