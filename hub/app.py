@@ -235,15 +235,18 @@ def build_app(
         spec.name: spec for c in hub.connectors.values() for spec in c.channel_specs()
     }
 
+    # Connectors first: provider webhooks are the hot path, routes match in order.
     routes: list[BaseRoute] = [
+        Mount(f"/connectors/{name}", routes=list(connector.routes()))
+        for name, connector in hub.connectors.items()
+    ]
+    routes += [
         Route("/healthz", healthz),
         Mount("/api/v1", routes=[*api.routes, *handoff_api.routes]),
         *handoff_web.routes,
         agent.mount(),
         *widget.routes,
     ]
-    for name, connector in hub.connectors.items():
-        routes.append(Mount(f"/connectors/{name}", routes=list(connector.routes())))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -83,6 +83,7 @@ class Inbound(PipelineBase):
             link=ctx.link,
             new_conversation=conversation if opened else None,
             suggestions=ctx.suggestions,
+            read=[conversation] if conversation is not None and not opened else [],
         )
 
     def _thread(self, ctx: IngestContext) -> Step[tuple[Conversation | None, bool]]:

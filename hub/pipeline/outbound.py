@@ -70,7 +70,7 @@ class Outbound(PipelineBase):
             event = yield from self._reply(
                 conv, text, html, subject, attachments, channel, to, author, client_ref, meta
             )
-            return Writes(conv.customer_id, [event])
+            return Writes(conv.customer_id, [event], read=[conv])
 
         outcome = await self.store.run(plan)
         stored = outcome.event

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -169,6 +170,7 @@ def normalise_identity(kind: str, value: str, *, default_region: str | None = No
     return Identity(kind, value)
 
 
+@functools.lru_cache(maxsize=16_384)
 def _normalise_phone(value: str, default_region: str | None) -> str:
     try:
         number = phonenumbers.parse(value, default_region)
@@ -179,6 +181,7 @@ def _normalise_phone(value: str, default_region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=16_384)
 def _normalise_email(value: str) -> str:
     try:
         info = email_validator.validate_email(value, check_deliverability=False)

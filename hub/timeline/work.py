@@ -243,7 +243,9 @@ class Writes:
     evidence; the plan records why in a ``link`` event). ``new_conversation``
     is inserted before the events. ``events`` are appended in order and folded
     into their conversations. ``suggestions`` are added (one per customer and
-    identity pair). ``expect`` remembers a reply we wait for.
+    identity pair). ``expect`` remembers a reply we wait for. ``read`` lists
+    conversations exactly as this unit's reads answered them (an adapter may fold
+    into these instead of reading them again).
     """
 
     customer_id: str
@@ -254,6 +256,7 @@ class Writes:
     new_conversation: Conversation | None = None
     suggestions: list[LinkSuggestion] = field(default_factory=list)
     expect: Expectation | None = None
+    read: list[Conversation] = field(default_factory=list)
 
 
 @dataclass(slots=True)

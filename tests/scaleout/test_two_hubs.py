@@ -89,6 +89,7 @@ async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             "OMNIHUB_CONNECTORS__API__SECRET": SECRET,
             "OMNIHUB_CONNECTORS__API__CALLBACK_URL": f"{receiver_url}/callback",
             "OMNIHUB_OUTBOX__LEASE_SECONDS": str(LEASE),
+            "OMNIHUB_CONNECTORS__API__TIMEOUT_SECONDS": str(LEASE * 3),
             "OMNIHUB_LOG_LEVEL": "warning",
         }
         async with run_hubs(2, tmp_path, env) as hubs:

@@ -347,7 +347,12 @@ class UnitOps(ConversationOps, EventOps, HandoffOps):
     ) -> None:
         if inserted:
             await self.event_docs.delete_many({"_id": {"$in": [e.id for e in inserted]}})
-        if opened is not None:
+        # Another unit may have joined the conversation this one opened (its
+        # open_key) and stored its events there: then it stays.
+        if (
+            opened is not None
+            and await self.event_docs.find_one({"conversation_id": opened.id}, {"_id": 1}) is None
+        ):
             await self.conversations.delete_one({"_id": opened.id})
 
     async def _attach_identity(self, customer_id: str, identity: Identity, *, named: bool) -> None:

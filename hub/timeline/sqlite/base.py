@@ -1,20 +1,19 @@
 """The connection, the unit-of-work runner and the column codecs the SQLite mixins share.
 
-The connection lives on its own thread (:mod:`.engine`). Hot operations are
+The connection lives on its own thread (:mod:`.engine`). Operations are
 written as plain functions of a ``sqlite3.Connection`` and run there whole:
-:meth:`SQLiteBase._unit` inside one ``BEGIN IMMEDIATE`` … ``COMMIT`` (which
-also excludes writers in other processes), :meth:`SQLiteBase._query` as one
-read — one hop each. Rarer operations may use :meth:`SQLiteBase._read` /
-:meth:`SQLiteBase._write`, a session whose statements (``_one``, ``_all``,
-``_exec``) each make a hop. One ``asyncio.Lock`` keeps units and sessions from
-interleaving on the shared connection.
+:meth:`SQLiteBase._unit` as a unit of work (inside ``BEGIN IMMEDIATE`` …
+``COMMIT``, which also excludes writers in other processes; units queued
+together share the commit), :meth:`SQLiteBase._query` as one read — one hop
+each. Rarer operations may use :meth:`SQLiteBase._read` / :meth:`SQLiteBase._write`,
+a session whose statements (``_one``, ``_all``, ``_exec``) each make a hop; a
+session runs alone (:class:`Gate`), so nothing interleaves with its transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -37,7 +36,6 @@ __all__ = [
     "placeholders",
     "req_ts",
     "to_row",
-    "transaction",
     "ts",
 ]
 
@@ -101,17 +99,55 @@ def placeholders(count: int) -> str:
     return ", ".join("?" for _ in range(count))
 
 
-def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(conn, *args)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn, *args)
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
+class Gate:
+    """Units and queries run side by side; a session runs alone.
+
+    Entering shared never waits unless a session runs or waits (the common
+    path costs no ``await``).
+    """
+
+    def __init__(self) -> None:
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0
+        self._changed: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    @asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        if self._exclusive or self._waiting:
+            changed = self._condition()
+            async with changed:
+                await changed.wait_for(lambda: not self._exclusive and not self._waiting)
+        self._shared += 1
+        try:
+            yield
+        finally:
+            self._shared -= 1
+            if self._changed is not None and (self._waiting or self._exclusive):
+                async with self._changed:
+                    self._changed.notify_all()
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        changed = self._condition()
+        async with changed:
+            self._waiting += 1
+            try:
+                await changed.wait_for(lambda: not self._exclusive and self._shared == 0)
+            finally:
+                self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            async with changed:
+                self._exclusive = False
+                changed.notify_all()
 
 
 class Session:
@@ -139,28 +175,28 @@ class SQLiteBase:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.engine = Engine(self.path)
-        self._lock = asyncio.Lock()
+        self._gate = Gate()
 
     async def _query(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` on the database thread: one hop, no transaction."""
-        async with self._lock:
+        """Run ``fn(conn, *args)`` on the database thread: one hop."""
+        async with self._gate.shared():
             return await self.engine.call(fn, *args)
 
     async def _unit(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` as one transaction on the database thread: one hop."""
-        async with self._lock:
-            return await self.engine.call(transaction, fn, *args)
+        """Run ``fn(conn, *args)`` as a unit of work on the database thread: one hop."""
+        async with self._gate.shared():
+            return await self.engine.unit(fn, *args)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Session]:
-        """Hold the lock for a multi-statement read."""
-        async with self._lock:
+        """A multi-statement read that nothing interleaves with."""
+        async with self._gate.exclusive():
             yield Session(self.engine)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Session]:
-        """Hold the lock inside one transaction: committed on success, else rolled back."""
-        async with self._lock:
+        """A multi-statement transaction: committed on success, else rolled back."""
+        async with self._gate.exclusive():
             session = Session(self.engine)
             await session.exec("BEGIN IMMEDIATE")
             try:

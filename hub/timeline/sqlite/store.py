@@ -1,7 +1,8 @@
 """``SQLiteStore``: the embedded default ``TimelineStore`` on one SQLite file.
 
 WAL journal, ``synchronous=NORMAL``; one connection on its own thread
-(:mod:`.engine`), every unit of work one transaction and one hop to it.
+(:mod:`.engine`), every unit of work one hop to it, units arriving together
+sharing one commit.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class SQLiteStore(
 
     async def open(self) -> None:
         """Connect, create or upgrade the schema and resume pending merges (idempotent)."""
-        async with self._lock:
+        async with self._gate.exclusive():
             if not self.engine.is_open:
                 await self.engine.open()
             try:
@@ -57,7 +58,7 @@ class SQLiteStore(
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""
-        async with self._lock:
+        async with self._gate.exclusive():
             await self.engine.close()
 
     async def health(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Units of work on SQLite: a plan and its writes in one transaction, one hop.
 
 :meth:`UnitOps.run` takes the plan (see :mod:`hub.timeline.work`) to the
-database thread and, inside one ``BEGIN IMMEDIATE`` … ``COMMIT``, answers each
+database thread and, inside one transaction (shared with the units queued
+beside it, each in its own savepoint: :mod:`.engine`), answers each
 read the plan yields, then applies what it returns: the new customer and its
 identity, the new conversation, the events (inserted with their dedupe keys
 arbitrated by the unique index) folded into their conversations, suggestions
@@ -20,7 +21,7 @@ from hub.errors import Conflict, IdentityTaken
 from hub.timeline.fold import fold
 from hub.timeline.handoff import LinkSuggestion
 from hub.timeline.model import Conversation, Event, Identity, utcnow
-from hub.timeline.sqlite.base import SQLiteBase, parse_ts, transaction, ts
+from hub.timeline.sqlite.base import SQLiteBase, parse_ts, ts
 from hub.timeline.sqlite.conversations import (
     conversation,
     conversation_by_id,
@@ -174,6 +175,7 @@ def _customer(conn: sqlite3.Connection, writes: Writes) -> bool:
 
 
 def _append(conn: sqlite3.Connection, writes: Writes) -> tuple[list[Event], list[Conversation]]:
+    known = {c.id: c for c in writes.read}
     convs: dict[str, Conversation] = {}
     if writes.new_conversation is not None:
         convs[writes.new_conversation.id] = writes.new_conversation
@@ -193,8 +195,10 @@ def _append(conn: sqlite3.Connection, writes: Writes) -> tuple[list[Event], list
         cid = record.conversation_id
         if cid is None:
             continue
-        conv = convs.get(cid)
-        if conv is None:
+        conv = convs.get(cid) or known.get(cid)
+        if conv is not None:
+            convs[cid] = conv
+        else:
             found = one(conn, "SELECT * FROM conversations WHERE id = ?", (cid,))
             if found is None:
                 continue
@@ -248,20 +252,15 @@ def _apply(conn: sqlite3.Connection, factory: PlanFactory) -> Outcome:
     )
 
 
-def _unit_of_work(conn: sqlite3.Connection, factory: PlanFactory) -> Outcome:
-    try:
-        return transaction(conn, _apply, factory)
-    except _Duplicate as dup:
-        return Outcome(customer_id=dup.event.customer_id, event=dup.event, created=False)
-
-
 class UnitOps(SQLiteBase):
     """``run``: units of work in one transaction and one hop."""
 
     async def run(self, plan: PlanFactory) -> Outcome:
         """Run ``plan`` and apply its writes atomically (see :mod:`hub.timeline.work`)."""
         try:
-            return await self._query(_unit_of_work, plan)
+            return await self._unit(_apply, plan)
+        except _Duplicate as dup:
+            return Outcome(customer_id=dup.event.customer_id, event=dup.event, created=False)
         except IdentityTaken as exc:
             raise Conflict(f"{exc.identity} belongs to another customer already") from None
 
