@@ -6,6 +6,11 @@ writing one equivalent row/document per message (one commit each), i.e. what
 the storage stack can do with nothing of ours in the way. Figures are printed,
 never asserted; compare the ratio, not absolute numbers across machines.
 
+Also counted, per message: SQL statements and transactions on SQLite, commands
+on MongoDB — for a new customer's first message and for a known customer's —
+and throughput at rising concurrency (units of different customers never wait
+for each other).
+
     python benchmarks/ingest.py                      # SQLite, and MongoDB if reachable
     python benchmarks/ingest.py --messages 2000 --stores sqlite
     OMNIHUB_TEST_MONGODB_URI=mongodb://… python benchmarks/ingest.py --stores mongo
@@ -30,11 +35,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiosqlite
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from hub.bus import Bus
 from hub.connectors.base import InboundMessage
+from hub.handoff.continuity import HandoffPolicy
 from hub.pipeline import Pipeline
+from hub.settings import HandoffSettings
 from hub.timeline.model import Identity
 from hub.timeline.mongo import MongoStore
 from hub.timeline.sqlite import SQLiteStore
@@ -116,15 +123,98 @@ async def mongo_baseline(uri: str, n: int, *, lookup: bool) -> tuple[list[float]
         await client.close()
 
 
+def hub_pipeline(store: TimelineStore) -> Pipeline:
+    """A pipeline with the handoff rules, as the hub runs it."""
+    return Pipeline(store, Bus(), policies=[HandoffPolicy(HandoffSettings())])
+
+
 async def through_pipeline(
     store: TimelineStore, n: int, customers: int
 ) -> tuple[list[float], float]:
     await store.open()
-    pipeline = Pipeline(store, Bus())
+    pipeline = hub_pipeline(store)
     try:
         return await timed(n, lambda i: pipeline.ingest(message(i, customers)))
     finally:
         await store.close()
+
+
+async def concurrent_rate(store: TimelineStore, n: int, concurrency: int) -> float:
+    """Messages per second with ``concurrency`` ingests in flight (distinct customers)."""
+    await store.open()
+    pipeline = hub_pipeline(store)
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            await pipeline.ingest(message(i + 1_000_000, n))
+
+    try:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return n / (time.perf_counter() - start)
+    finally:
+        await store.close()
+
+
+class Commands(monitoring.CommandListener):
+    """Counts the commands a MongoDB client sends."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def round_trips(store: TimelineStore, counter: Callable[[], int]) -> dict[str, float]:
+    """Per-message cost: a new customer's first message, then known customers'."""
+    pipeline = hub_pipeline(store)
+    samples = 50
+    costs: dict[str, float] = {}
+    for label, offset in (("new customer", 0), ("known customer", samples)):
+        before = counter()
+        for i in range(samples):
+            await pipeline.ingest(
+                InboundMessage(
+                    channel="api",
+                    external_id=f"count-{offset + i}",
+                    identity=Identity("email", f"count{i}@example.com"),
+                    text=f"{TEXT} ({offset + i})",
+                    customer_name=f"Count {i}",
+                )
+            )
+        costs[label] = (counter() - before) / samples
+    return costs
+
+
+async def sqlite_round_trips(path: Path) -> None:
+    store = SQLiteStore(path)
+    await store.open()
+    statements: list[str] = []
+    store.engine.on_statement = statements.append
+    try:
+        sql = await round_trips(store, lambda: sum(1 for s in statements if _is_sql(s)))
+        transactions = await round_trips(
+            store, lambda: sum(1 for s in statements if s.startswith("BEGIN"))
+        )
+    finally:
+        await store.close()
+    for label in sql:
+        print(
+            f"  per message, {label:<15} {sql[label]:5.1f} statements, "
+            f"{transactions[label]:4.2f} transactions (target <= 8 new, <= 5 known; 1)"
+        )
+
+
+def _is_sql(statement: str) -> bool:
+    return not statement.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"))
 
 
 async def server_name(uri: str) -> str:
@@ -177,6 +267,12 @@ async def main() -> None:
                 *await through_pipeline(SQLiteStore(Path(tmp) / "hub.db"), n, args.customers),
             )
             print(f"  ratio to baseline: {ours / base:.2f}")
+            for concurrency in (1, 8, 64):
+                rate = await concurrent_rate(
+                    SQLiteStore(Path(tmp) / f"c{concurrency}.db"), n, concurrency
+                )
+                print(f"  {concurrency:>3} in flight (group commit) {rate:>9,.0f} msg/s")
+            await sqlite_round_trips(Path(tmp) / "count.db")
 
     if "mongo" in stores:
         async with mongo_uri() as uri:
@@ -192,6 +288,24 @@ async def main() -> None:
             await store.open()
             await store.drop_database()
             await store.close()
+            for concurrency in (1, 4, 16):
+                db = f"bench_c{concurrency}_{uuid.uuid4().hex[:8]}"
+                rate = await concurrent_rate(MongoStore(uri, database=db), n // 4, concurrency)
+                print(f"  {concurrency:>3} in flight                {rate:>9,.0f} msg/s")
+                cleanup = MongoStore(uri, database=db)
+                await cleanup.drop_database()
+            listener = Commands()
+            counted = MongoStore(
+                uri, database=f"bench_n_{uuid.uuid4().hex[:8]}", event_listeners=[listener]
+            )
+            await counted.open()
+            try:
+                cost = await round_trips(counted, lambda: listener.count)
+            finally:
+                await counted.drop_database()
+                await counted.close()
+            for label, commands in cost.items():
+                print(f"  per message, {label:<15} {commands:5.1f} commands (target <= 5)")
 
 
 if __name__ == "__main__":

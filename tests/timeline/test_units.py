@@ -228,3 +228,31 @@ async def test_statuses_reported_before_and_after_the_id_keep_moving_forward(
     read = await store.report_status("sms", "SM-2", DeliveryUpdate(DeliveryStatus.READ))
     assert read is not None and read.delivery is not None
     assert read.delivery.status is DeliveryStatus.READ
+
+
+async def test_two_first_events_of_a_customer_at_once_are_read_in_order(
+    pipeline: Pipeline,
+) -> None:
+    store = pipeline.store
+    customer = await store.create_customer(identities=(Identity("phone", "+14155550109"),))
+    seen: list[str] = []
+
+    async def read_all() -> None:
+        page = await store.events(customer_id=customer.id, direction="newer")
+        seen.extend(e.id for e in page.items)
+
+    with pause_next_insert(store) as paused:
+        slow = asyncio.create_task(store.append_event(event(customer.id, text="slow")))
+        await asyncio.wait_for(paused.reached.wait(), TIMEOUT)
+        fast = asyncio.create_task(store.append_event(event(customer.id, text="fast")))
+        reader = asyncio.create_task(read_all())
+        if isinstance(store, MongoStore):
+            await asyncio.wait_for(asyncio.gather(fast, reader), TIMEOUT)
+        paused.release()
+        (first, _), (second, _) = await asyncio.wait_for(asyncio.gather(slow, fast), TIMEOUT)
+        await reader
+    timeline = await store.events(customer_id=customer.id, direction="newer")
+    ids = [e.id for e in timeline.items]
+    assert sorted(ids) == sorted([first.id, second.id])
+    assert seen == ids[: len(seen)]
+    assert [e.seq for e in timeline.items] == sorted({e.seq for e in timeline.items})

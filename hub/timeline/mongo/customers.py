@@ -219,6 +219,11 @@ class CustomerOps(MongoBase):
         return await self.get_customer(target_id)
 
     async def _finish_merge(self, source_id: str, target_id: str) -> None:
+        first = await self.event_docs.find_one({"customer_id": source_id, "after": 0}, {"seq": 1})
+        if first is not None:  # the target has a first event too (see .events)
+            await self.event_docs.update_one(
+                {"_id": first["_id"]}, {"$set": {"after": -int(first["seq"])}}
+            )
         for collection in (self.identities, self.conversations, self.event_docs):
             await collection.update_many(
                 {"customer_id": source_id}, {"$set": {"customer_id": target_id}}

@@ -2,12 +2,15 @@
 
 Order without a counter. Each event carries ``seq`` (unique; time-based,
 higher than the event it follows) and ``after``, the ``seq`` of the customer's
-latest event when it was appended (minus its own ``seq`` for a customer's
-first event). A unique index on ``(customer_id, after)`` lets only one event
-follow a given one, so a customer's events are inserted one after another in
-``seq`` order: a reader paging a timeline by ``seq`` can never pass an event
-that is not yet committed, and writers of different customers never touch a
-shared document. An insert that loses the race is re-planned (:mod:`.units`).
+latest event when it was appended (0 for a customer's first event). A unique
+index on ``(customer_id, after)`` lets only one event follow a given one, so a
+customer's events are inserted one after another in ``seq`` order: a reader
+paging a timeline by ``seq`` can never pass an event that is not yet
+committed, and writers of different customers never touch a shared document.
+An insert that loses the race is re-planned (:mod:`.units`). A merge first
+turns the merged customer's first event's ``after`` into minus its ``seq`` (no
+other event can have that), so the two timelines join without a clash; events
+from before release 0.2 carry that form too.
 
 The fold is one find-and-modify with update operators (``$max`` activity,
 ``$min`` waiting/first response, which are absent rather than null while
@@ -110,7 +113,7 @@ class EventOps(MongoBase):
         doc = event_doc(record)
         for _ in range(20):
             doc["seq"] = seq
-            doc["after"] = after if after else -seq
+            doc["after"] = after
             try:
                 await self.event_docs.insert_one(doc)
             except DuplicateKeyError as exc:

@@ -200,6 +200,8 @@ class UnitOps(ConversationOps, EventOps, HandoffOps):
 
     async def _apply(self, writes: Writes, state: _State) -> Outcome:
         new_customer = await self._customer(writes)
+        if new_customer:
+            state.latest[writes.customer_id] = 0  # nothing of theirs to follow yet
         opened = await self._open(writes)
         try:
             inserted = await self._insert_events(writes, state)
