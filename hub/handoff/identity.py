@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["Claim", "Identities", "find_claims", "link_event", "suggestion_step"]
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")
+_MIN_PHONE_DIGITS = 7
+"""Fewer digits than this in a text cannot make a phone number worth suggesting."""
 TYPED_SCORE = 0.6
 SIGNATURE_SCORE = 0.5
 REPLY_SCORE = 0.9
@@ -58,12 +60,16 @@ Claim = tuple[Identity, str]
 def find_claims(text: str, *, default_region: str | None = None) -> list[Claim]:
     """Email addresses and phone numbers written in ``text`` (normalised, deduplicated)."""
     found: dict[Identity, str] = {}
+    if "@" not in text and sum(c.isdigit() for c in text) < _MIN_PHONE_DIGITS:
+        return []  # the common case, without running the phone number matcher
     for match in _EMAIL.finditer(text):
         try:
             identity = normalise_identity("email", match.group(0))
         except InvalidIdentity:
             continue
         found.setdefault(identity, _around(text, match.start(), match.end()))
+    if sum(c.isdigit() for c in text) < _MIN_PHONE_DIGITS:
+        return list(found.items())
     for m in phonenumbers.PhoneNumberMatcher(text, default_region or "US"):
         number = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
         found.setdefault(Identity("phone", number), _around(text, m.start, m.end))

@@ -11,6 +11,7 @@ import dataclasses
 import enum
 import functools
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,9 +49,28 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+class _RandomHex(threading.local):
+    """Hex digits from the OS's random source, read 2 KiB at a time (one call per
+    ~200 ids instead of one each); each thread has its own buffer."""
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.at = 0
+
+    def take(self, digits: int) -> str:
+        if self.at + digits > len(self.buffer):
+            self.buffer, self.at = secrets.token_hex(2048), 0
+        out = self.buffer[self.at : self.at + digits]
+        self.at += digits
+        return out
+
+
+_RANDOM = _RandomHex()
+
+
 def new_id(prefix: str) -> str:
-    """A new random id such as ``cus_3f9a…`` (prefix names the record type)."""
-    return f"{prefix}_{secrets.token_hex(10)}"
+    """A new random id such as ``cus_3f9a…`` (prefix names the record type; 80 random bits)."""
+    return f"{prefix}_{_RANDOM.take(20)}"
 
 
 class Direction(enum.StrEnum):

@@ -35,15 +35,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(
             [("customer_id", ASCENDING), ("after", ASCENDING)], name="chain_unique", unique=True
         ),
-        IndexModel(
-            [
-                ("customer_id", ASCENDING),
-                ("channel", ASCENDING),
-                ("direction", ASCENDING),
-                ("seq", DESCENDING),
-            ],
-            name="inbound",
-        ),
         IndexModel([("customer_id", ASCENDING), ("seq", ASCENDING)], name="customer_seq"),
         IndexModel([("conversation_id", ASCENDING), ("seq", ASCENDING)], name="conversation_seq"),
         IndexModel([("origin_customer_id", ASCENDING)], name="origin"),

@@ -175,8 +175,6 @@ SCHEMA = (
         ON events (thread_ref, seq) WHERE thread_ref IS NOT NULL""",
     """CREATE INDEX IF NOT EXISTS events_provider_id
         ON events (channel, provider_id) WHERE provider_id IS NOT NULL""",
-    """CREATE INDEX IF NOT EXISTS events_inbound
-        ON events (customer_id, channel, seq) WHERE direction = 'in'""",
     """
     CREATE TABLE IF NOT EXISTS expectations (
         identity TEXT PRIMARY KEY,
