@@ -17,9 +17,8 @@ from urllib.parse import urlencode
 from starlette.responses import HTMLResponse, Response
 
 from hub.agent.web import Ctx, fragment, page
-from hub.errors import NotFound
-from hub.timeline.model import Agent, Conversation, ConversationStatus, Customer, Direction
-from hub.timeline.store import InboxFilter, encode_cursor
+from hub.timeline.model import Agent, Conversation, ConversationStatus, Customer
+from hub.timeline.store import InboxFilter
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -92,26 +91,20 @@ class Row:
 async def unread_counts(hub: Hub, agent: Agent, convs: list[Conversation]) -> dict[str, int]:
     """Inbound messages each conversation received since the agent last read it (≤ 99)."""
     marks = await hub.store.read_marks(agent.id, [c.id for c in convs])
+    after: dict[str, int] = {}
     counts: dict[str, int] = {}
     for conv in convs:
         mark = marks.get(conv.id)
         if mark is not None and mark.at >= conv.last_activity_at:
             counts[conv.id] = 0
-            continue
-        if mark is None:
-            page_ = await hub.store.events(conversation_id=conv.id, limit=UNREAD_CAP + 1)
         else:
-            page_ = await hub.store.events(
-                conversation_id=conv.id,
-                cursor=encode_cursor(mark.seq),
-                direction="newer",
-                limit=UNREAD_CAP + 1,
-            )
-        counts[conv.id] = sum(1 for e in page_.items if e.direction is Direction.IN)
+            after[conv.id] = mark.seq if mark is not None else 0
+    counts.update(await hub.store.unread_counts(after, cap=UNREAD_CAP))
     return counts
 
 
 async def load_rows(ctx: Ctx, query: InboxQuery) -> tuple[list[Row], str | None]:
+    """One page of the inbox in a constant number of store round trips."""
     hub = ctx.hub
     listing = await hub.store.list_conversations(
         query.inbox_filter(ctx.agent),
@@ -120,14 +113,8 @@ async def load_rows(ctx: Ctx, query: InboxQuery) -> tuple[list[Row], str | None]
         limit=50,
     )
     counts = await unread_counts(hub, ctx.agent, listing.items)
-    customers: dict[str, Customer | None] = {}
-    for conv in listing.items:
-        if conv.customer_id not in customers:
-            try:
-                customers[conv.customer_id] = await hub.store.get_customer(conv.customer_id)
-            except NotFound:
-                customers[conv.customer_id] = None
-    rows = [Row(c, customers[c.customer_id], counts.get(c.id, 0)) for c in listing.items]
+    customers = await hub.store.get_customers([c.customer_id for c in listing.items])
+    rows = [Row(c, customers.get(c.customer_id), counts.get(c.id, 0)) for c in listing.items]
     return rows, listing.next
 
 

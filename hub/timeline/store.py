@@ -222,6 +222,9 @@ class TimelineStore(HandoffRecords, Protocol):
     async def get_customer(self, customer_id: str) -> Customer:
         """The customer as stored (merged ones included); NotFound if absent."""
 
+    async def get_customers(self, customer_ids: list[str]) -> dict[str, Customer]:
+        """The customers with these ids (absent ones left out), in one round trip or two."""
+
     async def find_customer(self, identity: Identity) -> Customer | None:
         """The customer owning ``identity``, following ``merged_into`` to the survivor."""
 
@@ -424,3 +427,7 @@ class TimelineStore(HandoffRecords, Protocol):
 
     async def read_marks(self, agent_id: str, conversation_ids: list[str]) -> dict[str, ReadMark]:
         """The agent's marks for those conversations (absent: never opened)."""
+
+    async def unread_counts(self, after: dict[str, int], *, cap: int = 99) -> dict[str, int]:
+        """Inbound events of each conversation with ``seq`` above the given one (0: all),
+        counted up to ``cap``; one round trip for the whole page."""

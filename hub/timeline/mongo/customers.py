@@ -50,6 +50,28 @@ class CustomerOps(MongoBase):
     async def get_customer(self, customer_id: str) -> Customer:
         return await self._customer_from(await self._customer_doc(customer_id))
 
+    async def get_customers(self, customer_ids: list[str]) -> dict[str, Customer]:
+        ids = list(dict.fromkeys(customer_ids))
+        if not ids:
+            return {}
+        docs = [doc async for doc in self.customers.find({"_id": {"$in": ids}})]
+        held: dict[str, list[Identity]] = {}
+        query = {"customer_id": {"$in": ids}}
+        async for doc in self.identities.find(query).sort("_id", 1):
+            held.setdefault(doc["customer_id"], []).append(identity_from_str(doc["key"]))
+        return {
+            doc["_id"]: Customer(
+                id=doc["_id"],
+                name=doc.get("name"),
+                attributes=doc.get("attributes") or {},
+                identities=held.get(doc["_id"], []),
+                merged_into=doc.get("merged_into"),
+                created_at=aware(doc["created_at"]) or utcnow(),
+                updated_at=aware(doc["updated_at"]) or utcnow(),
+            )
+            for doc in docs
+        }
+
     async def _survivor(self, customer_id: str) -> Customer | None:
         seen: set[str] = set()
         current = customer_id

@@ -189,6 +189,22 @@ class EventOps(MongoBase):
         docs = [doc async for doc in found]
         return [event_from_doc(with_id(doc)) for doc in reversed(docs)]
 
+    async def unread_counts(self, after: dict[str, int], *, cap: int = 99) -> dict[str, int]:
+        if not after:
+            return {}
+        match = {
+            "direction": Direction.IN.value,
+            "$or": [{"conversation_id": cid, "seq": {"$gt": seq}} for cid, seq in after.items()],
+        }
+        counts = dict.fromkeys(after, 0)
+        pipeline: list[Doc] = [
+            {"$match": match},
+            {"$group": {"_id": "$conversation_id", "n": {"$sum": 1}}},
+        ]
+        async for doc in await self.event_docs.aggregate(pipeline):
+            counts[doc["_id"]] = min(int(doc["n"]), cap)
+        return counts
+
     async def _exists(self, query: Doc) -> bool:
         return await self.event_docs.find_one(query, {"_id": 1}) is not None
 

@@ -176,3 +176,25 @@ class AgentOps(SQLiteBase):
                 [agent_id, *conversation_ids],
             )
         return {row["conversation_id"]: read_mark(row) for row in rows}
+
+
+def _unread(conn: sqlite3.Connection, after: dict[str, int], cap: int) -> dict[str, int]:
+    if not after:
+        return {}
+    values = ", ".join("(?, ?)" for _ in after)
+    params: list[object] = [x for pair in after.items() for x in pair]
+    found = conn.execute(
+        f"WITH m(cid, seq) AS (VALUES {values}) "  # noqa: S608
+        "SELECT m.cid AS cid, (SELECT COUNT(*) FROM (SELECT 1 FROM events e "
+        "WHERE e.conversation_id = m.cid AND e.seq > m.seq AND e.direction = 'in' LIMIT ?)) "
+        "AS n FROM m",
+        [*params, cap],
+    ).fetchall()
+    return {row["cid"]: int(row["n"]) for row in found}
+
+
+class UnreadOps(SQLiteBase):
+    """Unread counts for an inbox page, in one statement."""
+
+    async def unread_counts(self, after: dict[str, int], *, cap: int = 99) -> dict[str, int]:
+        return await self._query(_unread, dict(after), cap)

@@ -191,6 +191,38 @@ class CustomerOps(SQLiteBase):
 
         return await self._query(read)
 
+    async def get_customers(self, customer_ids: list[str]) -> dict[str, Customer]:
+        ids = list(dict.fromkeys(customer_ids))
+
+        def read(conn: sqlite3.Connection) -> dict[str, Customer]:
+            if not ids:
+                return {}
+            marks = ", ".join("?" for _ in ids)
+            found = rows(conn, f"SELECT * FROM customers WHERE id IN ({marks})", ids)  # noqa: S608
+            keys = rows(
+                conn,
+                f"SELECT customer_id, key FROM identities WHERE customer_id IN ({marks}) "  # noqa: S608
+                "ORDER BY n",
+                ids,
+            )
+            held: dict[str, list[Identity]] = {}
+            for k in keys:
+                held.setdefault(k["customer_id"], []).append(identity_from_str(k["key"]))
+            return {
+                row["id"]: Customer(
+                    id=row["id"],
+                    name=row["name"],
+                    attributes=json.loads(row["attributes"]),
+                    identities=held.get(row["id"], []),
+                    merged_into=row["merged_into"],
+                    created_at=req_ts(row["created_at"]),
+                    updated_at=req_ts(row["updated_at"]),
+                )
+                for row in found
+            }
+
+        return await self._query(read)
+
     async def find_customer(self, identity: Identity) -> Customer | None:
         def read(conn: sqlite3.Connection) -> Customer | None:
             owner = owner_of(conn, identity)

@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from hub.timeline.sqlite.agents import AgentOps
+from hub.timeline.sqlite.agents import AgentOps, UnreadOps
 from hub.timeline.sqlite.conversations import ConversationOps
 from hub.timeline.sqlite.customers import CustomerOps
 from hub.timeline.sqlite.events import EventOps
@@ -33,6 +33,7 @@ class SQLiteStore(
     OutboxOps,
     RecordOps,
     AgentOps,
+    UnreadOps,
     HandoffOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).
