@@ -48,7 +48,7 @@ from hub.tokens import issue_token
 from tests.servers import serve
 
 CHANNELS = ("chat", "email", "sms")
-PASSWORD = "benchmark password"  # noqa: S105 - a throwaway local account
+PASSWORD = "benchmark password"
 
 
 async def seed(store: SQLiteStore, count: int) -> tuple[str, str]:

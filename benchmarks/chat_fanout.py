@@ -8,7 +8,10 @@ from the request to its arrival on the visitor's socket. The same run measures
 a bare Starlette websocket server with the same client and the same HTTP
 trigger (``POST /send/{i}``: no store, no bus), and its one-shot broadcast to
 all N sockets. Memory per connection is the server's RSS growth while the N
-sockets connect (and, for the hub, say hello), divided by N.
+sockets connect (and, for the hub, say hello), divided by N; CPU per reply is
+the server process's user+system time during the replies, divided by N. The
+hub runs as ``omnihub serve`` does (no permessage-deflate); the bare server
+with uvicorn's default (deflate on when the client offers it, as browsers do).
 
     python benchmarks/chat_fanout.py                   # N = 100
     python benchmarks/chat_fanout.py --connections 1000
@@ -89,10 +92,9 @@ BARE_SERVER = textwrap.dedent(
 
 HUB_SERVER = textwrap.dedent(
     """
-    import sys, uvicorn
-    from hub.app import build_app
-    uvicorn.run(build_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-                ws="websockets-sansio")
+    import sys
+    from hub.cli import main
+    sys.exit(main(["serve", "--port", sys.argv[1]]))
     """
 )
 
@@ -101,6 +103,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -268,11 +277,13 @@ async def run_hub(n: int, tmp: Path) -> dict[str, float]:
             )
             response.raise_for_status()
 
+        cpu = cpu_seconds(server.proc.pid)
         latencies = await timed_sends(clients, reply)
+        cpu = cpu_seconds(server.proc.pid) - cpu
         for task in readers:
             task.cancel()
         await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
-    return summary(latencies, before, after, n)
+    return summary(latencies, before, after, n, cpu)
 
 
 async def conversation_of(api: httpx.AsyncClient, visitor: str) -> str:
@@ -310,7 +321,9 @@ async def run_bare(n: int) -> tuple[dict[str, float], dict[str, float]]:
             response = await http.post(f"/send/{i}", content=json.dumps({"m": marker}))
             response.raise_for_status()
 
+        cpu = cpu_seconds(server.proc.pid)
         targeted = await timed_sends(clients, send)
+        cpu = cpu_seconds(server.proc.pid) - cpu
         arrivals = [c.expect("all") for c in clients]
         start = time.perf_counter()
         (await http.post("/broadcast", content=json.dumps({"m": "all"}))).raise_for_status()
@@ -319,11 +332,14 @@ async def run_bare(n: int) -> tuple[dict[str, float], dict[str, float]]:
         for task in readers:
             task.cancel()
         await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
-    return summary(targeted, before, after, n), summary(broadcast, before, after, n)
+    return summary(targeted, before, after, n, cpu), summary(broadcast, before, after, n, 0.0)
 
 
-def summary(latencies: list[float], before: int, after: int, n: int) -> dict[str, float]:
+def summary(
+    latencies: list[float], before: int, after: int, n: int, cpu: float
+) -> dict[str, float]:
     return {
+        "cpu_ms": cpu / len(latencies) * 1000,
         "p50": statistics.median(latencies),
         "p99": pct(latencies, 99),
         "max": max(latencies),
@@ -340,14 +356,23 @@ async def main() -> None:
         hub = await run_hub(n, Path(tmp))
     targeted, broadcast = await run_bare(n)
     print(f"chat fan-out, {n} websocket connections, {CONCURRENCY} replies in flight")
-    print(f"{'':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'KiB/conn':>9}")
+    print(f"{'':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'KiB/conn':>9} {'CPU ms':>7}")
     rows = [
         ("hub: agent reply (API) -> widget", hub),
         ("bare Starlette: POST /send -> socket", targeted),
         ("bare Starlette: one broadcast -> N sockets", broadcast),
     ]
     for name, r in rows:
-        print(f"{name:44} {r['p50']:8.2f} {r['p99']:8.2f} {r['max']:8.2f} {r['kib_per_conn']:9.1f}")
+        cpu = f"{r['cpu_ms']:7.2f}" if r["cpu_ms"] else f"{'':>7}"
+        print(
+            f"{name:44} {r['p50']:8.2f} {r['p99']:8.2f} {r['max']:8.2f} "
+            f"{r['kib_per_conn']:9.1f} {cpu}"
+        )
+    print(
+        f"server CPU per reply: hub / bare targeted send = "
+        f"{hub['cpu_ms'] / targeted['cpu_ms']:.1f}x (target <= 2x); "
+        "CPU ms is the server's user+system time during the replies, per reply"
+    )
 
 
 if __name__ == "__main__":
