@@ -68,13 +68,16 @@ class InboxQuery:
             channel=self.channel or None,
         )
 
-    def query_string(self) -> str:
+    def query_string(self, *, page: bool = False) -> str:
+        """The filters as a query string; with ``page``, the cursor of this page too
+        (what the live refresh re-reads, so a later page stays that page)."""
         parts = {
             "view": self.view,
             "assignee": self.assignee,
             "channel": self.channel,
             "status": self.status,
             "sort": self.sort,
+            "cursor": self.cursor if page else None,
         }
         return urlencode({k: v for k, v in parts.items() if v})
 
