@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hmac
-import json
 import mimetypes
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -25,7 +23,14 @@ from hub.connectors.base import (
 from hub.connectors.media import MediaError, download
 from hub.connectors.telegram.botapi import TOKEN_MARK, as_object, call, client, setup_webhook
 from hub.connectors.telegram.settings import TelegramSettings, webhook_secret
-from hub.errors import ConnectorError, InvalidInput, PermanentError, TransientError
+from hub.errors import (
+    ConnectorError,
+    InvalidInput,
+    MalformedBody,
+    PermanentError,
+    TransientError,
+)
+from hub.payloads import from_epoch, parse_json
 from hub.timeline.model import Attachment, normalise_identity
 
 if TYPE_CHECKING:
@@ -88,9 +93,9 @@ class TelegramConnector(Connector):
             self.log.warning("telegram webhook refused: bad or missing %s", SECRET_HEADER)
             return JSONResponse({"error": "invalid or missing secret token"}, status_code=403)
         try:
-            update = json.loads(await request.body())
-        except ValueError:
-            return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+            update = parse_json(await request.body())
+        except MalformedBody as exc:
+            return JSONResponse({"error": exc.reason, "field": exc.field}, status_code=400)
         update_id = update.get("update_id") if isinstance(update, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             self.log.warning("telegram webhook ignored: no update_id")
@@ -151,7 +156,7 @@ class TelegramConnector(Connector):
                 text=str(text) if text is not None else None,
                 customer_name=name[:200] or None,
                 attachments=tuple(attachments),
-                occurred_at=datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) else None,
+                occurred_at=from_epoch(stamp, "date") if isinstance(stamp, int) else None,
                 thread_ref=None if edited else ref,
                 in_reply_to=(f"{chat_id}:{parent}",) if isinstance(parent, int) else (),
                 meta=meta,
