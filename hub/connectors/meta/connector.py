@@ -186,10 +186,16 @@ class MetaConnector(Connector):
         for entry in entries:
             if not isinstance(entry, dict):
                 yield Skipped(f"{obj} entry is not an object", logging.WARNING)
-            elif obj == "whatsapp_business_account":
-                yield from whatsapp.parse_entry(entry)
-            else:
-                yield from messaging.parse_entry(obj, entry, self.config.app_id)
+                continue
+            try:
+                if obj == "whatsapp_business_account":
+                    actions = list(whatsapp.parse_entry(entry))
+                else:
+                    actions = list(messaging.parse_entry(obj, entry, self.config.app_id))
+            except Exception:  # parsing is pure: a retry would fail the same way
+                self.log.exception("meta webhook entry could not be parsed; skipped")
+                actions = [Skipped(f"{obj} entry could not be parsed", logging.WARNING)]
+            yield from actions
 
     async def _apply(self, action: Action, tally: _Tally) -> None:
         try:

@@ -411,3 +411,16 @@ def test_settings_refuse_a_malformed_token_or_secret() -> None:
         TelegramSettings(bot_token="not-a-token")
     with pytest.raises(ValueError, match="1-256 characters"):
         TelegramSettings(bot_token=TOKEN, webhook_secret="spaces are not allowed")
+
+
+@pytest.mark.parametrize(
+    ("date", "status"), [(253402300800, 200), (-62135596801, 200), (2**70, 400)]
+)
+async def test_an_update_dated_beyond_the_datetime_limits_is_refused_not_retried(
+    rig: Rig, date: int, status: int
+) -> None:
+    for _ in range(2):
+        r = await rig.post(update(7, 1, "from the far future", date=date))
+        assert r.status_code == status, r.text
+        assert status == 400 or r.json() == {"stored": False}
+    assert await rig.hub.store.find_customer(ANA) is None
