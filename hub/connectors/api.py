@@ -40,6 +40,7 @@ from hub.connectors.base import (
     OutboundMessage,
     SendResult,
 )
+from hub.connectors.http import retry_after
 from hub.errors import InvalidIdentity, InvalidInput, MalformedBody, PermanentError, TransientError
 from hub.payloads import parse_json
 from hub.timeline.model import Identity
@@ -234,7 +235,6 @@ class ApiConnector(Connector):
             return SendResult(provider_id=provider_id or message.event_id)
         detail = f"callback answered {response.status_code}: {response.text[:200]}"
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
-            retry_after = response.headers.get("retry-after")
-            delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+            delay = retry_after(response.headers.get("retry-after"))
             raise TransientError(detail, retry_after=delay)
         raise PermanentError(detail)
