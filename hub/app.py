@@ -45,13 +45,14 @@ __all__ = ["Hub", "build_app", "open_store", "secret_values"]
 log = logging.getLogger("hub.app")
 
 
-def open_store(url: str) -> TimelineStore:
-    """The store for ``url``: ``mongodb://…`` / ``mongodb+srv://…``, or an SQLite path
-    (``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path)."""
+def open_store(url: str, *, timeout: float = 5.0) -> TimelineStore:
+    """The store for ``url``: ``mongodb://…`` / ``mongodb+srv://…`` (finding a server
+    for at most ``timeout`` seconds), or an SQLite path (``sqlite:///relative.db``,
+    ``sqlite:////absolute.db`` or a plain path)."""
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from hub.timeline.mongo import MongoStore
 
-        return MongoStore(url)
+        return MongoStore(url, server_selection_timeout=timeout)
     from hub.timeline.sqlite import SQLiteStore
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
@@ -207,7 +208,7 @@ def build_app(
     """The hub as an ASGI app. Nothing is opened until the lifespan starts."""
     settings = settings or Settings()
     registry = registry or Registry.discover()
-    store = store or open_store(settings.store)
+    store = store or open_store(settings.store, timeout=settings.store_timeout)
     bus = Bus()
     pipeline = Pipeline(store, bus)
     hub = Hub(

@@ -78,7 +78,7 @@ async def _with_store(action: Callable[[TimelineStore], Awaitable[int]]) -> int:
 
     settings = _settings()
     _prepare_local_store(settings)
-    store = open_store(settings.store)
+    store = open_store(settings.store, timeout=settings.store_timeout)
     await store.open()
     try:
         return await action(store)

@@ -152,6 +152,7 @@ class Settings(BaseSettings):
     )
 
     store: str = DEFAULT_STORE
+    store_timeout: float = Field(5.0, gt=0, lt=15)
     blobs: str = "./var/blobs"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from hub.connectors.http import retry_after
 from hub.connectors.telegram.settings import TelegramSettings, webhook_secret
 from hub.errors import ConnectorError, PermanentError, TransientError
 
@@ -73,9 +74,8 @@ def telegram_error(response: httpx.Response, data: dict[str, Any]) -> ConnectorE
     reason = f"Telegram {code}: {description}"
     if code == 429 or response.status_code == 429 or response.status_code >= 500:
         delay = params.get("retry_after")
-        header = response.headers.get("retry-after", "")
-        if not isinstance(delay, int | float) and header.isdigit():
-            delay = int(header)
+        if not isinstance(delay, int | float):
+            delay = retry_after(response.headers.get("retry-after"))
         return TransientError(
             reason, retry_after=float(delay) if isinstance(delay, int | float) else None
         )
