@@ -34,6 +34,7 @@ from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.security.headers import SecurityHeaders
 from hub.settings import Settings
 from hub.signing import Signer, load_secret_key
 from hub.timeline.blobs import BlobStore, FileBlobStore
@@ -267,7 +268,14 @@ def build_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                SecurityHeaders,
+                frame_ancestors=settings.security.frame_ancestors,
+                https=settings.public_url.startswith("https://"),
+            ),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
     )
     app.state.hub = hub
     return app

@@ -8,6 +8,7 @@ The file is ``$OMNIHUB_CONFIG`` if set, else ``./omnihub.toml`` if present.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic_settings import (
 __all__ = ["FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "SecuritySettings", "Settings"]
 
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
 
 
 class OutboxSettings(BaseModel):
@@ -167,6 +169,14 @@ class SecuritySettings(BaseModel):
     visitor_messages_per_client: int = Field(120, ge=1)
     client_window_seconds: float = Field(60.0, gt=0)
     """New widget visitors and visitor messages allowed per client address per window."""
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example.com")
+        return tuple(o.rstrip("/") for o in value)
 
 
 class Settings(BaseSettings):

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.browser.conftest import browser, context, page, page_errors
 from tests.connectors.meta.conftest import meta, meta_overrides
 from tests.connectors.test_twilio import rig
 from tests.security.victim import Victim
 from tests.servers import serve
 
-__all__ = ["meta", "meta_overrides", "rig"]
+__all__ = ["browser", "context", "meta", "meta_overrides", "page", "page_errors", "rig"]
 
 
 @pytest.fixture
