@@ -164,7 +164,7 @@ class SecuritySettings(BaseModel):
     frame_ancestors: tuple[str, ...] = ()
     """Origins whose pages may frame the hub's HTML (the widget's host sites)."""
     health_token: SecretStr | None = None
-    """Bearer token for ``/healthz?details=1``; unset, details need an API token."""
+    """A bearer token that shows ``/healthz`` details (store, connectors); API tokens do too."""
     visitors_per_client: int = Field(10, ge=1)
     visitor_messages_per_client: int = Field(120, ge=1)
     client_window_seconds: float = Field(60.0, gt=0)

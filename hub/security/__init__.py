@@ -5,4 +5,5 @@
 * :mod:`.clients` — the client address of a request (its trusted proxy's
   forwarded address) and per-client sliding-window limits.
 * :mod:`.headers` — CSP, ``frame-ancestors`` and HSTS on every HTML answer.
+* :mod:`.health` — ``/healthz`` details only for a token.
 """
