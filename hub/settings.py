@@ -8,6 +8,7 @@ The file is ``$OMNIHUB_CONFIG`` if set, else ``./omnihub.toml`` if present.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,9 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "Settings"]
+__all__ = ["FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "SecuritySettings", "Settings"]
 
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
 
 
 class OutboxSettings(BaseModel):
@@ -141,6 +143,42 @@ class HandoffSettings(BaseModel):
     widget_site: str = Field("default", min_length=1, max_length=64)
 
 
+class SecuritySettings(BaseModel):
+    """Abuse limits, browser headers and who may see health details (README: Security).
+
+    Sign-in: ``agent.max_failed_sign_ins`` wrong passwords from one client lock
+    that client out of that account for ``sign_in_backoff_seconds``, doubling per
+    further lock up to ``agent.lockout_seconds``; a client failing
+    ``client_sign_in_failures`` times within ``client_sign_in_window_seconds``
+    (across any accounts) is refused everywhere until the window passes.
+    A client is its address, or the ``X-Forwarded-For`` address when the
+    connection comes from one of ``trusted_proxies``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sign_in_backoff_seconds: float = Field(30.0, gt=0)
+    client_sign_in_failures: int = Field(20, ge=1)
+    client_sign_in_window_seconds: float = Field(600.0, gt=0)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    frame_ancestors: tuple[str, ...] = ()
+    """Origins whose pages may frame the hub's HTML (the widget's host sites)."""
+    health_token: SecretStr | None = None
+    """A bearer token that shows ``/healthz`` details (store, connectors); API tokens do too."""
+    visitors_per_client: int = Field(10, ge=1)
+    visitor_messages_per_client: int = Field(120, ge=1)
+    client_window_seconds: float = Field(60.0, gt=0)
+    """New widget visitors and visitor messages allowed per client address per window."""
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example.com")
+        return tuple(o.rstrip("/") for o in value)
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start-up. See the README's configuration table."""
 
@@ -166,6 +204,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
     agent: AgentSettings = AgentSettings()
+    security: SecuritySettings = SecuritySettings()
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     enabled_connectors: list[str] | None = None
 

@@ -118,6 +118,7 @@ class MetaConnector(Connector):
         self.log = context.logger
         self.ledger = Ledger(context.checkpoints, keep=settings.receipts_kept)
         self._client: httpx.AsyncClient | None = None
+        self._media_policy = settings.media_policy()
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -266,13 +267,15 @@ class MetaConnector(Connector):
         content_type = media.content_type
         if media.source == "url":
             # CDN URLs are pre-signed: the page token is not sent along.
-            data, served_type = await download(client, media.ref, max_bytes=limit)
+            data, served_type = await download(
+                client, media.ref, max_bytes=limit, policy=self._media_policy
+            )
         else:
             _, token = self._account("whatsapp", account)
             headers = {"Authorization": f"Bearer {token}"}
             url = f"{self.config.graph_url}/{self.config.graph_version}/{media.ref}"
             try:
-                response = await client.get(url, headers=headers)
+                response = await client.get(url, headers=headers, follow_redirects=False)
             except httpx.HTTPError as exc:
                 raise MediaError(f"Graph API unreachable: {type(exc).__name__}") from None
             if not response.is_success:
@@ -284,7 +287,7 @@ class MetaConnector(Connector):
             if isinstance(size, int) and size > limit:
                 raise MediaError(f"media is {size} bytes, over the {limit} byte limit")
             data, served_type = await download(
-                client, info["url"], max_bytes=limit, headers=headers
+                client, info["url"], max_bytes=limit, headers=headers, policy=self._media_policy
             )
             content_type = content_type or info.get("mime_type")
         content_type = content_type or served_type or "application/octet-stream"

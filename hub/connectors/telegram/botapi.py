@@ -30,14 +30,17 @@ TOKEN_MARK = "TOKEN"  # noqa: S105 - stands in for the real token in URLs
 
 
 class _TokenOnTheWire(httpx.AsyncBaseTransport):
-    """Replaces ``botTOKEN`` in request paths with the real token when sending."""
+    """Replaces ``botTOKEN`` in request paths with the real token when sending to ``host``."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, token: str) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, token: str, host: str) -> None:
         self.inner = inner
+        self.host = host
         self.mark = b"/bot" + TOKEN_MARK.encode() + b"/"
         self.real = b"/bot" + token.encode() + b"/"
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.netloc.decode("ascii").lower() != self.host:
+            return await self.inner.handle_async_request(request)
         path = request.url.raw_path.replace(self.mark, self.real, 1)
         wire = httpx.Request(
             request.method,
@@ -58,7 +61,10 @@ def client(
     inner = transport or httpx.AsyncHTTPTransport()
     token = settings.bot_token.get_secret_value()
     return httpx.AsyncClient(
-        transport=_TokenOnTheWire(inner, token), timeout=settings.timeout_seconds
+        transport=_TokenOnTheWire(
+            inner, token, httpx.URL(settings.api_url).netloc.decode().lower()
+        ),
+        timeout=settings.timeout_seconds,
     )
 
 

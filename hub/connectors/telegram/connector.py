@@ -201,7 +201,9 @@ class TelegramConnector(Connector):
         if not isinstance(path, str):
             raise MediaError(f"Telegram gave no file_path for the {kind}")
         url = f"{self.config.api_url}/file/bot{TOKEN_MARK}/{path}"
-        data, served = await download(client, url, max_bytes=limit)
+        data, served = await download(
+            client, url, max_bytes=limit, policy=self.config.media_policy()
+        )
         mime = info.get("mime_type")
         content_type = mime if isinstance(mime, str) else None
         if content_type is None and kind == "photo":
