@@ -3,10 +3,12 @@
 :class:`HandoffPolicy` is an :class:`~hub.pipeline.IngestPolicy`: it reads
 and decides, and the pipeline's unit of work stores what it decided.
 
-* ``resolve`` — a reply from an address the customer asked us to use ("text me
-  instead") links that address to them when it belongs to nobody yet (the
-  reply proves control of it; the request came from the customer). If it
-  belongs to someone else it only becomes a suggested link.
+* ``resolve`` — a confirming reply ("YES") from an address the customer asked us
+  to use ("text me instead") links that address to them when it belongs to
+  nobody yet (the reply proves control of it; the request came from the
+  customer). A reply that does not confirm (a mistyped number: "who is this?")
+  stays a stranger's, and a reply from an address someone else owns, only a
+  suggested link.
 * ``route`` — a message on channel B joins the customer's most recently active
   conversation if it was active within the window (default 7 days, open or
   not) on channel A, unless continuity is off for the channel / inbox
@@ -57,6 +59,38 @@ if TYPE_CHECKING:
 __all__ = ["HandoffPolicy", "handoff_event"]
 
 _CLAIM_CHANNELS_SIGNATURE = ("email",)
+UNCONFIRMED_SCORE = 0.3
+_YES = frozenset(
+    [
+        "yes",
+        "y",
+        "yeah",
+        "yep",
+        "yup",
+        "ya",
+        "ok",
+        "okay",
+        "sure",
+        "confirm",
+        "confirmed",
+        "si",
+        "oui",
+        "ja",
+        "sim",
+        "da",
+        "tak",
+    ]
+)
+
+
+def confirms(text: str | None) -> bool:
+    """Whether a reply to "text me" says yes (its first word: "YES", "ok", "sí"…).
+    Anything else ("wrong number, who is this?") confirms nothing."""
+    words = "".join(c if c.isalnum() else " " for c in (text or "").casefold()).split()
+    if not words:
+        return False
+    first = words[0].replace("í", "i")
+    return first in _YES and not any(w in ("not", "no", "wrong", "stop") for w in words[1:4])
 
 
 _VIA_TEXT = {
@@ -129,7 +163,22 @@ class HandoffPolicy(IngestPolicy):
             return
         detail = f"replied on {message.channel} to the offer the customer asked for"
         owner = ctx.sender.customer
-        if owner is None:
+        if owner is None and not confirms(message.text):
+            # Perhaps a mistyped number: a stranger, until an agent says otherwise.
+            suggestion = yield from suggestion_step(
+                target.id,
+                message.identity,
+                score=UNCONFIRMED_SCORE,
+                evidence={
+                    "kind": "text_me_reply_unconfirmed",
+                    "detail": f"replied to the text the customer asked for without "
+                    f"confirming: {(message.text or '')[:120]!r}",
+                    "channel": message.channel,
+                },
+            )
+            if suggestion is not None:
+                ctx.suggestions.append(suggestion)
+        elif owner is None:
             ctx.customer_id = target.id
             ctx.link = message.identity
             ctx.extra_events.append(

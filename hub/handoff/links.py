@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,12 +37,35 @@ if TYPE_CHECKING:
     from hub.signing import Signer
     from hub.timeline.model import Conversation
 
-__all__ = ["LINK_PURPOSE", "SESSION_PURPOSE", "LinkRefused", "Links", "Opened", "RateLimit"]
+__all__ = [
+    "LINK_PURPOSE",
+    "SESSION_PURPOSE",
+    "LinkRefused",
+    "Links",
+    "Opened",
+    "RateLimit",
+    "Withheld",
+    "ascii_text",
+    "customer_text",
+]
 
 LINK_PURPOSE = "handoff.link"
 SESSION_PURPOSE = "handoff.session"
 _CHANNEL_OF_KIND = {"email": "email", "phone": "sms"}
 VISIBLE_KINDS = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
+SENT_NOTICE = "We sent you a link."
+CALL_NOTICE = "We will call you back."
+LINK_ELSEWHERE_SCORE = 0.7
+_ASCII = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2014": "-",
+    "\u2013": "-",
+    "\u2026": "...",
+    "\u00a0": " ",
+}
 
 
 class LinkRefused(Exception):
@@ -76,12 +100,35 @@ class RateLimit:
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """A link opened: the conversation, its customer and the browser's new session."""
+    """A link opened: the conversation, its customer and the browser's session
+    (``reused``: the browser's own chat identity, not a new one)."""
 
     conversation: Conversation
     customer_id: str
     visitor: Identity
     session: str
+    reused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """A link opened where it proves nothing: a suggestion for an agent, nothing shown."""
+
+    conversation_id: str
+
+
+def customer_text(event: Event) -> str:
+    """What a customer surface shows for ``event``: its ``meta.notice`` when it has one
+    (a message carrying a link is for its recipient only), else its text."""
+    notice = event.meta.get("notice")
+    return notice if isinstance(notice, str) else (event.text or "")
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in plain ASCII (typographic punctuation replaced, other letters dropped),
+    so an SMS stays in GSM-7."""
+    out = "".join(_ASCII.get(ch, ch) for ch in text)
+    return out.encode("ascii", "ignore").decode()
 
 
 def visible(event: Event) -> bool:
@@ -113,8 +160,18 @@ class Links:
         self.rate = RateLimit(settings.link_rate_limit, settings.link_rate_seconds)
 
     # -- minting -------------------------------------------------------------------
-    def mint(self, conversation: Conversation, sent_to: Identity, *, action: str) -> str:
-        """The URL of a new single-use link to ``conversation``, sent to ``sent_to``."""
+    def mint(
+        self,
+        conversation: Conversation,
+        sent_to: Identity,
+        *,
+        action: str,
+        requester: Identity | None = None,
+    ) -> str:
+        """The URL of a new single-use link to ``conversation``, sent to ``sent_to``.
+
+        ``requester`` is the session that asked for it (a widget visitor); opening
+        the link from that session proves one person at both ends."""
         token = self.signer.dumps(
             LINK_PURPOSE,
             {
@@ -122,20 +179,23 @@ class Links:
                 "u": conversation.customer_id,
                 "t": str(sent_to),
                 "a": action,
+                "r": str(requester) if requester else "",
                 "j": secrets.token_urlsafe(12),
             },
         )
         return f"{self.public_url}/c/{token}"
 
     # -- actions -------------------------------------------------------------------
-    async def text_me(self, conversation_id: str, phone: Identity, *, by: str) -> Event:
-        """ "Text me instead": an SMS to ``phone``; a reply from it continues the conversation."""
+    async def text_me(
+        self, conversation_id: str, phone: Identity, *, by: str, requester: Identity | None = None
+    ) -> Event:
+        """ "Text me instead": an SMS to ``phone`` carrying nothing personal (the number may
+        be mistyped); a confirming reply from it continues the conversation."""
         conv = await self.store.get_conversation(conversation_id)
-        url = self.mint(conv, phone, action="text_me")
-        packet = await build_packet(self.store, conv, to_channel="sms")
+        url = self.mint(conv, phone, action="text_me", requester=requester)
         text = (
-            f"{self.settings.business_name}: {packet.short_text()} Let's continue by text: "
-            f"reply to this message, or pick up the chat at {url}"
+            f"{ascii_text(self.settings.business_name)}: you asked us to text you here. "
+            f"Reply YES to continue by text, or open {url}"
         )
         await self.pipeline.expect_reply(
             phone,
@@ -144,58 +204,79 @@ class Links:
             hours=self.settings.link_ttl_seconds / 3600,
         )
         return await self.pipeline.send(
-            conv.id, text=text, channel="sms", to=phone, author=by, meta={"handoff": "text_me"}
+            conv.id,
+            text=text,
+            channel="sms",
+            to=phone,
+            author=by,
+            meta={"handoff": "text_me", "notice": SENT_NOTICE},
         )
 
-    async def email_transcript(self, conversation_id: str, email: Identity, *, by: str) -> Event:
+    async def email_transcript(
+        self, conversation_id: str, email: Identity, *, by: str, requester: Identity | None = None
+    ) -> Event:
         """ "Email me this conversation": the transcript and a link back into it."""
         conv = await self.store.get_conversation(conversation_id)
         packet = await build_packet(self.store, conv, to_channel="email")
-        url = self.mint(conv, email, action="email_transcript")
+        url = self.mint(conv, email, action="email_transcript", requester=requester)
         lines = [packet.email_header(), "", "Transcript:"]
         async for event in self._visible(conv.id):
             who = "You" if event.direction is Direction.IN else self.settings.business_name
-            lines.append(f"[{event.occurred_at:%d %b %H:%M}] {who} ({event.channel}): {event.text}")
+            lines.append(
+                f"[{event.occurred_at:%d %b %H:%M}] {who} ({event.channel}): {customer_text(event)}"
+            )
         lines += ["", f"Continue this conversation: {url}"]
-        subject = f"Your conversation with {self.settings.business_name}"
-        if conv.subject:
-            subject += f": {conv.subject}"
         return await self.pipeline.send(
             conv.id,
             text="\n".join(lines),
-            subject=subject,
+            subject=f"Your conversation with {self.settings.business_name}",
             channel="email",
             to=email,
             author=by,
-            meta={"handoff": "email_transcript"},
+            meta={"handoff": "email_transcript", "notice": SENT_NOTICE},
         )
 
-    async def call_me(self, conversation_id: str, phone: Identity, *, by: str) -> Event:
+    async def call_me(
+        self, conversation_id: str, phone: Identity, *, by: str, requester: Identity | None = None
+    ) -> Event:
         """ "Call me back": the agent is rung with a whisper of the context, then ``phone``."""
         conv = await self.store.get_conversation(conversation_id)
         packet = await build_packet(self.store, conv, to_channel="voice")
-        name = (packet.customer.name or "the customer").split()[0]
-        topic = packet.topic or "their conversation"
-        whisper = f"{name} asked to be called back about: {topic}"[:400]
+        first = (packet.customer.name or "").split()
+        name = first[0] if first else "A customer"
+        topic = packet.topic
+        whisper = (
+            f"{name} asked to be called back about: {topic}"
+            if topic
+            else f"{name} asked to be called back."
+        )
         return await self.pipeline.send(
             conv.id,
-            text=whisper,
+            text=whisper[:400],
             channel="voice",
             to=phone,
             author=by,
-            meta={"handoff": "call_me", "follow_up": True},
+            meta={"handoff": "call_me", "follow_up": True, "notice": CALL_NOTICE},
         )
 
-    async def verify(self, conversation_id: str, claimed: Identity, *, by: str) -> Event:
-        """Send a confirmation link to a claimed address; opening it links the address."""
+    async def verify(
+        self,
+        conversation_id: str,
+        claimed: Identity,
+        *,
+        by: str,
+        requester: Identity | None = None,
+    ) -> Event:
+        """Send a confirmation link to a claimed address; opening it from the customer's
+        own session links the address (anywhere else it only becomes a suggestion)."""
         conv = await self.store.get_conversation(conversation_id)
         channel = _CHANNEL_OF_KIND.get(claimed.kind)
         if channel is None:
             raise InvalidInput("to", f"cannot send a confirmation to {claimed.kind} addresses")
-        url = self.mint(conv, claimed, action="verify")
+        url = self.mint(conv, claimed, action="verify", requester=requester)
         text = (
-            f"{self.settings.business_name}: open this link to confirm this address is yours "
-            f"and continue your conversation: {url}"
+            f"{ascii_text(self.settings.business_name)}: open this link to confirm this "
+            f"address is yours and continue your conversation: {url}"
         )
         return await self.pipeline.send(
             conv.id,
@@ -204,7 +285,7 @@ class Links:
             channel=channel,
             to=claimed,
             author=by,
-            meta={"handoff": "verify"},
+            meta={"handoff": "verify", "notice": SENT_NOTICE},
         )
 
     # -- opening -------------------------------------------------------------------
@@ -224,17 +305,38 @@ class Links:
         except BadToken:
             raise LinkRefused(400, "This link is not valid.") from None
 
-    async def open(self, token: str, *, client: str, visitor: Identity) -> Opened:
-        """Open a link from ``client`` as the browser identity ``visitor``.
+    async def open(
+        self,
+        token: str,
+        *,
+        client: str,
+        opener: Identity | None,
+        new_visitor: Callable[[], Identity],
+        payload: dict[str, Any] | None = None,
+    ) -> Opened | Withheld:
+        """Open a link from ``client``; ``opener`` is the browser's own chat identity
+        (from its visitor token), if it has one.
 
-        Raises :class:`LinkRefused` (429 rate-limited, 400 tampered, 410 expired or
-        used, 404 its conversation is gone) before anything is read or written.
+        * opened by the session that asked (``opener`` is the requester, or already
+          one of the link's customer's identities): the address is linked to the
+          customer — one person at both ends (an address another customer owns
+          merges them: their history is restored here);
+        * the address is already the customer's own: whoever controls it is the
+          customer, so the conversation is restored for a new browser identity
+          (``new_visitor()``);
+        * otherwise: a suggestion with its evidence for an agent, and nothing is
+          linked or shown (:class:`Withheld`).
+
+        ``payload`` is the token's, when :meth:`check` read it already. Raises
+        :class:`LinkRefused` (429 rate-limited, 400 tampered, 410 expired or used, 404
+        its conversation is gone) before anything is read or written.
         """
-        payload = self.check(token, client=client)
+        payload = payload if payload is not None else self.check(token, client=client)
         try:
             conv_id, customer_id = str(payload["c"]), str(payload["u"])
             sent_to = Identity.parse(str(payload["t"]))
-            jti = str(payload["j"])
+            requester = Identity.parse(str(payload["r"])) if payload.get("r") else None
+            action, jti = str(payload["a"]), str(payload["j"])
         except (KeyError, ValueError):
             raise LinkRefused(400, "This link is not valid.") from None
         try:
@@ -248,7 +350,30 @@ class Links:
         expires = utcnow() + timedelta(seconds=self.settings.link_ttl_seconds)
         if not await self.store.use_link_token(jti, expires_at=expires):
             raise LinkRefused(410, "This link was used already. Ask us for a new one.")
-        evidence = f"opened a link sent to {sent_to} for conversation {conv.id}"
+        same_session = opener is not None and (
+            opener == requester or await self._belongs(opener, owner.id)
+        )
+        address_owner = await self.identities.resolve(sent_to)
+        theirs = address_owner is not None and address_owner.id == owner.id
+        if not same_session and not theirs:
+            await self.identities.suggest(
+                owner.id,
+                sent_to,
+                score=LINK_ELSEWHERE_SCORE,
+                evidence={
+                    "kind": "link_opened_elsewhere",
+                    "detail": (
+                        f"a {action} link sent to {sent_to} was opened in a browser "
+                        "other than the session that asked for it"
+                    ),
+                    "channel": _CHANNEL_OF_KIND.get(sent_to.kind, sent_to.kind),
+                },
+            )
+            return Withheld(conv.id)
+        visitor = opener if same_session and opener is not None else new_visitor()
+        evidence = f"opened a link sent to {sent_to} for conversation {conv.id} " + (
+            "in the session that asked for it" if same_session else "(their own address)"
+        )
         customer = await self.identities.link_verified(
             owner.id, sent_to, by="handoff:link", evidence=evidence
         )
@@ -270,7 +395,11 @@ class Links:
         session = self.signer.dumps(
             SESSION_PURPOSE, {"c": conv.id, "u": customer.id, "v": str(visitor)}
         )
-        return Opened(conv, customer.id, visitor, session)
+        return Opened(conv, customer.id, visitor, session, reused=visitor == opener)
+
+    async def _belongs(self, identity: Identity, customer_id: str) -> bool:
+        found = await self.identities.resolve(identity)
+        return found is not None and found.id == customer_id
 
     def session(self, token: str | None) -> dict[str, Any]:
         """The payload of a browser session; LinkRefused(401) if it proves nothing."""

@@ -163,6 +163,13 @@ def _display_author(event: Event) -> str | None:
     return event.author
 
 
+def _shown_text(event: Event) -> str | None:
+    """``meta.notice`` stands in for a message meant for its recipient only (one that
+    carries a continuation link to an address, shown as "We sent you a link.")."""
+    notice = event.meta.get("notice")
+    return notice if isinstance(notice, str) else event.text
+
+
 def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     """The visitor's view of ``event``; ``file_url(attachment) -> str`` links files."""
     out: dict[str, Any] = {
@@ -171,7 +178,7 @@ def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
         "channel": event.channel,
         "direction": event.direction.value,
         "author": _display_author(event),
-        "text": event.text,
+        "text": _shown_text(event),
         "at": event.occurred_at.isoformat(),
         "attachments": [
             {
