@@ -104,7 +104,10 @@ class Relay:
 
     def _in_countries(self, number: str) -> bool:
         try:
-            region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+            parsed = phonenumbers.parse(number, None)
         except phonenumbers.NumberParseException:
             return False
+        region = phonenumbers.region_code_for_number(parsed) or (
+            phonenumbers.region_code_for_country_code(parsed.country_code or 0)
+        )
         return region in self.countries

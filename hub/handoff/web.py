@@ -89,10 +89,11 @@ def _digest(value: str) -> str:
 
 
 def _same_origin(request: Request, public_url: str) -> bool:
-    """Whether a POST came from the hub's own page: its ``Origin`` (browsers send one
-    on every POST) is the hub's public origin or the origin the request was sent to."""
+    """Whether a POST came from the hub's own page: its ``Origin`` is the hub's public
+    origin or the origin the request was sent to; when the page withholds it (our
+    pages send no referrer, so ``Origin: null``), the browser's ``Sec-Fetch-Site``."""
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin in (None, "null"):
         return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
     own = f"{request.url.scheme}://{request.headers.get('host', '')}"
     public = urlsplit(public_url)
@@ -136,7 +137,7 @@ async def confirm_link(request: Request) -> Response:
         path="/c/",
         httponly=True,
         samesite="strict",
-        secure=handoff.public_url.startswith("https://"),
+        secure=request.url.scheme == "https",
     )
     return response
 
