@@ -98,6 +98,7 @@ _VIA_TEXT = {
     "continuity": "wrote again within the continuity window",
     "thread": "replied to our message",
     "conversation_id": "continued from the conversation",
+    "earlier": "came back after the continuity window; the earlier conversation is linked",
 }
 """How the customer came over, in words for the card's text (``meta.via`` keeps the code)."""
 
@@ -246,6 +247,13 @@ class HandoffPolicy(IngestPolicy):
                     at=ctx.now,
                 )
             )
+        elif (
+            ctx.new_conversation
+            and ctx.head is not None
+            and ctx.head.id != conv.id
+            and self._rule_window(message) is not None
+        ):
+            yield from self._earlier_card(ctx, conv, ctx.head)
         yield from self._suggest_from(ctx)
         if ctx.new_customer and message.customer_name:
             made = yield from same_name_and_domain_step(
@@ -256,6 +264,34 @@ class HandoffPolicy(IngestPolicy):
                 channel=message.channel,
             )
             ctx.suggestions.extend(made)
+
+    def _earlier_card(
+        self, ctx: IngestContext, conv: Conversation, earlier: Conversation
+    ) -> Step[None]:
+        """A new conversation of a returning customer past the continuity window
+        starts with a card pointing at the earlier one: what was asked, what was
+        promised and not kept."""
+        packet = yield from packet_step(
+            earlier,
+            from_channel=earlier.customer_channel,
+            to_channel=ctx.message.channel,
+            now=ctx.now,
+        )
+        if packet.first_message is None and not packet.promises:
+            return
+        card = to_json(packet.agent_card())
+        card["earlier_conversation_id"] = earlier.id
+        event = handoff_event(
+            conv,
+            from_channel=earlier.customer_channel,
+            to_channel=ctx.message.channel,
+            via="earlier",
+            packet=card,
+            short=packet.short_text(),
+            at=ctx.now,
+        )
+        event.meta["earlier_conversation_id"] = earlier.id
+        ctx.extra_events.append(event)
 
     def _suggest_from(self, ctx: IngestContext) -> Step[None]:
         assert ctx.customer_id is not None
