@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIONS", "Handoff"]
 
-ACTIONS = ("text_me", "email_transcript", "call_me", "verify")
+ACTIONS = ("text_me", "email_transcript", "call_me", "verify", "chat_link")
 
 
 class Handoff:
@@ -152,8 +152,10 @@ class Handoff:
         *,
         by: str,
         requester: Identity | None = None,
+        channel: str | None = None,
     ) -> Event:
-        """Run a link action (``text_me``, ``email_transcript``, ``call_me``, ``verify``)."""
+        """Run a link action (``text_me``, ``email_transcript``, ``call_me``, ``verify``,
+        ``chat_link`` on ``channel``, default the address's own)."""
         if action == "text_me":
             return await self.links.text_me(conversation_id, to, by=by, requester=requester)
         if action == "email_transcript":
@@ -164,4 +166,8 @@ class Handoff:
             return await self.links.call_me(conversation_id, to, by=by, requester=requester)
         if action == "verify":
             return await self.links.verify(conversation_id, to, by=by, requester=requester)
+        if action == "chat_link":
+            return await self.links.chat_link(
+                conversation_id, to, by=by, channel=channel, requester=requester
+            )
         raise InvalidInput("action", f"action must be one of {list(ACTIONS)}")

@@ -167,6 +167,7 @@ class Links:
         *,
         action: str,
         requester: Identity | None = None,
+        channel: str | None = None,
     ) -> str:
         """The URL of a new single-use link to ``conversation``, sent to ``sent_to``.
 
@@ -181,6 +182,7 @@ class Links:
                 "a": action,
                 "r": str(requester) if requester else "",
                 "j": secrets.token_urlsafe(12),
+                **({"ch": channel} if channel else {}),
             },
         )
         return f"{self.public_url}/c/{token}"
@@ -257,6 +259,36 @@ class Links:
             to=phone,
             author=by,
             meta={"handoff": "call_me", "follow_up": True, "notice": CALL_NOTICE},
+        )
+
+    async def chat_link(
+        self,
+        conversation_id: str,
+        to: Identity,
+        *,
+        by: str,
+        channel: str | None = None,
+        requester: Identity | None = None,
+    ) -> Event:
+        """ "Continue in the web chat": a link sent on ``to``'s own channel (Telegram,
+        Messenger, Instagram, WhatsApp with ``channel="whatsapp"``, SMS, email). When
+        ``to`` is already the customer's, opening it restores the conversation in the
+        browser's widget."""
+        conv = await self.store.get_conversation(conversation_id)
+        channel = channel or _CHANNEL_OF_KIND.get(to.kind, to.kind)
+        url = self.mint(conv, to, action="chat_link", requester=requester, channel=channel)
+        text = (
+            f"{ascii_text(self.settings.business_name)}: continue this conversation in "
+            f"your browser: {url}"
+        )
+        return await self.pipeline.send(
+            conv.id,
+            text=text,
+            subject="Continue your conversation" if channel == "email" else None,
+            channel=channel,
+            to=to,
+            author=by,
+            meta={"handoff": "chat_link", "notice": SENT_NOTICE},
         )
 
     async def verify(
@@ -381,7 +413,7 @@ class Links:
             customer.id, visitor, by="handoff:link", evidence=evidence
         )
         conv = await self.store.get_conversation(conv.id)
-        from_channel = _CHANNEL_OF_KIND.get(sent_to.kind, sent_to.kind)
+        from_channel = str(payload.get("ch") or _CHANNEL_OF_KIND.get(sent_to.kind, sent_to.kind))
         packet = await build_packet(self.store, conv, from_channel=from_channel, to_channel="chat")
         card = handoff_event(
             conv,
