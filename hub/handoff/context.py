@@ -251,7 +251,7 @@ def packet_step(
         customer = Customer(id=conversation.customer_id)
     events: list[Event] = yield ConversationEvents(conversation.id, PACKET_EVENTS)
     spoken = [e for e in events if e.kind in _SPOKEN and e.channel != HUB_CHANNEL]
-    first_in = next((e for e in spoken if e.direction is Direction.IN and e.text), None)
+    first_in = next((e for e in spoken if _own_words(e)), None)
     subject_in = next((e for e in spoken if e.direction is Direction.IN and e.subject), None)
     latest = [Excerpt.of(e) for e in spoken[-LATEST:]]
     resolved = conversation.status is ConversationStatus.RESOLVED
@@ -276,6 +276,20 @@ def packet_step(
         to_channel=to_channel,
         built_at=now or utcnow(),
         customer_subject=_own_subject(subject_in),
+    )
+
+
+def _own_words(event: Event) -> bool:
+    """The customer's own words: a message they wrote, or a voicemail transcript (never
+    a call's status line such as "Incoming call")."""
+    if event.direction is not Direction.IN or not event.text:
+        return False
+    if event.kind is EventKind.MESSAGE:
+        return True
+    return (
+        event.kind is EventKind.VOICEMAIL
+        and bool(event.meta.get("transcript_of"))
+        and (event.text != "Voicemail transcription failed")
     )
 
 
