@@ -224,7 +224,10 @@ class HandoffPolicy(IngestPolicy):
     # -- handoff card --------------------------------------------------------------------
     def extras(self, ctx: IngestContext) -> Step[None]:
         message, conv = ctx.message, ctx.conversation
-        if conv is None or message.direction is not Direction.IN:
+        if message.direction is not Direction.IN:
+            return
+        if conv is None:
+            yield from self._suggest_from(ctx)
             return
         previous = conv.customer_channel
         if (

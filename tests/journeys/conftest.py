@@ -105,12 +105,13 @@ async def journey_site(
     tmp_path: Path,
     mailbox: Mailbox,
     smtp: SmtpSink,
+    chat: dict[str, Any] | None = None,
     **handoff: Any,
 ) -> AsyncIterator[Site]:
     rest = RestDouble()
     async with serve(rest.app()) as rest_url:
         email = {"secret": SECRET, "accounts": [mailbox.account(**smtp.account())]}
-        connectors = {"chat": CHAT, "twilio": twilio_settings(rest_url), "email": email}
+        connectors = {"chat": chat or CHAT, "twilio": twilio_settings(rest_url), "email": email}
         async with running_hub(store, tmp_path, connectors, **handoff) as rig:
             connector = rig.hub.connectors["email"]
             assert isinstance(connector, EmailConnector)

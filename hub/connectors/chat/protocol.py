@@ -10,7 +10,7 @@ Client → server::
     hello          {token?, cursor?}                first frame; token/cursor from localStorage
     message        {id, text?, attachments?: [ref]} id: client-generated, makes resends idempotent
     typing         {typing: bool}
-    identify       {user_id?, email?, name?, user_hash}
+    identify       {user_id?, email?, name?, user_hash, email_hash?}
     offline_email  {id, email}                      stored as an unverified claim
     history        {before: older}                  an older page
     ping           {}
@@ -89,6 +89,7 @@ class IdentifyFrame(_Frame):
     email: str | None = Field(None, max_length=320)
     name: str | None = Field(None, max_length=200)
     user_hash: str = Field(min_length=1, max_length=200)
+    email_hash: str | None = Field(None, min_length=1, max_length=200)
 
 
 class OfflineEmailFrame(_Frame):
