@@ -197,7 +197,7 @@ class Links:
         url = self.mint(conv, phone, action="text_me", requester=requester)
         text = (
             f"{ascii_text(self.settings.business_name)}: you asked us to text you here. "
-            f"Reply YES to continue by text, or open {url}"
+            f"Reply OK to continue by text, or open {url}"
         )
         await self.pipeline.expect_reply(
             phone,

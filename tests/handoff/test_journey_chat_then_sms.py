@@ -55,7 +55,7 @@ async def test_chat_then_text_me_instead_then_an_sms_reply_is_one_conversation(
         offer = await rig.settled(r.json()["event_id"])
         assert offer.delivery is not None and offer.delivery.error is None
         [sms] = rest.messages
-        assert sms["To"] == CUSTOMER and "Reply YES" in sms["Body"]
+        assert sms["To"] == CUSTOMER and "Reply OK" in sms["Body"]
         # The number may be mistyped: the text carries nothing of the conversation.
         assert "parcel" not in sms["Body"] and sms["Body"].isascii()
 
