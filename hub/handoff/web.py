@@ -38,8 +38,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hub.errors import BadToken, InvalidInput
-from hub.handoff.links import SENT_NOTICE, LinkRefused, Withheld, customer_text
+from hub.handoff.links import LinkRefused, Withheld
 from hub.handoff.relay import Refused
+from hub.handoff.sending import SENT_NOTICE, customer_text
 from hub.timeline.model import Identity, to_json
 
 if TYPE_CHECKING:
