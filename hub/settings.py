@@ -20,7 +20,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "SecuritySettings", "Settings"]
+__all__ = [
+    "FREE_MAIL_DOMAINS",
+    "AgentSettings",
+    "OutboxSettings",
+    "RelaySettings",
+    "SecuritySettings",
+    "Settings",
+]
 
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
@@ -115,6 +122,29 @@ the list). ``name.*`` is any domain whose first label is ``name`` (``gmx.de``,
 ``hotmail.co.uk``…)."""
 
 
+class RelaySettings(BaseModel):
+    """What a visitor may make the hub send on their own ("text me", "email me this
+    conversation", "call me back") to an address that is not yet verified as theirs.
+
+    Sends to a verified address of the visitor's own customer are never budgeted.
+    Anything else counts against three budgets per ``window_seconds``: per visitor,
+    per destination and for the whole hub; SMS and calls go only to numbers of
+    ``countries`` (ISO 3166 regions; empty: the hub's ``default_region``, or any
+    country when that is unset). Calls to unverified numbers need an agent unless
+    ``unverified_calls`` is on. Refusals are shown to the visitor, noted on the
+    conversation for the agent and counted.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_visitor: int = Field(2, ge=0)
+    per_destination: int = Field(2, ge=0)
+    per_hub: int = Field(200, ge=0)
+    window_seconds: float = Field(86_400.0, gt=0)
+    countries: tuple[str, ...] = ()
+    unverified_calls: bool = False
+
+
 class HandoffSettings(BaseModel):
     """Cross-channel continuity and continuation links (``hub.handoff``).
 
@@ -141,6 +171,7 @@ class HandoffSettings(BaseModel):
     business_name: str = Field("us", max_length=100)
     widget_url: str | None = None
     widget_site: str = Field("default", min_length=1, max_length=64)
+    relay: RelaySettings = RelaySettings()
 
 
 class SecuritySettings(BaseModel):
