@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hub.connectors.registry import Registry
-from hub.errors import HubError
+from hub.errors import ConfigError, HubError
 from hub.settings import Settings
 from hub.timeline.store import TimelineStore
 
@@ -36,12 +36,22 @@ def _settings() -> Settings:
 
 
 def _prepare_local_store(settings: Settings) -> None:
-    """Create ``./var`` (or wherever the SQLite file goes) on first run."""
+    """Create the data directory (the SQLite file's and the blobs' folders) on first run."""
+    folders: list[Path] = []
+    if settings.secret_key is None:
+        folders.append(Path(settings.secret_key_file).parent)
     if not settings.store.startswith(("mongodb://", "mongodb+srv://")):
-        path = settings.store.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        folders.append(Path(settings.store.removeprefix("sqlite:///")).parent)
     if settings.blobs != "gridfs":
-        Path(settings.blobs).mkdir(parents=True, exist_ok=True)
+        folders.append(Path(settings.blobs))
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create {folder} ({exc.strerror}): set OMNIHUB_DATA_DIR "
+                "to a directory the hub's user can write"
+            ) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

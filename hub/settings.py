@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,9 +19,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "Settings"]
+__all__ = ["DEFAULT_DATA_DIR", "FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "Settings"]
 
+DEFAULT_DATA_DIR = "./var"
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
+_UNDER_DATA_DIR = {"store": "omnihub.db", "blobs": "blobs", "secret_key_file": "secret_key"}
 
 
 class OutboxSettings(BaseModel):
@@ -151,6 +153,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    data_dir: str = DEFAULT_DATA_DIR
     store: str = DEFAULT_STORE
     blobs: str = "./var/blobs"
     host: str = "127.0.0.1"
@@ -167,6 +170,20 @@ class Settings(BaseSettings):
     agent: AgentSettings = AgentSettings()
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     enabled_connectors: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _under_data_dir(cls, data: Any) -> Any:
+        """``store``, ``blobs`` and ``secret_key_file`` not set live under ``data_dir``."""
+        if not isinstance(data, dict) or not data.get("data_dir"):
+            return data
+        root = Path(str(data["data_dir"]))
+        filled = dict(data)
+        for key, name in _UNDER_DATA_DIR.items():
+            if filled.get(key) is None:
+                path = str(root / name)
+                filled[key] = f"sqlite:///{path}" if key == "store" else path
+        return filled
 
     @field_validator("public_url")
     @classmethod
