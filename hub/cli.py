@@ -5,6 +5,7 @@ omnihub tokens create NAME | list | revoke ID
 omnihub agents create EMAIL --name NAME [--admin] | list | disable | enable | password EMAIL
 omnihub connectors list | setup NAME | new NAME [--dir DIR]
 omnihub check
+omnihub settings-table [--write README.md]
 """
 
 from __future__ import annotations
@@ -187,6 +188,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_settings_table(args: argparse.Namespace) -> int:
+    from hub.settings_table import render, write
+
+    if args.write is None:
+        print(render())
+        return 0
+    changed = write(Path(args.write))
+    print(f"{args.write}: settings table {'updated' if changed else 'unchanged'}")
+    return 0
+
+
+def _add_settings_table(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    table = sub.add_parser("settings-table", help="the README's configuration table")
+    table.add_argument("--write", metavar="FILE", help="replace the table in FILE (README.md)")
+    table.set_defaults(func=cmd_settings_table)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="omnihub", description="Omnichannel conversation hub")
     sub = p.add_subparsers(dest="command", required=True)
@@ -221,6 +239,7 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate settings and reach the store")
     check.set_defaults(func=cmd_check)
+    _add_settings_table(sub)
     return p
 
 

@@ -35,13 +35,25 @@ class OutboxSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lease_seconds: float = Field(60.0, gt=0)
-    max_attempts: int = Field(8, ge=1)
-    backoff_base: float = Field(2.0, gt=0)
-    backoff_cap: float = Field(900.0, gt=0)
-    poll_interval: float = Field(1.0, gt=0)
-    concurrency: int = Field(8, ge=1)
-    send_timeout: float = Field(120.0, gt=0)
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "how long a claimed delivery is reserved for one worker (renewed while its send runs)"
+        ),
+    )
+    max_attempts: int = Field(8, ge=1, description="delivery attempts before a message fails")
+    backoff_base: float = Field(
+        2.0, gt=0, description="retry delay in seconds: exponential from this base, jittered"
+    )
+    backoff_cap: float = Field(900.0, gt=0, description="the longest retry delay, in seconds")
+    poll_interval: float = Field(
+        1.0, gt=0, description="how often the delivery worker looks for due messages, in seconds"
+    )
+    concurrency: int = Field(8, ge=1, description="sends running at once")
+    send_timeout: float = Field(
+        120.0, gt=0, description="a send taking longer is abandoned and retried, in seconds"
+    )
 
 
 class AgentSettings(BaseModel):
@@ -57,13 +69,29 @@ class AgentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_failed_sign_ins: int = Field(5, ge=1)
-    lockout_seconds: float = Field(900.0, gt=0)
-    session_hours: float = Field(12.0, gt=0)
-    canned: dict[str, str] = Field(default_factory=dict)
-    presence_grace_seconds: float = Field(10.0, ge=0)
-    presence_heartbeat_seconds: float = Field(30.0, gt=0)
-    snooze_check_seconds: float = Field(30.0, gt=0)
+    max_failed_sign_ins: int = Field(
+        5, ge=1, description="failed agent sign-ins before the account is locked"
+    )
+    lockout_seconds: float = Field(
+        900.0, gt=0, description="how long a locked agent account stays locked"
+    )
+    session_hours: float = Field(12.0, gt=0, description="how long an agent session lasts")
+    canned: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "canned responses, title → text (`{{placeholder}}` for the agent to fill); empty: "
+            "built-in examples"
+        ),
+    )
+    presence_grace_seconds: float = Field(
+        10.0, ge=0, description="an agent is offline this long after their last agent page closes"
+    )
+    presence_heartbeat_seconds: float = Field(
+        30.0, gt=0, description="agent presence is re-announced this often"
+    )
+    snooze_check_seconds: float = Field(
+        30.0, gt=0, description="how often snoozed conversations due to wake are re-opened"
+    )
 
 
 class ContinuityRule(BaseModel):
@@ -130,17 +158,53 @@ class HandoffSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    continuity: bool = True
-    free_mail_domains: tuple[str, ...] = FREE_MAIL_DOMAINS
-    window_hours: float = Field(168.0, ge=0)
-    rules: dict[str, ContinuityRule] = Field(default_factory=dict)
-    link_ttl_seconds: int = Field(86_400, ge=60)
-    session_ttl_seconds: int = Field(7 * 86_400, ge=60)
-    link_rate_limit: int = Field(10, ge=1)
-    link_rate_seconds: float = Field(60.0, gt=0)
-    business_name: str = Field("us", max_length=100)
-    widget_url: str | None = None
-    widget_site: str = Field("default", min_length=1, max_length=64)
+    continuity: bool = Field(True, description="`false`: every channel keeps its own conversations")
+    free_mail_domains: tuple[str, ...] = Field(
+        FREE_MAIL_DOMAINS,
+        description=(
+            "email domains where the same name proves nothing (`name.*`: any domain starting "
+            "`name.`)"
+        ),
+    )
+    window_hours: float = Field(
+        168.0,
+        ge=0,
+        description=(
+            "a message on another channel joins the customer's conversation active this recently"
+        ),
+    )
+    rules: dict[str, ContinuityRule] = Field(
+        default_factory=dict,
+        description=(
+            'per channel or `"<channel>:<inbox>"`: `enabled`, `window_hours`, `new_threads` (let a '
+            "new-subject email join too)"
+        ),
+    )
+    link_ttl_seconds: int = Field(86_400, ge=60, description="continuation links expire after this")
+    session_ttl_seconds: int = Field(
+        7 * 86_400,
+        ge=60,
+        description="how long a chat opened from a continuation link stays signed in",
+    )
+    link_rate_limit: int = Field(
+        10, ge=1, description="continuation-link opens per client per `link_rate_seconds`"
+    )
+    link_rate_seconds: float = Field(60.0, gt=0, description="the window of `link_rate_limit`")
+    business_name: str = Field(
+        "us", max_length=100, description="how links, transcripts and texts name the business"
+    )
+    widget_url: str | None = Field(
+        None,
+        description=(
+            "the widget script the `/c/<token>` page embeds (default: the hub's `/widget.js`)"
+        ),
+    )
+    widget_site: str = Field(
+        "default",
+        min_length=1,
+        max_length=64,
+        description="the chat site the `/c/<token>` page's widget uses",
+    )
 
 
 class Settings(BaseSettings):
@@ -153,23 +217,69 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    data_dir: str = DEFAULT_DATA_DIR
-    store: str = DEFAULT_STORE
-    blobs: str = "./var/blobs"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
-    secret_key: SecretStr | None = None
-    secret_key_file: str = "./var/secret_key"  # noqa: S105 - a path, not a secret
-    default_region: str | None = None
-    max_body_bytes: int = Field(1024 * 1024, gt=0)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "text"] = "json"
+    data_dir: str = Field(
+        DEFAULT_DATA_DIR,
+        description=(
+            "where the hub writes: the SQLite file, attachments and the signing key unless set "
+            "below (`/data` in the Docker image)"
+        ),
+    )
+    store: str = Field(
+        DEFAULT_STORE,
+        description=(
+            "`mongodb://…` for MongoDB, or an SQLite path (default `<data_dir>/omnihub.db`)"
+        ),
+    )
+    blobs: str = Field(
+        "./var/blobs",
+        description="attachment directory (default `<data_dir>/blobs`), or `gridfs` (MongoDB only)",
+    )
+    host: str = Field("127.0.0.1", description="the address `omnihub serve` listens on")
+    port: int = Field(8000, description="the port `omnihub serve` listens on")
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description=(
+            "the URL customers and providers reach the hub at (webhook signatures, callbacks, the "
+            "chat widget's allowed origin)"
+        ),
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description=(
+            "the key every signed token uses (16+ characters); unset: `secret_key_file`. Hubs "
+            "sharing one store must share it"
+        ),
+    )
+    secret_key_file: str = Field(
+        "./var/secret_key",
+        description="where the generated key is kept (default `<data_dir>/secret_key`, mode 0600)",
+    )
+    default_region: str | None = Field(
+        None, description="region for phone numbers without `+` (e.g. `US`, `GB`)"
+    )
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="larger request bodies get 413")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="`debug`, `info`, `warning` or `error`"
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`json` lines or `text`; configured secrets are redacted either way"
+    )
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
     agent: AgentSettings = AgentSettings()
-    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    enabled_connectors: list[str] | None = None
+    connectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description=(
+            "a connector's settings (`OMNIHUB_CONNECTORS__<NAME>__<KEY>`); a connector runs when it"
+            " has settings (`chat` always, unless excluded)"
+        ),
+    )
+    enabled_connectors: list[str] | None = Field(
+        None,
+        description=(
+            "JSON list restricting which connectors run (default: all configured, and `chat`)"
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
