@@ -30,6 +30,9 @@
       sending: "Sending…",
       failed: "Not sent. Select to retry.",
       reconnecting: "Reconnecting…",
+      unreachable: "We can't reach the chat right now. We'll keep trying and send your message when we're back.",
+      waiting: "Waiting for connection…",
+      refused: "Chat isn't available on this page, so your message was not sent. It is still in the box below.",
       announce: "New message from {name}: {text}",
       fileError: "That file could not be sent: {reason}",
       via: "by {channel}",
@@ -203,7 +206,7 @@
   root.appendChild(launch);
 
   // -- state -------------------------------------------------------------------
-  var ws = null, cursor = null, opened = false, unread = 0, online = true, retry = 0;
+  var ws = null, cursor = null, opened = false, unread = 0, online = true, retry = 0, refused = false;
   var items = {}; // event id or client id -> <li>
   var pending = []; // frames waiting for an ack: {id, text, attachments}
   var identity = null, identified = false, typingSent = false, typingTimer = 0, agentTimer = 0;
@@ -312,7 +315,7 @@
     li.dataset.client = p.id;
     items[p.id] = li;
     log.appendChild(li);
-    var meta = el("li", "meta", t("sending"));
+    var meta = el("li", "meta", t(ws && ws.ready ? "sending" : "waiting"));
     li.after(meta);
     log.scrollTop = log.scrollHeight;
   }
@@ -381,11 +384,30 @@
       if (ws !== sock) return;
       ws = null;
       clearInterval(pingTimer);
-      if (e.code === 1008) return; // not allowed here: do not hammer the server
-      setNote("conn", t("reconnecting"));
+      if (e.code === 1008) return refuse(); // not allowed here: do not hammer the server
+      setNote("conn", t(retry < 3 ? "reconnecting" : "unreachable")); // after three failed tries
+      log.querySelectorAll("li.meta:not(.fail):not(.readmark)").forEach(function (m) {
+        m.textContent = t("waiting");
+      });
       var delay = Math.min(8000, 400 * Math.pow(2, retry++)) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);
     };
+  }
+  // The hub refused this page: say so, and give unsent text back to the customer.
+  function refuse() {
+    refused = true;
+    var texts = pending.map(function (p) { return p.text; }).filter(Boolean);
+    pending.forEach(function (p) {
+      var li = items[p.id];
+      if (li) {
+        if (li.nextSibling && li.nextSibling.classList.contains("meta")) li.nextSibling.remove();
+        li.remove();
+        delete items[p.id];
+      }
+    });
+    pending = [];
+    if (texts.length) input.value = texts.join("\n") + (input.value ? "\n" + input.value : "");
+    setNote("conn", t("refused"));
   }
   function handle(sock, f) {
     switch (f.type) {
@@ -482,6 +504,7 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text) return;
+    if (refused) return setNote("conn", t("refused")); // the draft stays in the box
     input.value = "";
     typingSent = false;
     submit(text);

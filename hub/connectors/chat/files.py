@@ -89,7 +89,10 @@ def file_url(signer: Signer, attachment: Attachment) -> str:
 def _cors(connector: ChatConnector, request: Request, site: str) -> dict[str, str] | None:
     origin = request.headers.get("origin")
     settings = connector.site(site)
-    if settings is None or (origin is not None and not settings.allows(origin)):
+    allowed = origin is None or (
+        settings is not None and settings.allows(origin, request.headers.get("host"))
+    )
+    if settings is None or not allowed:
         return None
     if origin is None:
         return {}
