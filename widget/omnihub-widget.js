@@ -364,12 +364,30 @@
       send({ type: "message", id: p.id, text: p.text, attachments: p.attachments });
     });
   }
+  // Where the visitor is, for the agent (no query string or fragment: they may hold secrets).
+  function bare(u) {
+    try {
+      var p = new URL(u);
+      return p.origin + p.pathname;
+    } catch (e) {
+      return null;
+    }
+  }
+  function page() {
+    var tz = null;
+    try {
+      tz = Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+    } catch (e) {}
+    return { url: bare(location.href), title: document.title.slice(0, 300) || null,
+             referrer: document.referrer ? bare(document.referrer) : null,
+             lang: navigator.language || null, tz: tz };
+  }
   function connect() {
     var url = base.replace(/^http/, "ws") + "/connectors/chat/ws?site=" + encodeURIComponent(site);
     var sock = new WebSocket(url);
     ws = sock;
     sock.onopen = function () {
-      sock.send(JSON.stringify({ type: "hello", token: load(KEY), cursor: cursor }));
+      sock.send(JSON.stringify({ type: "hello", token: load(KEY), cursor: cursor, page: page() }));
     };
     sock.onmessage = function (m) {
       var f;

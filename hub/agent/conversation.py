@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from hub.agent import suggestions
 from hub.agent.inbox import agent_names
 from hub.agent.presence import publish_read
+from hub.agent.visitors import visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
 from hub.pipeline import HUB_CHANNEL
@@ -178,6 +179,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         suggestions=pending,
         handoff_actions=HANDOFF_ACTIONS if hub.handoff is not None else (),
         handoff_to=handoff_addresses(timeline.items, conv, customer, pending),
+        visitor=visitor_context(timeline.items),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 
+from hub.agent.visitors import customer_label
 from hub.timeline.model import utcnow
 
 __all__ = ["CHANNEL_LABELS", "install"]
@@ -88,4 +89,5 @@ def install(env: jinja2.Environment) -> None:
         clock=clock,
         iso=iso,
         delivery=delivery_label,
+        label=customer_label,
     )
