@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ua_parser import parse as parse_user_agent
 
+from hub.agent.i18n import gettext
 from hub.timeline.model import Direction
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def friendly_name(seed: str) -> str:
 def customer_label(customer: Customer | None) -> str:
     """How the agent view names a customer: their name, else a friendly generated one."""
     if customer is None:
-        return "Unknown customer"
+        return gettext("Unknown customer")
     if customer.name:
         return customer.name
     chat = next((i for i in customer.identities if i.kind == "chat"), None)
