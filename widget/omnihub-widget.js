@@ -1,7 +1,8 @@
 /*! Omnihub chat widget: one file, no build step, no framework. Apache-2.0.
  * Embed: <script src="https://HUB/widget.js" data-site="default" async></script>
  * data-*: site, hub (base URL; default: where this file came from), title, color,
- *         position ("right" | "left"), open ("true"), lang (key of STRINGS).
+ *         position ("right" | "left"), open ("true"), lang (en, de, fr, es, pt; default:
+ *         the browser's language, else en).
  * API: Omnihub.identify({user_id, email, name, user_hash}), .open(), .close(), .reset().
  */
 (function () {
@@ -9,7 +10,7 @@
   var pre = window.Omnihub;
   if (pre && pre.loaded) return;
 
-  // -- one table of strings (add a language: STRINGS.xx = {...}, data-lang="xx") --
+  // -- one table of strings (add a language: STRINGS.xx = {...}; every key of en) --
   var STRINGS = {
     en: {
       title: "Chat with us",
@@ -38,13 +39,131 @@
       via: "by {channel}",
       channels: { email: "email", sms: "text", voice: "phone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
     },
+    de: {
+      title: "Chatten Sie mit uns",
+      open: "Chat öffnen",
+      close: "Chat schließen",
+      unread: "{n} ungelesen",
+      placeholder: "Ihre Nachricht…",
+      send: "Senden",
+      attach: "Datei anhängen",
+      online: "Wir antworten meist innerhalb weniger Minuten",
+      offline: "Wir sind gerade nicht da. Hinterlassen Sie Ihre E-Mail-Adresse, dann melden wir uns dort.",
+      email: "Ihre E-Mail-Adresse",
+      emailSave: "Per E-Mail antworten",
+      emailThanks: "Danke! Wir melden uns per E-Mail.",
+      typing: "{name} schreibt…",
+      agent: "Support",
+      read: "Gelesen",
+      sending: "Wird gesendet…",
+      failed: "Nicht gesendet. Zum Wiederholen auswählen.",
+      reconnecting: "Verbindung wird wiederhergestellt…",
+      unreachable: "Der Chat ist gerade nicht erreichbar. Wir versuchen es weiter und senden Ihre Nachricht, sobald wir wieder da sind.",
+      waiting: "Warten auf Verbindung…",
+      refused: "Der Chat ist auf dieser Seite nicht verfügbar, Ihre Nachricht wurde nicht gesendet. Sie steht noch im Eingabefeld.",
+      announce: "Neue Nachricht von {name}: {text}",
+      fileError: "Die Datei konnte nicht gesendet werden: {reason}",
+      via: "per {channel}",
+      channels: { email: "E-Mail", sms: "SMS", voice: "Telefon", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
+    fr: {
+      title: "Discutons",
+      open: "Ouvrir le chat",
+      close: "Fermer le chat",
+      unread: "{n} non lus",
+      placeholder: "Écrivez votre message…",
+      send: "Envoyer",
+      attach: "Joindre un fichier",
+      online: "Nous répondons généralement en quelques minutes",
+      offline: "Nous sommes absents pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.",
+      email: "Votre e-mail",
+      emailSave: "Me répondre par e-mail",
+      emailThanks: "Merci ! Nous vous répondrons par e-mail.",
+      typing: "{name} écrit…",
+      agent: "Assistance",
+      read: "Lu",
+      sending: "Envoi…",
+      failed: "Non envoyé. Sélectionnez pour réessayer.",
+      reconnecting: "Reconnexion…",
+      unreachable: "Le chat est injoignable pour le moment. Nous réessayons et enverrons votre message dès son retour.",
+      waiting: "En attente de connexion…",
+      refused: "Le chat n'est pas disponible sur cette page : votre message n'a pas été envoyé. Il est toujours dans la zone de saisie.",
+      announce: "Nouveau message de {name} : {text}",
+      fileError: "Ce fichier n'a pas pu être envoyé : {reason}",
+      via: "par {channel}",
+      channels: { email: "e-mail", sms: "SMS", voice: "téléphone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
+    es: {
+      title: "Chatea con nosotros",
+      open: "Abrir el chat",
+      close: "Cerrar el chat",
+      unread: "{n} sin leer",
+      placeholder: "Escribe tu mensaje…",
+      send: "Enviar",
+      attach: "Adjuntar un archivo",
+      online: "Solemos responder en pocos minutos",
+      offline: "Ahora no estamos. Déjanos tu correo y te responderemos por ahí.",
+      email: "Tu correo electrónico",
+      emailSave: "Respondedme por correo",
+      emailThanks: "¡Gracias! Te responderemos por correo.",
+      typing: "{name} está escribiendo…",
+      agent: "Soporte",
+      read: "Leído",
+      sending: "Enviando…",
+      failed: "No enviado. Selecciona para reintentar.",
+      reconnecting: "Reconectando…",
+      unreachable: "Ahora no podemos conectar con el chat. Seguiremos intentándolo y enviaremos tu mensaje en cuanto vuelva.",
+      waiting: "Esperando conexión…",
+      refused: "El chat no está disponible en esta página, así que tu mensaje no se envió. Sigue en el cuadro de texto.",
+      announce: "Nuevo mensaje de {name}: {text}",
+      fileError: "No se pudo enviar el archivo: {reason}",
+      via: "por {channel}",
+      channels: { email: "correo", sms: "SMS", voice: "teléfono", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
+    pt: {
+      title: "Fale connosco",
+      open: "Abrir o chat",
+      close: "Fechar o chat",
+      unread: "{n} por ler",
+      placeholder: "Escreva a sua mensagem…",
+      send: "Enviar",
+      attach: "Anexar um ficheiro",
+      online: "Costumamos responder em poucos minutos",
+      offline: "Não estamos disponíveis agora. Deixe o seu e-mail e respondemos por lá.",
+      email: "O seu e-mail",
+      emailSave: "Responder por e-mail",
+      emailThanks: "Obrigado! Vamos responder por e-mail.",
+      typing: "{name} está a escrever…",
+      agent: "Apoio",
+      read: "Lida",
+      sending: "A enviar…",
+      failed: "Não enviada. Selecione para tentar de novo.",
+      reconnecting: "A restabelecer a ligação…",
+      unreachable: "Não conseguimos chegar ao chat agora. Continuamos a tentar e enviamos a sua mensagem assim que voltar.",
+      waiting: "À espera de ligação…",
+      refused: "O chat não está disponível nesta página, por isso a sua mensagem não foi enviada. Continua na caixa de texto.",
+      announce: "Nova mensagem de {name}: {text}",
+      fileError: "Não foi possível enviar o ficheiro: {reason}",
+      via: "por {channel}",
+      channels: { email: "e-mail", sms: "SMS", voice: "telefone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
   };
 
   var script = document.currentScript || document.querySelector("script[src*='widget.js']");
   var ds = (script && script.dataset) || {};
   var base = (ds.hub || new URL(script ? script.src : "/", location.href).origin).replace(/\/$/, "");
   var site = ds.site || "default";
-  var T = STRINGS[ds.lang] || STRINGS.en;
+  // data-lang, else the browser's languages; "pt-BR" uses "pt".
+  function pick(tags) {
+    for (var i = 0; i < tags.length; i++) {
+      var tag = String(tags[i] || "").toLowerCase();
+      if (STRINGS[tag]) return tag;
+      if (STRINGS[tag.split("-")[0]]) return tag.split("-")[0];
+    }
+    return "en";
+  }
+  var LANG = pick(ds.lang ? [ds.lang] : navigator.languages || [navigator.language]);
+  var T = STRINGS[LANG];
   var color = /^#[0-9a-f]{3,8}$/i.test(ds.color || "") ? ds.color : "#2f6fed";
   var KEY = "omnihub:" + site + ":token";
 
@@ -142,6 +261,7 @@
   launch.appendChild(badge);
 
   var panel = el("div", "panel");
+  panel.lang = LANG;
   panel.hidden = true;
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", ds.title || t("title"));
