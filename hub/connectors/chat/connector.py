@@ -32,7 +32,7 @@ from hub.connectors.base import (
 from hub.connectors.chat import files
 from hub.connectors.chat.protocol import CHANNEL, IdentifyFrame, dumps, event_frame, visible
 from hub.connectors.chat.session import POLICY, Session
-from hub.connectors.chat.settings import ChatSettings, SiteSettings
+from hub.connectors.chat.settings import ChatSettings, SiteSettings, served_hosts
 from hub.connectors.chat.visitors import (
     CHAT_KIND,
     USER_KIND,
@@ -125,7 +125,7 @@ class ChatConnector(Connector):
             await websocket.close(POLICY, "unknown site")
             return
         origin = websocket.headers.get("origin")
-        if not site.allows(origin, websocket.headers.get("host")):
+        if not site.allows(origin, served_hosts(websocket.headers)):
             self._refused(name, origin)
             await websocket.close(POLICY, "origin not allowed")
             return

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from hub.connectors.chat.protocol import FrameError
+from hub.connectors.chat.settings import served_hosts
 from hub.connectors.chat.visitors import Visitor, read_visitor
 from hub.errors import BadToken, NotFound
 from hub.signing import Signer
@@ -90,7 +91,7 @@ def _cors(connector: ChatConnector, request: Request, site: str) -> dict[str, st
     origin = request.headers.get("origin")
     settings = connector.site(site)
     allowed = origin is None or (
-        settings is not None and settings.allows(origin, request.headers.get("host"))
+        settings is not None and settings.allows(origin, served_hosts(request.headers))
     )
     if settings is None or not allowed:
         return None

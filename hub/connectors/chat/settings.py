@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping, Sequence
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -11,7 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from hub.connectors.base import ConnectorSettings
 
-__all__ = ["DEFAULT_SITE", "ChatSettings", "SiteSettings", "is_loopback", "normalise_origin"]
+__all__ = [
+    "DEFAULT_SITE",
+    "ChatSettings",
+    "SiteSettings",
+    "is_loopback",
+    "normalise_origin",
+    "served_hosts",
+]
 
 DEFAULT_SITE = "default"
 SITE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -49,13 +57,23 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def _same_origin(origin: str, host: str | None) -> bool:
-    """Whether the page at ``origin`` was served from the ``Host`` the request was sent to."""
-    if not host:
-        return False
+def served_hosts(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The names a request reached the hub by: ``Host``, and a proxy's ``X-Forwarded-Host``.
+
+    A page's script cannot set either on a websocket, so a page on another site
+    cannot pass as the hub's own.
+    """
+    found = [headers.get("host", "")]
+    found += headers.get("x-forwarded-host", "").split(",")
+    return tuple(h.strip() for h in found if h.strip())
+
+
+def _same_origin(origin: str, hosts: Sequence[str]) -> bool:
+    """Whether the page at ``origin`` was served from a host the request was sent to."""
     try:
         mine = normalise_origin(origin)
-        return mine == normalise_origin(f"{urlsplit(mine).scheme}://{host}")
+        scheme = urlsplit(mine).scheme
+        return any(mine == normalise_origin(f"{scheme}://{host}") for host in hosts)
     except ValueError:
         return False
 
@@ -84,8 +102,9 @@ class SiteSettings(BaseModel):
     def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(normalise_origin(o) for o in value)
 
-    def allows(self, origin: str | None, host: str | None = None) -> bool:
-        """Whether a page at ``origin`` may connect to the hub reached as ``host``."""
+    def allows(self, origin: str | None, hosts: Sequence[str] = ()) -> bool:
+        """Whether a page at ``origin`` may connect to the hub reached as ``hosts``
+        (:func:`served_hosts`)."""
         if "*" in self.origins:
             return True
         if not origin:
@@ -97,7 +116,7 @@ class SiteSettings(BaseModel):
             return False
         if self.loopback and is_loopback(origin):
             return True
-        return self.same_origin and _same_origin(origin, host)
+        return self.same_origin and _same_origin(origin, hosts)
 
 
 class ChatSettings(ConnectorSettings):

@@ -103,9 +103,13 @@ with <code>user_hash</code> = HMAC-SHA256 of the user id under the site's
 
 def _served_at(request: Request, public_url: str) -> str:
     """Where the snippet should point: ``public_url``, unless it is still a development
-    (loopback) address, then the address this page was actually opened at."""
+    (loopback) address, then the address this page was actually opened at (a proxy's
+    ``X-Forwarded-Host`` if there is one)."""
     if not is_loopback(public_url):
         return public_url
+    forwarded = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    if forwarded:  # behind a proxy: the name the browser used
+        return f"{request.url.scheme}://{forwarded}"
     return str(request.base_url).rstrip("/")
 
 
