@@ -15,6 +15,7 @@ import pwd
 import shutil
 import signal
 import stat
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import missing_peer
 from tests.test_cli import OMNIHUB, clean_env, free_port
 
 AS_ROOT = os.geteuid() == 0
@@ -38,6 +40,9 @@ def unprivileged(command: list[str]) -> list[str]:
 @pytest.fixture
 def layout() -> Iterator[tuple[Path, Path]]:
     """``(app, data)``: a read-only cwd with an ``omnihub.toml``, and a writable data dir."""
+    reach = subprocess.run(unprivileged(["test", "-x", OMNIHUB]), check=False)  # noqa: S603
+    if reach.returncode != 0:
+        missing_peer(f"user nobody cannot run {OMNIHUB} (its checkout or venv is private)")
     root = Path(tempfile.mkdtemp(prefix="omnihub-image-"))
     root.chmod(0o755)  # nobody must reach the two folders inside
     app, data = root / "app", root / "data"
