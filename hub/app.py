@@ -178,6 +178,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             bus=hub.bus,
             timeline=hub.store,
             link_verified=functools.partial(link_verified, hub),
+            quarantine=hub.store.quarantine,
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
