@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.operations.settings import OperationsSettings
+
 __all__ = ["FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "Settings"]
 
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
@@ -165,6 +167,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
     agent: AgentSettings = AgentSettings()
+    operations: OperationsSettings = OperationsSettings()
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     enabled_connectors: list[str] | None = None
 
