@@ -33,6 +33,7 @@ from hub.handoff import api as handoff_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
 from hub.operations import Operations
+from hub.operations import api as operations_api
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.settings import Settings
@@ -248,7 +249,7 @@ def build_app(
     ]
     routes += [
         Route("/healthz", healthz),
-        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes]),
+        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes, *operations_api.routes]),
         *handoff_web.routes,
         agent.mount(),
         *widget.routes,

@@ -47,6 +47,7 @@ async def test_countdowns_due_soonest_sort_and_triage_on_the_timeline(
     store = SQLiteStore(tmp_path / "hub.db")
     app = build_app(settings, store=store)
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/healthz")).status_code == 200  # started
         running = Running(url, app.state.hub, client)
         await running.agent("sam@example.com", name="Sam")
         now = utcnow()
