@@ -76,7 +76,7 @@ async def test_rule_accuracy_counts_what_agents_finally_set(store: TimelineStore
     since, end = FRIDAY - timedelta(days=30), FRIDAY + timedelta(days=30)
     (row,) = await rule_accuracy(store, since=since, until=end, target=0.85)
     assert row.rule == "charged-twice"
-    assert (row.decisions, row.correct) == (6, 5)  # priority, team, tier × 2; one priority wrong
+    assert (row.decisions, row.correct) == (6, 5)  # priority, team, tier for 2; one priority wrong
     assert not row.meets_target  # 83 % < 85 %
     report = await breaches(store, since=since, until=end)
     assert report.by_priority == {"P2": 1} and report.by_agent == {"unassigned": 1}
