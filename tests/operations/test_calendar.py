@@ -81,3 +81,21 @@ def test_bad_configuration_names_the_key(config: dict[str, object], where: str) 
 def test_operations_are_off_by_default() -> None:
     assert OperationsSettings().enabled is False
     assert Settings().operations.enabled is False
+
+
+def test_the_readme_example_is_valid_configuration() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Support operations", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert block is not None
+    settings = OperationsSettings.model_validate(tomllib.loads(block.group(1))["operations"])
+    assert settings.enabled and settings.rules[0].name == "enterprise"
+    cal = BusinessCalendar.from_settings(settings.calendars["business"])
+    # Monday 14 Dec 2026, 12:00 Paris (11:00 UTC): 30 minutes before lunch, then 13:30.
+    assert cal.add(datetime(2026, 12, 14, 11, 0, tzinfo=UTC), 3600) == datetime(
+        2026, 12, 14, 13, 0, tzinfo=UTC
+    )
