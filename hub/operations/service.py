@@ -273,9 +273,12 @@ class Operations:
             return None
 
     async def _opted_out(self, conv: Conversation, channel: str) -> bool:
+        """Whether the customer's latest SMS consent record says STOP."""
+        if channel != "sms":
+            return False
         page = await self.store.events(customer_id=conv.customer_id, limit=100)
         for e in reversed(page.items):
-            if "sms_opt_out" in e.meta and channel == "sms":
+            if "sms_opt_out" in e.meta:
                 return bool(e.meta["sms_opt_out"])
         return False
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from hub.timeline.model import ConversationStatus, Direction, Identity, Priority, utcnow
+from hub.timeline.model import ConversationStatus, Direction, EventKind, Identity, Priority, utcnow
 from hub.timeline.store import ConversationUpdate, TimelineStore
 from tests.operations.kit import FRIDAY, FakeClock, agents, decisions, make_hub, until
 
@@ -189,3 +189,31 @@ async def test_a_reopened_conversation_is_triaged_and_acknowledged_again(
     follow = await hub.ingest("m3", "Any news? I was charged twice", conversation_id=conv_id)
     await hub.ops.on_inbound(follow)
     assert len(await decisions(store, conv_id, "ack")) == 2  # not a new opening
+
+
+async def test_no_acknowledgement_to_a_number_that_opted_out(store: TimelineStore) -> None:
+    hub = make_hub(store, FakeClock(FRIDAY), {"enabled": True, "ack": {"channels": ["sms"]}})
+    phone = Identity("phone", "+14155550100")
+    await hub.ingest(
+        "SM1:consent",
+        "STOP",
+        channel="sms",
+        identity=phone,
+        kind=EventKind.STATUS,
+        meta={"sms_opt_out": True, "keyword": "stop"},
+    )
+    event = await hub.ingest("SM2", "my order is late", channel="sms", identity=phone)
+    await hub.ops.on_inbound(event)
+    page = await store.events(conversation_id=event.conversation_id, limit=50)
+    assert not [e for e in page.items if e.direction is Direction.OUT]
+    await hub.ingest(
+        "SM3:consent",
+        "START",
+        channel="sms",
+        identity=phone,
+        kind=EventKind.STATUS,
+        meta={"sms_opt_out": False, "keyword": "start"},
+    )
+    other = await hub.ingest("SM4", "new question", channel="sms", identity=phone, new_thread=True)
+    await hub.ops.on_inbound(other)
+    assert len(await decisions(store, other.conversation_id or "", "ack")) == 1
