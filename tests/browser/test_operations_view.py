@@ -28,6 +28,7 @@ OPERATIONS = {
     "check_seconds": 3600,
     "calendars": {"business": {"hours": {}}},
     "ack": {"channels": []},
+    "lead": "sam@example.com",
 }
 
 
@@ -115,5 +116,11 @@ async def test_countdowns_due_soonest_sort_and_triage_on_the_timeline(
         await expect(page.locator("#timeline")).to_contain_text(
             "Triage (charged-twice, access): priority P2; team billing; tier T1"
         )
+        await expect(page.locator("#live-status")).to_have_text("live")
+        await ops.tick()  # Sam is online (this page): the 50 % and 80 % rules reach him
+        alerts = page.get_by_role("alert").locator("a.alert")
+        await expect(alerts.filter(has_text="Assigned to you")).to_have_count(3)
+        await expect(alerts.filter(has_text="SLA warning")).to_have_count(2)
+        await expect(page.locator("#timeline")).to_contain_text("assigned to Sam")
         await page.screenshot(path=str(artifacts / "operations-conversation.png"), full_page=True)
-    assert page_errors == []
+        assert page_errors == []

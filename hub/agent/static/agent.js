@@ -64,6 +64,7 @@
     ws.onmessage = function (m) {
       let msg;
       try { msg = JSON.parse(m.data); } catch (e) { return; }
+      if (msg.topic === "operations.alert") { showAlert(msg); return; }
       handlers.forEach((h) => h(msg));
     };
     ws.onclose = function () {
@@ -361,6 +362,29 @@
       }
     });
     update();
+  }
+
+  // Operations alerts for this agent (an SLA warning, an escalation): text only.
+  const ALERT_LABELS = {
+    sla_assign: "Assigned to you", sla_warning: "SLA warning", promise_reminder: "Promise reminder",
+  };
+  function showAlert(msg) {
+    let box = document.getElementById("alerts");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "alerts";
+      box.className = "alerts";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    const reason = (msg.alert && msg.alert.reason) || "";
+    const item = document.createElement("a");
+    item.className = "alert";
+    item.href = "/agent/conversations/" + encodeURIComponent(msg.conversation_id || "");
+    const label = ALERT_LABELS[reason] || (reason.startsWith("escalation") ? "Escalation" : "Alert");
+    item.textContent = label + ": " + ((msg.alert && msg.alert.text) || "");
+    box.prepend(item);
+    while (box.children.length > 5) box.lastChild.remove();
   }
 
   // SLA countdowns (operations): the server renders each badge with its due time;
