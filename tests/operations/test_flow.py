@@ -76,7 +76,7 @@ async def test_charged_twice_email_is_triaged_acknowledged_and_its_sla_runs_on_b
 async def test_unanswered_conversation_is_warned_at_48h_and_closed_at_72h(
     store: TimelineStore,
 ) -> None:
-    hub = make_hub(store, FakeClock(FRIDAY))
+    hub = make_hub(store, FakeClock(utcnow()))  # sends are stamped with the real time
     event = await hub.ingest("m1", "How do I export my invoices?")
     conv_id = event.conversation_id
     assert conv_id is not None
@@ -94,7 +94,7 @@ async def test_unanswered_conversation_is_warned_at_48h_and_closed_at_72h(
 
 
 async def test_a_customer_reply_stops_the_closing_clock(store: TimelineStore) -> None:
-    hub = make_hub(store, FakeClock(FRIDAY))
+    hub = make_hub(store, FakeClock(utcnow()))  # sends are stamped with the real time
     event = await hub.ingest("m1", "How do I export my invoices?")
     conv_id = event.conversation_id
     assert conv_id is not None
@@ -167,7 +167,7 @@ async def test_two_hub_instances_fire_each_rule_once(store: TimelineStore) -> No
 async def test_a_reopened_conversation_is_triaged_and_acknowledged_again(
     store: TimelineStore,
 ) -> None:
-    hub = make_hub(store, FakeClock(FRIDAY))
+    hub = make_hub(store, FakeClock(utcnow()))  # sends are stamped with the real time
     first = await hub.ingest("m1", "How do I change my address?")
     await hub.ops.on_inbound(first)
     conv_id = first.conversation_id
@@ -217,3 +217,32 @@ async def test_no_acknowledgement_to_a_number_that_opted_out(store: TimelineStor
     other = await hub.ingest("SM4", "new question", channel="sms", identity=phone, new_thread=True)
     await hub.ops.on_inbound(other)
     assert len(await decisions(store, other.conversation_id or "", "ack")) == 1
+
+
+async def test_a_promise_not_kept_reminds_the_assignee_once(store: TimelineStore) -> None:
+    sam, _ = await agents(store)
+    hub = make_hub(store, FakeClock(utcnow()))  # sends are stamped with the real time
+    event = await hub.ingest("m1", "Where is my refund?")
+    conv_id = event.conversation_id
+    assert conv_id is not None
+    await hub.pipeline.update_conversation(conv_id, ConversationUpdate(assignee=sam.id))
+    promise = await hub.pipeline.note(
+        conv_id, "I'll call the bank tomorrow", meta={"follow_up": True}
+    )
+    early = await hub.ops.tick(promise.occurred_at + timedelta(hours=23))
+    assert not [e for e in early if e.meta["operations"] == "promise_reminder"]
+    fired = await hub.ops.tick(promise.occurred_at + timedelta(hours=25))
+    (reminder,) = [e for e in fired if e.meta["operations"] == "promise_reminder"]
+    assert reminder.meta["promise"] == promise.id
+    assert [a["agent"] for a in hub.alerts_now() if a["reason"] == "promise_reminder"] == [sam.id]
+    again = await hub.ops.tick(promise.occurred_at + timedelta(hours=30))
+    assert not [e for e in again if e.meta["operations"] == "promise_reminder"]
+    await hub.pipeline.note(conv_id, "Called: refund sent", meta={"fulfils": promise.id})
+    # kept: nothing more, whoever sweeps
+    assert not [
+        e
+        for e in await make_hub(store, FakeClock(utcnow())).ops.tick(
+            promise.occurred_at + timedelta(hours=60)
+        )
+        if e.meta["operations"] == "promise_reminder"
+    ]
