@@ -22,6 +22,7 @@ __all__ = ["mount"]
 def mount() -> Mount:
     """The agent view's routes, to mount at ``/agent``."""
     from hub.agent import actions, admin, auth, conversation, inbox, live, suggestions
+    from hub.operations import web as operations_web
 
     routes: list[BaseRoute] = [
         Route("/", inbox.inbox_page, methods=["GET"]),
@@ -61,6 +62,8 @@ def mount() -> Mount:
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/dismiss", suggestions.dismiss, methods=["POST"]),
+        Route("/operations", operations_web.operations_page, methods=["GET"]),
+        Route("/operations", operations_web.edit, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),
         Route("/admin/agents", admin.create, methods=["POST"]),
         Route("/admin/agents/{agent_id}", admin.change, methods=["POST"]),

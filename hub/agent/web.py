@@ -103,8 +103,13 @@ def render(
 ) -> HTMLResponse:
     """An HTML response from template ``name`` (autoescaped)."""
     agent = session.agent if session else None
+    operations_on = getattr(request.app.state.hub, "operations", None) is not None
     html = templates.get_template(name).render(
-        request=request, me=agent, csrf=session.csrf if session else "", **values
+        request=request,
+        me=agent,
+        csrf=session.csrf if session else "",
+        operations_on=operations_on,
+        **values,
     )
     return HTMLResponse(html, status_code=code)
 

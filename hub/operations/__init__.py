@@ -6,7 +6,8 @@ the bus and the store and writes only through the pipeline; each decision is a
 section and SUPPORT.md's defaults), ``calendar`` (business time), ``triage``
 (rules), ``sla`` (policies and clocks), ``staffing`` (assignment, estimates),
 ``service`` (the bus side and :class:`Operations`), ``sweep`` (thresholds and
-time rules), ``report`` (rule accuracy), ``display`` (what the agent view shows).
+time rules), ``report`` (rule accuracy, breaches), ``display`` (what the agent
+view shows), ``overrides`` (admins' stored edits), ``api`` and ``web`` (routes).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@
 * ``GET /operations/breaches?since=&until=`` — SLA breaches by priority and agent
   (default: the last 7 days).
 
+* ``PUT /operations/{teams|staff|calendars}/{name}`` — an admin's edit of a team,
+  an agent's staffing (by email) or a calendar, JSON as in ``omnihub.toml``;
+  ``DELETE`` the same path removes the edit. Answers the configuration.
+
 404 while operations are off.
 """
 
@@ -17,9 +21,10 @@ from typing import TYPE_CHECKING
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.api import endpoint
+from hub.api import endpoint, json_body
 from hub.errors import InvalidInput, NotFound
 from hub.operations.display import config_summary
+from hub.operations.overrides import EDITABLE
 from hub.operations.report import breaches, rule_accuracy
 
 if TYPE_CHECKING:
@@ -86,8 +91,25 @@ async def breach_report(request: Request, hub: Hub, token: ApiToken) -> Response
     )
 
 
+@endpoint
+async def edit(request: Request, hub: Hub, token: ApiToken) -> Response:
+    ops = _ops(hub)
+    section = request.path_params["section"]
+    if section not in EDITABLE:
+        raise NotFound(f"editable sections are {', '.join(EDITABLE)}")
+    value = None
+    if request.method == "PUT":
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise InvalidInput("body", "a JSON object")
+        value = body
+    await ops.edit(section, request.path_params["name"], value)
+    return JSONResponse(config_summary(ops))
+
+
 routes = [
     Route("/operations/config", config, methods=["GET"]),
     Route("/operations/accuracy", accuracy, methods=["GET"]),
     Route("/operations/breaches", breach_report, methods=["GET"]),
+    Route("/operations/{section}/{name}", edit, methods=["PUT", "DELETE"]),
 ]

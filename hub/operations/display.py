@@ -103,6 +103,7 @@ def config_summary(ops: Operations) -> dict[str, Any]:
         "policies": [p.model_dump() for p in s.sla.all_policies],
         "calendars": {k: v.model_dump(mode="json") for k, v in s.calendars.items()},
         "teams": {k: v.model_dump() for k, v in s.teams.items()},
+        "staff": {k: v.model_dump() for k, v in s.staff.items()},
         "thresholds": {"assign_at": s.sla.assign_at, "escalate_at": s.sla.escalate_at},
         "time_rules": s.time_rules.model_dump(),
     }

@@ -25,6 +25,7 @@ from typing import Any
 from hub.bus import BusMessage, Resync, Subscription, Topic
 from hub.errors import NotFound
 from hub.handoff.context import build_packet
+from hub.operations import overrides
 from hub.operations.calendar import BusinessCalendar
 from hub.operations.settings import OperationsSettings
 from hub.operations.sla import Policies
@@ -69,16 +70,29 @@ class Operations:
     ) -> None:
         self.pipeline = pipeline
         self.store = pipeline.store
-        self.settings = settings
+        self.file_settings = settings
         self.clock = clock
+        self.use(settings)
+        self._local_online = online or set
+        self._remote_online: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def use(self, settings: OperationsSettings) -> None:
+        """Run on ``settings`` from now on (the file's, with admins' edits laid over)."""
+        self.settings = settings
         self.matcher = Matcher(settings.rules, settings.escalations)
         calendars = {
             name: BusinessCalendar.from_settings(c) for name, c in settings.calendars.items()
         }
         self.policies = Policies(settings.sla, calendars)
-        self._local_online = online or set
-        self._remote_online: set[str] = set()
-        self._tasks: list[asyncio.Task[None]] = []
+
+    async def reload(self) -> None:
+        """Lay the stored edits (teams, staff, calendars) over the file's settings."""
+        self.use(overrides.apply(self.file_settings, await overrides.load(self.store)))
+
+    async def edit(self, section: str, name: str, value: dict[str, Any] | None) -> None:
+        """Store an admin's edit of a team, an agent's staffing or a calendar, and use it."""
+        self.use(await overrides.save(self.store, self.file_settings, section, name, value))
 
     # -- lifecycle ---------------------------------------------------------------
     def online(self) -> set[str]:
@@ -87,6 +101,7 @@ class Operations:
 
     async def start(self) -> None:
         if not self._tasks:
+            await self.reload()
             sub = self.pipeline.bus.subscribe(maxsize=10_000)
             self._tasks = [
                 asyncio.create_task(self._consume(sub), name="operations-bus"),
@@ -120,6 +135,7 @@ class Operations:
         while True:
             await asyncio.sleep(self.settings.check_seconds)
             try:
+                await self.reload()
                 await tick(self)
             except Exception:  # the store may be briefly unavailable: next round
                 log.exception("operations sweep failed")

@@ -124,3 +124,60 @@ async def test_countdowns_due_soonest_sort_and_triage_on_the_timeline(
         await expect(page.locator("#timeline")).to_contain_text("assigned to Sam")
         await page.screenshot(path=str(artifacts / "operations-conversation.png"), full_page=True)
         assert page_errors == []
+
+
+async def test_operations_page_is_read_only_for_agents_and_admins_edit_hours(
+    page: Page, tmp_path: Path, page_errors: list[str]
+) -> None:
+    from playwright.async_api import expect
+
+    settings = Settings(
+        store=str(tmp_path / "unused.db"),
+        blobs=str(tmp_path / "blobs"),
+        secret_key="agent-tests-secret-key-0123456789",
+        operations={"enabled": True},  # type: ignore[arg-type]
+    )
+    app = build_app(settings, store=SQLiteStore(tmp_path / "hub.db"))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        running = Running(url, app.state.hub, client)
+        await running.agent("sam@example.com", name="Sam")
+        await running.agent("lee@example.com", name="Lee", admin=True)
+
+        async def sign_in(email: str) -> None:
+            await page.goto(f"{url}/agent/login")
+            await page.get_by_label("Email").fill(email)
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.get_by_role("heading", name=re.compile("^Inbox"))).to_be_visible()
+
+        await sign_in("sam@example.com")
+        await (
+            page.get_by_role("navigation", name="Main")
+            .get_by_role("link", name="Operations")
+            .click()
+        )
+        await expect(page.get_by_role("heading", name="Operations", exact=True)).to_be_visible()
+        policies = page.get_by_role("table", name="SLA policies")
+        await expect(policies.locator("tbody tr").nth(1)).to_contain_text("P2")
+        await expect(policies.locator("tbody tr").nth(1)).to_contain_text("1h 00m")
+        rules = page.get_by_role("table", name="Triage rules")
+        await expect(rules).to_contain_text("charged twice")
+        await expect(page.locator("form[action='/agent/operations']")).to_have_count(0)
+        await page.get_by_role("button", name="Sign out").click()
+
+        await sign_in("lee@example.com")
+        await page.goto(f"{url}/agent/operations")
+        form = page.get_by_role("form", name="Edit calendar business")
+        await form.get_by_label("Time zone").fill("Europe/Paris")
+        await form.get_by_label("Sat (HH:MM-HH:MM, comma-separated)").fill("10:00-14:00")
+        await form.get_by_role("button", name="Save business hours").click()
+        calendar = page.get_by_role("region", name="Calendar business")
+        await expect(calendar).to_contain_text("Europe/Paris · edited here")
+        await expect(calendar).to_contain_text("Sat 10:00-14:00")
+        await form.get_by_label("Time zone").fill("Mars/Olympus")
+        await form.get_by_role("button", name="Save business hours").click()
+        await expect(page.get_by_text("unknown time zone")).to_be_visible()
+        ops = app.state.hub.operations
+        assert ops is not None and ops.settings.calendars["business"].timezone == "Europe/Paris"
+        assert [e for e in page_errors if "422" not in e] == []

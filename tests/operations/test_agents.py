@@ -127,3 +127,59 @@ async def test_api_shows_the_configuration_and_reports(tmp_path: Path) -> None:
             r = await client.get("/api/v1/operations/breaches?since=yesterday", headers=auth)
             assert r.status_code == 422 and r.json()["field"] == "since"
             assert (await client.get("/api/v1/operations/config")).status_code == 401
+
+
+async def test_admins_edit_teams_staff_and_hours_and_every_instance_follows(
+    tmp_path: Path, store: TimelineStore
+) -> None:
+    settings = Settings(
+        store=str(tmp_path / "hub.db"),
+        blobs=str(tmp_path / "blobs"),
+        secret_key="ops-tests-secret-key-0123456789",
+        operations={"enabled": True},  # type: ignore[arg-type]
+    )
+    app = build_app(settings, store=store)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        hub = app.state.hub
+        _, token = await issue_token(hub.store, "admin")
+        auth = {"Authorization": f"Bearer {token}"}
+        r = await client.put(
+            "/api/v1/operations/teams/billing",
+            json={"lead": "lee@example.com", "skill": "billing"},
+            headers=auth,
+        )
+        assert r.status_code == 200 and r.json()["teams"]["billing"]["skill"] == "billing"
+        r = await client.put(
+            "/api/v1/operations/calendars/business",
+            json={"timezone": "Mars/Olympus", "hours": {"mon": ["09:00-17:00"]}},
+            headers=auth,
+        )
+        assert r.status_code == 422
+        assert r.json()["field"] == "operations.calendars.business.timezone"
+        r = await client.put(
+            "/api/v1/operations/calendars/business",
+            json={"timezone": "Europe/Paris", "hours": {"sat": ["10:00-14:00"]}},
+            headers=auth,
+        )
+        assert r.status_code == 200
+        r = await client.put(
+            "/api/v1/operations/staff/sam@example.com", json={"capacity": 0}, headers=auth
+        )
+        assert (
+            r.status_code == 422
+            and r.json()["field"] == "operations.staff.sam@example.com.capacity"
+        )
+        assert (
+            await client.put("/api/v1/operations/rules/x", json={}, headers=auth)
+        ).status_code == 404
+
+        # another instance on the same store picks the edits up on its next sweep
+        other = make_hub(hub.store, FakeClock(FRIDAY), {"enabled": True})
+        await other.ops.reload()
+        assert other.ops.settings.teams["billing"].lead == "lee@example.com"
+        cal = other.ops.policies.calendar(other.ops.settings.sla.all_policies[1])
+        assert cal.zone.key == "Europe/Paris" and cal.week[5] and not cal.week[0]
+
+        r = await client.delete("/api/v1/operations/teams/billing", headers=auth)
+        assert r.status_code == 200 and "billing" not in r.json()["teams"]
