@@ -29,14 +29,13 @@ from hub.operations import overrides
 from hub.operations.calendar import BusinessCalendar
 from hub.operations.settings import OperationsSettings
 from hub.operations.sla import Policies
-from hub.operations.staffing import estimate_wait, phrase_estimate
-from hub.operations.triage import Matcher, from_priority, team_of, tier_of
+from hub.operations.staffing import choose_agent, estimate_wait, phrase_estimate
+from hub.operations.triage import Matcher, team_of
 from hub.pipeline import HUB_CHANNEL, Pipeline, SendRejected
 from hub.timeline.fold import is_conversational
 from hub.timeline.model import (
     Agent,
     Conversation,
-    ConversationStatus,
     Direction,
     Event,
     EventKind,
@@ -222,6 +221,8 @@ class Operations:
         text = " ".join(x for x in (event.subject, event.text) if x)
         if opening:
             conv = await self.triage(conv, event, text)
+            if self.settings.assign_on_arrival and conv.assignee is None:
+                await self.assign(conv, "assign", event.id, "on arrival")
             await self.acknowledge(conv, event)
         reason = self.matcher.escalation(text) if text else None
         if reason is not None:
@@ -254,6 +255,27 @@ class Operations:
             return conv
         update = ConversationUpdate(priority=decision.priority, tags=decision.new_tags(conv.tags))
         return await self.pipeline.update_conversation(conv.id, update)
+
+    async def assign(self, conv: Conversation, what: str, key: str, why: str) -> Event | None:
+        """Give ``conv`` to the best available agent (see :func:`choose_agent`), once per
+        ``key``; ``None`` when nobody is free or it was decided already."""
+        customer = await self.store.get_customer(conv.customer_id)
+        agent = await choose_agent(self.store, self.settings, self.online(), conv, customer)
+        if agent is None:
+            return None
+        event = await self.record(
+            conv,
+            what,
+            key,
+            f"Assigned to {agent.name} ({why})",
+            rule=what,
+            now=self.clock(),
+            agent=agent.id,
+        )
+        if event is not None:
+            await self.pipeline.update_conversation(conv.id, ConversationUpdate(assignee=agent.id))
+            self.alert(agent.id, conv, "sla_assign", why)
+        return event
 
     async def acknowledge(self, conv: Conversation, event: Event) -> Event | None:
         """Tell the customer we have their message and when to expect an answer, once per
@@ -318,56 +340,10 @@ class Operations:
         return True
 
     async def on_change(self, conv: Conversation, data: dict[str, Any]) -> None:
-        """Record what an agent changed: transfers, overrides of triage, resolutions."""
-        by = str(data["by"])
-        before: dict[str, Any] = data.get("before") or {}
-        old_assignee = before.get("assignee")
-        if old_assignee and conv.assignee and old_assignee != conv.assignee:
-            page = await self.store.events(conversation_id=conv.id, limit=200)
-            count = 1 + sum(1 for e in page.items if e.meta.get("operations") == "transfer")
-            await self.record(
-                conv,
-                "transfer",
-                new_id("tr"),
-                f"Transfer {count}: {old_assignee} → {conv.assignee}",
-                by=by,
-                count=count,
-            )
-            if count > self.settings.time_rules.max_transfers:
-                await self.escalate(
-                    conv, "transfers", key=str(count), text=f"transferred {count} times"
-                )
-        old_priority = before.get("priority")
-        if old_priority and old_priority != conv.priority.value:
-            await self.record(
-                conv,
-                "override",
-                new_id("ov"),
-                f"Priority set to {from_priority(conv.priority)} by {by}",
-                by=by,
-                field="priority",
-                value=from_priority(conv.priority),
-            )
-        for field, now_value, old_tags in (
-            ("team", team_of(conv.tags), before.get("tags")),
-            ("tier", tier_of(conv.tags), before.get("tags")),
-        ):
-            if old_tags is None:
-                continue
-            old_value = team_of(old_tags) if field == "team" else tier_of(old_tags)
-            if old_value != now_value:
-                await self.record(
-                    conv,
-                    "override",
-                    new_id("ov"),
-                    f"{field.capitalize()} set to {now_value} by {by}",
-                    by=by,
-                    field=field,
-                    value=now_value,
-                )
-        if conv.status is ConversationStatus.RESOLVED and before.get("status") != "resolved":
-            stamp = conv.resolved_at.isoformat() if conv.resolved_at else new_id("rs")
-            await self.record(conv, "resolved", stamp, f"Resolved by {by}", by=by)
+        """Record what a person changed (see :func:`hub.operations.changes.record_change`)."""
+        from hub.operations.changes import record_change
+
+        await record_change(self, conv, data)
 
 
 def _described(meta: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -264,6 +264,7 @@ class TeamSettings(BaseModel):
     model_config = _FROZEN
 
     lead: str | None = None
+    assign_on_arrival: bool = True
     skill: str | None = None
 
 
@@ -313,7 +314,9 @@ class OperationsSettings(BaseModel):
 
     ``teams`` name each queue's lead and skill, ``staff`` each agent's (by email)
     skills, languages and capacity; ``lead`` is who gets escalations of a
-    conversation without a team. Sweeps run every ``check_seconds``.
+    conversation without a team. ``assign_on_arrival`` gives a new or reopened
+    conversation to an available agent at once (else the 50 % rule does when
+    one is free). Sweeps run every ``check_seconds``.
     """
 
     model_config = _FROZEN
@@ -329,6 +332,7 @@ class OperationsSettings(BaseModel):
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     staff: dict[str, StaffMember] = Field(default_factory=dict)
     lead: str | None = None
+    assign_on_arrival: bool = True
     ack: AckSettings = AckSettings()
     time_rules: TimeRules = TimeRules()
     accuracy_target: float = Field(0.85, gt=0, le=1)

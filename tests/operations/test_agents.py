@@ -86,9 +86,9 @@ async def test_a_restarted_hub_fires_what_came_due_and_nothing_twice(store: Time
     sam, _ = await agents(store)
     clock = FakeClock(FRIDAY)
     first = make_hub(store, clock)
-    first.online.add(sam.id)
     event = await first.ingest("m1", "I was charged twice")
-    await first.ops.on_inbound(event)
+    await first.ops.on_inbound(event)  # nobody online yet: no assignment on arrival
+    first.online.add(sam.id)
     monday = FRIDAY.replace(day=7, hour=9, minute=0)
     assert [e.meta["operations"] for e in await first.ops.tick(monday + timedelta(minutes=11))] == [
         "sla_assign"

@@ -160,8 +160,11 @@ async def test_two_hub_instances_fire_each_rule_once(store: TimelineStore) -> No
     assert len(await decisions(store, conv_id, "ack")) == 1
     monday = FRIDAY.replace(day=7, hour=9, minute=45)  # past 100 % of P2's first response
     await asyncio.gather(one.ops.tick(monday), two.ops.tick(monday))
-    for what in ("sla_assign", "sla_warning", "sla_breach"):
+    (assigned,) = await decisions(store, conv_id, "assign")  # on arrival, by one of them
+    assert assigned.meta["agent"] == sam.id
+    for what in ("sla_warning", "sla_breach"):
         assert len(await decisions(store, conv_id, what)) == 1, what
+    assert await decisions(store, conv_id, "sla_assign") == []  # assigned already
 
 
 async def test_a_reopened_conversation_is_triaged_and_acknowledged_again(
