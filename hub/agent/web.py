@@ -103,7 +103,8 @@ def render(
 ) -> HTMLResponse:
     """An HTML response from template ``name`` (autoescaped)."""
     agent = session.agent if session else None
-    operations_on = getattr(request.app.state.hub, "operations", None) is not None
+    hub = getattr(request.app.state, "hub", None)
+    operations_on = getattr(hub, "operations", None) is not None
     html = templates.get_template(name).render(
         request=request,
         me=agent,
