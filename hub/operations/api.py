@@ -3,8 +3,8 @@
 * ``GET /operations/config`` — rules, SLA policies, calendars, teams, thresholds.
 * ``GET /operations/accuracy?since=&until=`` — each triage rule's accuracy
   (default: the last 30 days) against the target.
-* ``GET /operations/breaches?since=&until=`` — SLA breaches by priority and agent
-  (default: the last 7 days).
+* ``GET /operations/breaches?since=&until=`` — SLA breaches by priority and agent,
+  and compliance per priority against its target (default: the last 7 days).
 
 * ``PUT /operations/{teams|staff|calendars}/{name}`` — an admin's edit of a team,
   an agent's staffing (by email) or a calendar, JSON as in ``omnihub.toml``;
@@ -85,7 +85,8 @@ async def accuracy(request: Request, hub: Hub, token: ApiToken) -> Response:
 async def breach_report(request: Request, hub: Hub, token: ApiToken) -> Response:
     ops = _ops(hub)
     since, until = _period(request, ops, 7)
-    report = await breaches(hub.store, since=since, until=until)
+    targets = {str(k): v for k, v in ops.settings.sla.compliance_targets.items()}
+    report = await breaches(hub.store, since=since, until=until, targets=targets)
     return JSONResponse(
         {"since": since.isoformat(), "until": until.isoformat(), **report.as_json()}
     )

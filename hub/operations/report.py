@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub.timeline.model import Event
+from hub.operations.sla import sla_priority
+from hub.timeline.model import Conversation, Direction, Event
 from hub.timeline.store import InboxFilter, TimelineStore
 
 __all__ = ["BreachReport", "RuleAccuracy", "breaches", "rule_accuracy"]
@@ -48,17 +49,41 @@ class RuleAccuracy:
 
 @dataclass(slots=True)
 class BreachReport:
-    """SLA breaches in a period, by priority and by assignee (``"unassigned"``)."""
+    """SLA breaches in a period, by priority and by assignee (``"unassigned"``), and
+    compliance per priority: the share of conversations opened in the period (by the
+    priority whose policy applies) that had no breach, beside its target."""
 
     by_priority: Counter[str] = field(default_factory=Counter)
     by_agent: Counter[str] = field(default_factory=Counter)
+    opened: Counter[str] = field(default_factory=Counter)
+    breached: Counter[str] = field(default_factory=Counter)
+    targets: dict[str, float] = field(default_factory=dict)
+
+    def compliance(self, priority: str) -> float:
+        total = self.opened[priority]
+        return 1.0 - self.breached[priority] / total if total else 1.0
 
     def as_json(self) -> dict[str, object]:
-        return {"by_priority": dict(self.by_priority), "by_agent": dict(self.by_agent)}
+        return {
+            "by_priority": dict(self.by_priority),
+            "by_agent": dict(self.by_agent),
+            "compliance": {
+                p: {
+                    "conversations": self.opened[p],
+                    "breached": self.breached[p],
+                    "compliance": round(self.compliance(p), 4),
+                    "target": self.targets.get(p),
+                    "meets_target": self.compliance(p) >= self.targets.get(p, 0.0),
+                }
+                for p in sorted(self.opened)
+            },
+        }
 
 
-async def _conversation_events(store: TimelineStore, since: datetime) -> list[list[Event]]:
-    out: list[list[Event]] = []
+async def _conversation_events(
+    store: TimelineStore, since: datetime
+) -> list[tuple[Conversation, list[Event]]]:
+    out: list[tuple[Conversation, list[Event]]] = []
     cursor: str | None = None
     while True:
         page = await store.list_conversations(InboxFilter(status=()), cursor=cursor, limit=200)
@@ -66,7 +91,7 @@ async def _conversation_events(store: TimelineStore, since: datetime) -> list[li
             if conv.last_activity_at < since:
                 continue
             events = await store.events(conversation_id=conv.id, limit=500)
-            out.append(events.items)
+            out.append((conv, events.items))
         cursor = page.next
         if cursor is None or not page.items:
             return out
@@ -81,7 +106,7 @@ async def rule_accuracy(
 ) -> list[RuleAccuracy]:
     """Each rule's accuracy over triage decisions made in ``[since, until)``."""
     rules: dict[str, RuleAccuracy] = {}
-    for events in await _conversation_events(store, since):
+    for _, events in await _conversation_events(store, since):
         for i, event in enumerate(events):
             if event.meta.get("operations") != "triage" or not _in(event, since, until):
                 continue
@@ -96,12 +121,26 @@ async def rule_accuracy(
     return sorted(rules.values(), key=lambda r: r.rule)
 
 
-async def breaches(store: TimelineStore, *, since: datetime, until: datetime) -> BreachReport:
-    """SLA breaches recorded in ``[since, until)``."""
-    report = BreachReport()
-    for events in await _conversation_events(store, since):
+async def breaches(
+    store: TimelineStore,
+    *,
+    since: datetime,
+    until: datetime,
+    targets: dict[str, float] | None = None,
+) -> BreachReport:
+    """SLA breaches recorded in ``[since, until)`` and compliance for conversations opened then."""
+    report = BreachReport(targets=dict(targets or {}))
+    for conv, events in await _conversation_events(store, since):
+        first_in = next((e for e in events if e.direction is Direction.IN), None)
+        opened_here = first_in is not None and _in(first_in, since, until)
+        if opened_here:
+            report.opened[sla_priority(conv)] += 1
+        breached = False
         for event in events:
             if event.meta.get("operations") == "sla_breach" and _in(event, since, until):
                 report.by_priority[str(event.meta.get("priority"))] += 1
                 report.by_agent[str(event.meta.get("assignee") or "unassigned")] += 1
+                breached = True
+        if opened_here and breached:
+            report.breached[sla_priority(conv)] += 1
     return report

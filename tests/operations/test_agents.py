@@ -78,8 +78,25 @@ async def test_rule_accuracy_counts_what_agents_finally_set(store: TimelineStore
     assert row.rule == "charged-twice"
     assert (row.decisions, row.correct) == (6, 5)  # priority, team, tier for 2; one priority wrong
     assert not row.meets_target  # 83 % < 85 %
-    report = await breaches(store, since=since, until=end)
+    report = await breaches(store, since=since, until=end, targets={"P2": 0.95, "P3": 0.9})
     assert report.by_priority == {"P2": 1} and report.by_agent == {"unassigned": 1}
+    # one P2 breached (now P1, its policy still P2's), one set to P3 by an agent
+    assert report.as_json()["compliance"] == {
+        "P2": {
+            "conversations": 1,
+            "breached": 1,
+            "compliance": 0.0,
+            "target": 0.95,
+            "meets_target": False,
+        },
+        "P3": {
+            "conversations": 1,
+            "breached": 0,
+            "compliance": 1.0,
+            "target": 0.9,
+            "meets_target": True,
+        },
+    }
 
 
 async def test_a_restarted_hub_fires_what_came_due_and_nothing_twice(store: TimelineStore) -> None:
