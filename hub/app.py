@@ -32,6 +32,8 @@ from hub.handoff import Handoff
 from hub.handoff import api as handoff_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
+from hub.operations import Operations
+from hub.operations import api as operations_api
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.security.headers import SecurityHeaders
@@ -99,6 +101,7 @@ class Hub:
     registry: Registry = field(default_factory=Registry)
     handoff: Handoff | None = None
     agent_runtime: AgentRuntime | None = None
+    operations: Operations | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -230,6 +233,10 @@ def build_app(
     )
     hub.connectors = _make_connectors(settings, registry, hub)
     hub.agent_runtime = runtime = AgentRuntime(hub)
+    if settings.operations.enabled:
+        hub.operations = Operations(
+            pipeline, settings.operations, online=lambda: runtime.presence.online
+        )
     hub.handoff = Handoff(
         pipeline,
         hub.signer,
@@ -250,7 +257,7 @@ def build_app(
     ]
     routes += [
         Route("/healthz", healthz),
-        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes]),
+        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes, *operations_api.routes]),
         *handoff_web.routes,
         agent.mount(),
         *widget.routes,
@@ -269,6 +276,9 @@ def build_app(
             stack.push_async_callback(hub.outbox.stop)
             await runtime.start()
             stack.push_async_callback(runtime.stop)
+            if hub.operations is not None:
+                await hub.operations.start()
+                stack.push_async_callback(hub.operations.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.operations.settings import OperationsSettings
+
 __all__ = [
     "DEFAULT_DATA_DIR",
     "FREE_MAIL_DOMAINS",
@@ -374,6 +376,13 @@ class Settings(BaseSettings):
     handoff: HandoffSettings = HandoffSettings()
     agent: AgentSettings = AgentSettings()
     security: SecuritySettings = SecuritySettings()
+    operations: OperationsSettings = Field(
+        OperationsSettings(),
+        description=(
+            "support operations: triage, SLA clocks, acknowledgements and time rules (`enabled`, "
+            "off by default); every key is in [Support operations](#support-operations)"
+        ),
+    )
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

@@ -32,6 +32,7 @@ def mount() -> Mount:
         quarantine,
         suggestions,
     )
+    from hub.operations import web as operations_web
 
     routes: list[BaseRoute] = [
         Route("/", inbox.inbox_page, methods=["GET"]),
@@ -74,6 +75,8 @@ def mount() -> Mount:
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),
+        Route("/operations", operations_web.operations_page, methods=["GET"]),
+        Route("/operations", operations_web.edit, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),
         Route("/admin/agents", admin.create, methods=["POST"]),
         Route("/admin/agents/{agent_id}", admin.change, methods=["POST"]),
