@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
+    bus: Literal["auto", "memory", "mongodb"] = Field(
+        "auto",
+        description=(
+            "how hub instances hear each other's changes: `memory` (one process), `mongodb` (a "
+            "capped collection in the store's database); `auto`: `mongodb` when the store is"
+        ),
+    )
     agent: AgentSettings = AgentSettings()
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     enabled_connectors: list[str] | None = None
