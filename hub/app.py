@@ -44,7 +44,7 @@ from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 
-__all__ = ["Hub", "build_app", "open_store", "secret_values"]
+__all__ = ["Hub", "build_app", "open_bus", "open_store", "secret_values"]
 
 log = logging.getLogger("hub.app")
 
@@ -61,6 +61,20 @@ def open_store(url: str, *, timeout: float = 5.0) -> TimelineStore:
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     return SQLiteStore(Path(path))
+
+
+def open_bus(settings: Settings, store: TimelineStore) -> Bus:
+    """The bus ``settings.bus`` names: in-process, or shared through the MongoDB store
+    (``auto``: shared when the store is MongoDB)."""
+    from hub.timeline.mongo import MongoStore
+
+    if settings.bus == "memory" or (settings.bus == "auto" and not isinstance(store, MongoStore)):
+        return Bus()
+    if not isinstance(store, MongoStore):
+        raise ConfigError("bus = mongodb needs a MongoDB store")
+    from hub.bus.mongo import MongoBus
+
+    return MongoBus(lambda: store.db)
 
 
 def open_blobs(settings: Settings, store: TimelineStore) -> BlobStore:
@@ -219,7 +233,7 @@ def build_app(
     settings = settings or Settings()
     registry = registry or Registry.discover()
     store = store or open_store(settings.store, timeout=settings.store_timeout)
-    bus = Bus()
+    bus = open_bus(settings, store)
     pipeline = Pipeline(store, bus)
     hub = Hub(
         settings=settings,
@@ -268,7 +282,8 @@ def build_app(
         async with contextlib.AsyncExitStack() as stack:
             await store.open()
             stack.push_async_callback(store.close)
-            stack.callback(bus.close)
+            await bus.start()
+            stack.push_async_callback(bus.stop)
             for connector in hub.connectors.values():
                 await connector.start()
                 stack.push_async_callback(connector.stop)

@@ -374,6 +374,13 @@ class Settings(BaseSettings):
     )
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
+    bus: Literal["auto", "memory", "mongodb"] = Field(
+        "auto",
+        description=(
+            "how hub instances hear each other's changes: `memory` (one process), `mongodb` (a "
+            "capped collection in the store's database); `auto`: `mongodb` when the store is"
+        ),
+    )
     agent: AgentSettings = AgentSettings()
     security: SecuritySettings = SecuritySettings()
     operations: OperationsSettings = Field(
