@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hub.agent import suggestions
+from hub.agent.i18n import N_
 from hub.agent.inbox import agent_names
 from hub.agent.presence import publish_read
+from hub.agent.visitors import visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
+from hub.operations.display import SlaBadge, badges, resolution_badge
+from hub.operations.triage import team_of, tier_of
 from hub.pipeline import HUB_CHANNEL
 from hub.timeline.handoff import LinkSuggestion
 from hub.timeline.merges import survivor
@@ -35,10 +39,10 @@ PAGE = 50
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 PLAYABLE = ("audio/", "video/")
 HANDOFF_ACTIONS = (
-    ("email_transcript", "Email the conversation"),
-    ("verify", "Send a verification link"),
-    ("text_me", "Text them"),
-    ("call_me", "Call them back"),
+    ("email_transcript", N_("Email the conversation")),
+    ("verify", N_("Send a verification link")),
+    ("text_me", N_("Text them")),
+    ("call_me", N_("Call them back")),
 )
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]{1,60}?)\s*\}\}")
 DEFAULT_CANNED = {
@@ -149,6 +153,18 @@ async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
     ]
 
 
+async def sla_badges(hub: Hub, conv: Conversation, customer: Customer) -> list[SlaBadge]:
+    """The conversation's SLA clocks (reply owed, resolution) when operations are on."""
+    ops = hub.operations
+    if ops is None:
+        return []
+    now = ops.clock()
+    out = list(badges(ops, [conv], {customer.id: customer}, now).values())
+    events = await hub.store.events(conversation_id=conv.id, limit=200)
+    out.append(resolution_badge(ops, conv, customer, events.items, now))
+    return out
+
+
 @page
 async def conversation_page(ctx: Ctx) -> Response:
     hub = ctx.hub
@@ -164,6 +180,9 @@ async def conversation_page(ctx: Ctx) -> Response:
     pending = await suggestions.for_customer(hub, customer)
     return ctx.render(
         "conversation.html",
+        sla=await sla_badges(hub, conv, customer),
+        team=team_of(conv.tags),
+        tier=tier_of(conv.tags),
         conv=conv,
         customer=customer,
         events_html=render_events(ctx, timeline.items, conv.id, customer),
@@ -178,6 +197,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         suggestions=pending,
         handoff_actions=HANDOFF_ACTIONS if hub.handoff is not None else (),
         handoff_to=handoff_addresses(timeline.items, conv, customer, pending),
+        visitor=visitor_context(timeline.items),
     )
 
 

@@ -16,9 +16,8 @@ The actions that send links are in :mod:`.sending`.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from hub.handoff.sending import (
     customer_text,
 )
 from hub.pipeline.types import HUB_CHANNEL
+from hub.ratelimit import SlidingWindow
 from hub.timeline.model import Direction, Event, EventKind, Identity, to_json, utcnow
 from hub.timeline.work import Read, Sender, SenderInfo, drive
 
@@ -48,7 +48,6 @@ __all__ = [
     "LinkRefused",
     "Links",
     "Opened",
-    "RateLimit",
     "Withheld",
     "ascii_text",
     "customer_text",
@@ -68,27 +67,6 @@ class LinkRefused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-@dataclass
-class RateLimit:
-    """At most ``limit`` hits per ``seconds`` per key (a sliding window in memory)."""
-
-    limit: int
-    seconds: float
-    _hits: dict[str, list[float]] = field(default_factory=dict)
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._hits.get(key, ()) if now - t < self.seconds]
-        if len(self._hits) > 50_000:
-            self._hits.clear()
-        if len(recent) >= self.limit:
-            self._hits[key] = recent
-            return False
-        recent.append(now)
-        self._hits[key] = recent
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +119,7 @@ class Links(LinkSenders):
         self.signer = signer
         self.settings = settings
         self.public_url = public_url.rstrip("/")
-        self.rate = RateLimit(settings.link_rate_limit, settings.link_rate_seconds)
+        self.rate = SlidingWindow(settings.link_rate_limit, settings.link_rate_seconds)
 
     # -- minting -------------------------------------------------------------------
     def mint(

@@ -285,3 +285,35 @@ async def test_agent_confirms_a_suggested_link(page: Page, site: Site) -> None:
     await expect(page.locator("#timeline")).to_contain_text("linked email:ana.l@example.com")
     owner = await hub.store.find_customer(identity)
     assert owner is not None and owner.id == created["customer_id"]
+
+
+async def test_a_later_inbox_page_stays_that_page_when_the_inbox_goes_live(
+    page: Page, site: Site, page_errors: list[str]
+) -> None:
+    from playwright.async_api import expect
+
+    for i in range(52):
+        await site.running.push(
+            f"p-{i}", text=f"Question number {i:02d}", **{"from": f"email:c{i}@example.com"}
+        )
+    await sign_in(page, site)
+    await expect(page.locator("#inbox-rows tr.conv")).to_have_count(50)
+    await page.get_by_role("link", name="More conversations").click()
+    older = page.locator("#inbox-rows tr.conv")
+    await expect(older).to_have_count(2)
+    await expect(page.locator("#live-status")).to_have_text("live")
+    await page.evaluate(
+        """() => { window.__refreshed = 0;
+        document.getElementById("inbox-rows").addEventListener(
+            "inbox:refreshed", () => { window.__refreshed += 1; }); }"""
+    )
+    await site.running.push(
+        "p-new", text="A brand new question", **{"from": "email:new@example.com"}
+    )
+    await page.wait_for_function("() => window.__refreshed > 0", timeout=15_000)
+    # The live refresh re-read page 2, not page 1: still the two oldest conversations.
+    await expect(older).to_have_count(2)
+    await expect(page.locator("#inbox-rows")).to_contain_text("Question number 00")
+    await expect(page.locator("#inbox-rows")).to_contain_text("Question number 01")
+    await expect(page.locator("#inbox-rows")).not_to_contain_text("A brand new question")
+    assert page_errors == []

@@ -34,6 +34,15 @@
     return t.content;
   }
 
+  // -- texts: translated by the server (hub.agent.i18n), in data-strings on <body> ------
+  let STRINGS = {};
+  try {
+    STRINGS = JSON.parse(document.body.dataset.strings || "{}");
+  } catch (e) {}
+  function tr(key, vars) {
+    return (STRINGS[key] || key).replace(/%\((\w+)\)s/g, (_, k) => (vars && vars[k] != null ? String(vars[k]) : ""));
+  }
+
   // -- live socket ---------------------------------------------------------------
   const handlers = [];
   const status = document.getElementById("live-status");
@@ -48,7 +57,7 @@
   function setLive(state) {
     if (!status) return;
     status.dataset.state = state;
-    status.textContent = state;
+    status.textContent = tr(state);
   }
 
   function connect() {
@@ -64,6 +73,7 @@
     ws.onmessage = function (m) {
       let msg;
       try { msg = JSON.parse(m.data); } catch (e) { return; }
+      if (msg.topic === "operations.alert") { showAlert(msg); return; }
       handlers.forEach((h) => h(msg));
     };
     ws.onclose = function () {
@@ -95,7 +105,7 @@
       rows.innerHTML = html;
       const unread = rows.querySelectorAll("tr.unread").length;
       total.textContent = unread ? String(unread) : "";
-      document.title = (unread ? "(" + unread + ") " : "") + "Inbox · Omnihub";
+      document.title = (unread ? "(" + unread + ") " : "") + tr("inbox") + " · Omnihub";
       rows.dispatchEvent(new CustomEvent("inbox:refreshed"));
     }
     handlers.push(function (msg) {
@@ -206,7 +216,7 @@
       if (!(d instanceof HTMLDetailsElement) || !d.open || d.dataset.loaded) return;
       d.dataset.loaded = "1";
       const r = await fetch(d.dataset.src, { credentials: "same-origin" });
-      d.querySelector("pre").textContent = r.ok ? await r.text() : "Could not load the quoted text.";
+      d.querySelector("pre").textContent = r.ok ? await r.text() : tr("quotedFailed");
     }, true);
 
     composer(convId, showEvent);
@@ -279,13 +289,13 @@
         const needs = opt.dataset.needs;
         if (opt.value === "sms") {
           const s = smsSegments(text.value);
-          parts.push(`SMS: ${s.units} characters, ${s.segments} segment${s.segments === 1 ? "" : "s"} (${s.encoding})`);
+          parts.push(tr(s.segments === 1 ? "smsOne" : "smsMany", s));
         } else if (limit) {
-          parts.push(`${label}: ${text.value.length} / ${limit} characters`);
+          parts.push(tr("count", { label: label, n: text.value.length, limit: limit }));
         }
-        if (limit && text.value.length > limit) { parts.push(`too long for ${label}`); blocked = true; }
+        if (limit && text.value.length > limit) { parts.push(tr("tooLong", { label: label })); blocked = true; }
         if (needs) {
-          parts.push(`The ${label} reply window closed${opt.dataset.closes ? " at " + opt.dataset.closes : ""}: a ${needs} is needed to reply`);
+          parts.push(tr(opt.dataset.closes ? "windowClosedAt" : "windowClosed", { label: label, at: opt.dataset.closes, needs: needs }));
         }
         escape.hidden = !needs;
         escape.querySelectorAll("[data-for]").forEach((el) => {
@@ -296,7 +306,7 @@
       }
       constraints.textContent = parts.join(" · ");
       const missing = form.elements.canned.value ? remaining() : [];
-      placeholders.textContent = missing.length ? "Fill in before sending: " + missing.join(", ") : "";
+      placeholders.textContent = missing.length ? tr("fillIn", { fields: missing.join(", ") }) : "";
       if (sendAllowed) send.disabled = blocked || missing.length > 0;
     }
 
@@ -325,7 +335,7 @@
       let answer = {};
       try { answer = await r.json(); } catch (e) { /* not JSON */ }
       if (!r.ok) {
-        error.textContent = answer.error || "Could not send (" + r.status + ")";
+        error.textContent = answer.error || tr("sendFailed", { status: r.status });
         error.hidden = false;
         return;
       }
@@ -363,7 +373,56 @@
     update();
   }
 
+  // Operations alerts for this agent (an SLA warning, an escalation): text only.
+  const ALERT_LABELS = {
+    sla_assign: "Assigned to you", sla_warning: "SLA warning", promise_reminder: "Promise reminder",
+  };
+  function showAlert(msg) {
+    let box = document.getElementById("alerts");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "alerts";
+      box.className = "alerts";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    const reason = (msg.alert && msg.alert.reason) || "";
+    const item = document.createElement("a");
+    item.className = "alert";
+    item.href = "/agent/conversations/" + encodeURIComponent(msg.conversation_id || "");
+    const label = ALERT_LABELS[reason] || (reason.startsWith("escalation") ? "Escalation" : "Alert");
+    item.textContent = label + ": " + ((msg.alert && msg.alert.text) || "");
+    box.prepend(item);
+    while (box.children.length > 5) box.lastChild.remove();
+  }
+
+  // SLA countdowns (operations): the server renders each badge with its due time;
+  // this keeps the wall-clock countdown current between refreshes.
+  const SLA_NAMES = { first_response: "First response", update: "Update", resolution: "Resolution" };
+  function span(seconds) {
+    seconds = Math.floor(Math.abs(seconds));
+    if (seconds < 60) return seconds + "s";
+    let minutes = Math.floor(seconds / 60);
+    const days = Math.floor(minutes / 1440);
+    minutes -= days * 1440;
+    const hours = Math.floor(minutes / 60);
+    minutes -= hours * 60;
+    if (days) return days + "d " + hours + "h";
+    return hours ? hours + "h " + String(minutes).padStart(2, "0") + "m" : minutes + "m";
+  }
+  function tickSla() {
+    for (const el of document.querySelectorAll(".sla[data-due]")) {
+      const due = Date.parse(el.dataset.due || "");
+      const name = SLA_NAMES[el.dataset.sla || ""];
+      if (!due || !name) continue;
+      const left = (due - Date.now()) / 1000;
+      el.textContent = left < 0 ? name + " overdue by " + span(left) : name + " due in " + span(left);
+      if (left < 0) { el.classList.remove("sla-ok", "sla-warning"); el.classList.add("sla-breached"); }
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    if (document.querySelector(".sla[data-due]") || pageKind === "inbox") setInterval(tickSla, 30000);
     if (pageKind === "inbox") inbox();
     if (pageKind === "conversation") conversation();
     if (pageKind === "inbox" || pageKind === "conversation") connect();

@@ -32,7 +32,7 @@ from hub.connectors.base import (
 from hub.connectors.chat import files
 from hub.connectors.chat.protocol import CHANNEL, IdentifyFrame, dumps, event_frame, visible
 from hub.connectors.chat.session import POLICY, Session
-from hub.connectors.chat.settings import ChatSettings, SiteSettings
+from hub.connectors.chat.settings import ChatSettings, SiteSettings, served_hosts
 from hub.connectors.chat.visitors import (
     CHAT_KIND,
     USER_KIND,
@@ -125,11 +125,26 @@ class ChatConnector(Connector):
         if site is None:
             await websocket.close(POLICY, "unknown site")
             return
-        if not site.allows(websocket.headers.get("origin")):
-            self.context.logger.info("chat: origin refused", extra={"site": name})
+        origin = websocket.headers.get("origin")
+        if not site.allows(origin, served_hosts(websocket.headers)):
+            self._refused(name, origin)
             await websocket.close(POLICY, "origin not allowed")
             return
         await Session(self, websocket, name, site).run()
+
+    def _refused(self, site: str, origin: str | None) -> None:
+        hint = (
+            "set OMNIHUB_PUBLIC_URL to the hub's address"
+            if site == "default" and not self.config.sites
+            else f"add it to [connectors.chat.sites.{site}] origins"
+        )
+        self.context.logger.warning(
+            "chat: origin %s refused for site %s (%s)",
+            origin or "(none)",
+            site,
+            hint,
+            extra={"site": site, "origin": origin},
+        )
 
     def register(self, session: Session, customer_id: str | None) -> None:
         """File ``session`` under ``customer_id`` for live events."""
