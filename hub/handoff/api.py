@@ -8,6 +8,8 @@
   ``text_me``, ``email_transcript``, ``call_me``, ``verify`` or ``chat_link``
   (a "continue in the web chat" link on the address's channel, or ``channel``)
   (202, the queued event);
+* ``GET /handoff/relay/refusals`` — the visitor sends refused since start-up
+  (``{"items": [{"action", "code", "count"}], "total"}``, :mod:`.relay`);
 * ``GET /suggestions?customer_id=&status=`` — suggested links (JSON in :mod:`.identity`);
 * ``POST /suggestions/{id}/confirm`` / ``…/dismiss`` ``{"reason"}`` — decide one
   (confirm links the identity or merges its owner, with an audit event).
@@ -129,7 +131,18 @@ async def dismiss_suggestion(request: Request, hub: Hub, token: ApiToken) -> Res
     return JSONResponse({"suggestion": to_json(suggestion)})
 
 
+@endpoint
+async def relay_refusals(request: Request, hub: Hub, token: ApiToken) -> Response:
+    counted = _handoff(hub).relay.refusals
+    items = [
+        {"action": action, "code": code, "count": count}
+        for (action, code), count in sorted(counted.items())
+    ]
+    return JSONResponse({"items": items, "total": sum(counted.values())})
+
+
 routes = [
+    Route("/handoff/relay/refusals", relay_refusals, methods=["GET"]),
     Route("/conversations/{conversation_id}/handoffs", conversation_handoffs, methods=["GET"]),
     Route("/conversations/{conversation_id}/context", conversation_context, methods=["GET"]),
     Route(

@@ -50,7 +50,7 @@ from hub.timeline.model import (
     to_json,
     utcnow,
 )
-from hub.timeline.work import GetConversation, GetCustomer
+from hub.timeline.work import GetConversation, GetCustomer, ThreadParent
 
 if TYPE_CHECKING:
     from hub.connectors.base import InboundMessage
@@ -60,6 +60,7 @@ __all__ = ["HandoffPolicy", "handoff_event"]
 
 _CLAIM_CHANNELS_SIGNATURE = ("email",)
 UNCONFIRMED_SCORE = 0.3
+THREAD_SCORE = 0.8
 _YES = frozenset(
     [
         "yes",
@@ -153,7 +154,10 @@ class HandoffPolicy(IngestPolicy):
     # -- expected replies ("text me instead") ---------------------------------------
     def resolve(self, ctx: IngestContext) -> Step[None]:
         message, expected = ctx.message, ctx.sender.expectation
-        if message.direction is not Direction.IN or expected is None:
+        if message.direction is not Direction.IN:
+            return
+        if expected is None:
+            yield from self._answer_from_elsewhere(ctx)
             return
         target = yield GetCustomer(expected.customer_id)
         seen: set[str] = set()
@@ -194,6 +198,49 @@ class HandoffPolicy(IngestPolicy):
             )
             if suggestion is not None:
                 ctx.suggestions.append(suggestion)
+
+    def _answer_from_elsewhere(self, ctx: IngestContext) -> Step[None]:
+        """An answer to our message (``in_reply_to``) from an address nobody owns: the
+        address is suggested for the customer whose conversation it answers, so the
+        agent sees it there. Not linked: a thread can be forwarded to anyone."""
+        message = ctx.message
+        if ctx.sender.customer is not None:
+            return
+        owner_id = conversation_id = None
+        ours: Any = False
+        if message.conversation_id:
+            answered = yield GetConversation(message.conversation_id)
+            if answered is not None:
+                owner_id, conversation_id = answered.customer_id, answered.id
+        if owner_id is None and message.in_reply_to:
+            parent = yield ThreadParent(tuple(message.in_reply_to))
+            if parent is not None:
+                owner_id, conversation_id = parent.customer_id, parent.conversation_id
+                ours = parent.direction is Direction.OUT and parent.meta.get("handoff")
+        if owner_id is None:
+            return
+        target = yield GetCustomer(owner_id)
+        seen: set[str] = set()
+        while target is not None and target.merged_into and target.id not in seen:
+            seen.add(target.id)
+            target = yield GetCustomer(target.merged_into)
+        if target is None:
+            return
+        suggestion = yield from suggestion_step(
+            target.id,
+            message.identity,
+            score=REPLY_SCORE if ours else THREAD_SCORE,
+            evidence={
+                "kind": "handoff_reply" if ours else "thread_reply",
+                "detail": f"answered our message in conversation {conversation_id} "
+                "from another address",
+                "channel": message.channel,
+                "external_id": message.external_id,
+                "conversation_id": conversation_id,
+            },
+        )
+        if suggestion is not None:
+            ctx.suggestions.append(suggestion)
 
     # -- routing -------------------------------------------------------------------------
     def _rule_window(self, message: InboundMessage) -> timedelta | None:

@@ -16,7 +16,7 @@ The actions that send links are in :mod:`.sending`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from hub.handoff.sending import (
 from hub.pipeline.types import HUB_CHANNEL
 from hub.ratelimit import SlidingWindow
 from hub.timeline.model import Direction, Event, EventKind, Identity, to_json, utcnow
+from hub.timeline.work import Read, Sender, SenderInfo, drive
 
 if TYPE_CHECKING:
     from hub.handoff.identity import Identities
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 LINK_PURPOSE = "handoff.link"
+SHORT_PURPOSE = "handoff.short"
 SESSION_PURPOSE = "handoff.session"
 VISIBLE_KINDS = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
 LINK_ELSEWHERE_SCORE = 0.7
@@ -93,6 +95,11 @@ def visible(event: Event) -> bool:
         and event.direction in (Direction.IN, Direction.OUT)
         and event.kind in VISIBLE_KINDS
     )
+
+
+def _sender(identity: Identity) -> Generator[Read, Any, SenderInfo]:
+    info: SenderInfo = yield Sender(identity)
+    return info
 
 
 class Links(LinkSenders):
@@ -143,6 +150,29 @@ class Links(LinkSenders):
         return f"{self.public_url}/c/{token}"
 
     # -- opening -------------------------------------------------------------------
+    def mint_short(self, phone: Identity) -> str:
+        """A short link for an SMS (two GSM-7 segments): it names only the number and a
+        unique id; the conversation comes from the reply we expect from that number."""
+        token = self.signer.dumps(SHORT_PURPOSE, {"p": phone.value, "j": secrets.token_urlsafe(6)})
+        return f"{self.public_url}/c/{token}"
+
+    async def _unshorten(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if "p" not in payload:
+            return payload
+        phone = Identity("phone", str(payload["p"]))
+        info = await drive(self.store, _sender(phone))
+        expected = info.expectation
+        if expected is None or expected.until < utcnow():
+            raise LinkRefused(410, "This link has expired. Ask us for a new one.")
+        return {
+            "c": expected.conversation_id,
+            "u": expected.customer_id,
+            "t": str(phone),
+            "a": "text_me",
+            "r": "",
+            "j": str(payload.get("j")),
+        }
+
     def check(self, token: str, *, client: str) -> dict[str, Any]:
         """The payload of a genuine, unexpired link token (rate-limited); LinkRefused if not.
 
@@ -152,12 +182,14 @@ class Links(LinkSenders):
             raise LinkRefused(429, "Too many links opened from here. Try again in a minute.")
         if len(token) > 2000:
             raise LinkRefused(400, "This link is not valid.")
-        try:
-            return self.signer.loads(LINK_PURPOSE, token, max_age=self.settings.link_ttl_seconds)
-        except ExpiredToken:
-            raise LinkRefused(410, "This link has expired. Ask us for a new one.") from None
-        except BadToken:
-            raise LinkRefused(400, "This link is not valid.") from None
+        for purpose in (LINK_PURPOSE, SHORT_PURPOSE):
+            try:
+                return self.signer.loads(purpose, token, max_age=self.settings.link_ttl_seconds)
+            except ExpiredToken:
+                raise LinkRefused(410, "This link has expired. Ask us for a new one.") from None
+            except BadToken:
+                continue
+        raise LinkRefused(400, "This link is not valid.")
 
     async def open(
         self,
@@ -186,6 +218,7 @@ class Links(LinkSenders):
         its conversation is gone) before anything is read or written.
         """
         payload = payload if payload is not None else self.check(token, client=client)
+        payload = await self._unshorten(payload)
         try:
             conv_id, customer_id = str(payload["c"]), str(payload["u"])
             sent_to = Identity.parse(str(payload["t"]))

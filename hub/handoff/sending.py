@@ -79,6 +79,9 @@ class LinkSenders:
     ) -> str:
         raise NotImplementedError
 
+    def mint_short(self, phone: Identity) -> str:
+        raise NotImplementedError
+
     def _visible(self, conversation_id: str) -> AsyncIterator[Event]:
         raise NotImplementedError
 
@@ -88,7 +91,7 @@ class LinkSenders:
         """ "Text me instead": an SMS to ``phone`` carrying nothing personal (the number may
         be mistyped); a confirming reply from it continues the conversation."""
         conv = await self.store.get_conversation(conversation_id)
-        url = self.mint(conv, phone, action="text_me", requester=requester)
+        url = self.mint_short(phone)
         text = (
             f"{ascii_text(self.settings.business_name)}: you asked us to text you here. "
             f"Reply OK to continue by text, or open {url}"

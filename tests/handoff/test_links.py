@@ -144,3 +144,13 @@ async def test_opening_links_is_rate_limited(rig: HubRig) -> None:
     r = await rig.open_link(path)
     refused(r, 429)
     assert "Too many" in r.text
+
+
+async def test_a_short_link_without_its_expected_reply_opens_nothing(rig: HubRig) -> None:
+    await conversation_of(rig, ANA, f"Where is {SECRET_WORDS}?", "m1")
+    path = rig.local(rig.handoff.links.mint_short(Identity("phone", "+15551230009")))
+    assert len(path) < 100
+    r = await rig.open_link(path)
+    refused(r, 410)
+    forged = rig.handoff.signer.dumps("handoff.short", {"p": "+15551230009", "j": "x"})[:-2]
+    refused(await rig.open_link(f"/c/{forged}xx"), 400)

@@ -7,6 +7,8 @@ customers were sent or shown, and that nobody sees anyone else's events.
 
 from __future__ import annotations
 
+import re
+
 from hub.timeline.model import Identity
 from tests.connectors.email.rig import first_mail
 from tests.connectors.twilio_kit import CUSTOMER
@@ -92,6 +94,9 @@ async def test_a_mistyped_number_is_a_stranger(site: Site) -> None:
     for private in ("Ana", "Lima", "1234", "Elm", "order", "never came"):
         assert private not in sms["Body"]
     assert sms["Body"].isascii() and sms["Body"].startswith("Acme: ")
+    # Two GSM-7 segments at most: a short /c/ link, no characters outside the basic set.
+    assert len(sms["Body"]) <= 306 and not set(sms["Body"]) & set("`{}[]\\~^|")
+    assert re.search(r"/c/[A-Za-z0-9_.-]{20,100}$", sms["Body"])
 
     # The stranger who got it answers; that confirms nothing.
     assert (await rig.twilio.sms("SM1", "wrong number, who is this?")).status_code == 200

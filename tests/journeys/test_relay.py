@@ -64,6 +64,10 @@ async def test_sends_to_unverified_addresses_are_budgeted_and_refusals_shown(
     refusals = rig.handoff.relay.refusals
     assert sum(refusals.values()) == 5
     assert refusals[("text_me", "country")] == 1 and refusals[("call_me", "needs_agent")] == 1
+    counted = (await rig.api.get("/api/v1/handoff/relay/refusals")).json()
+    assert counted["total"] == 5
+    assert {"action": "text_me", "code": "budget_hub", "count": 1} in counted["items"]
+    assert (await rig.client.get("/api/v1/handoff/relay/refusals")).status_code == 401
     # The agent sees each refusal on the conversation; the visitor's widget does not.
     customer = await site.customer_id(Identity("chat", visitor_id))
     notes = [e for e in await rig.timeline(customer) if e["kind"] == "note"]
