@@ -74,6 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=list(settings.security.trusted_proxies),
         # The sans-I/O websockets protocol compresses with 4 KiB windows: an idle
         # widget connection costs about half the memory of the default 32 KiB ones.
         ws="websockets-sansio",
@@ -89,7 +90,7 @@ async def _with_store(action: Callable[[TimelineStore], Awaitable[int]]) -> int:
 
     settings = _settings()
     _prepare_local_store(settings)
-    store = open_store(settings.store)
+    store = open_store(settings.store, timeout=settings.store_timeout)
     await store.open()
     try:
         return await action(store)

@@ -8,6 +8,7 @@ The file is ``$OMNIHUB_CONFIG`` if set, else ``./omnihub.toml`` if present.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,11 +20,19 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["DEFAULT_DATA_DIR", "FREE_MAIL_DOMAINS", "AgentSettings", "OutboxSettings", "Settings"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "FREE_MAIL_DOMAINS",
+    "AgentSettings",
+    "OutboxSettings",
+    "SecuritySettings",
+    "Settings",
+]
 
 DEFAULT_DATA_DIR = "./var"
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
 _UNDER_DATA_DIR = {"store": "omnihub.db", "blobs": "blobs", "secret_key_file": "secret_key"}
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
 
 
 class OutboxSettings(BaseModel):
@@ -207,6 +216,68 @@ class HandoffSettings(BaseModel):
     )
 
 
+class SecuritySettings(BaseModel):
+    """Abuse limits, browser headers and who may see health details (README: Security).
+
+    Sign-in: ``agent.max_failed_sign_ins`` wrong passwords from one client lock
+    that client out of that account for ``sign_in_backoff_seconds``, doubling per
+    further lock up to ``agent.lockout_seconds``; a client failing
+    ``client_sign_in_failures`` times within ``client_sign_in_window_seconds``
+    (across any accounts) is refused everywhere until the window passes.
+    A client is its address, or the ``X-Forwarded-For`` address when the
+    connection comes from one of ``trusted_proxies``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sign_in_backoff_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "a client locked out of an account waits this long, doubling per further lock up to "
+            "`agent.lockout_seconds`"
+        ),
+    )
+    client_sign_in_failures: int = Field(
+        20,
+        ge=1,
+        description="failed sign-ins from one client, across accounts, before it is refused",
+    )
+    client_sign_in_window_seconds: float = Field(
+        600.0, gt=0, description="the window of `client_sign_in_failures`"
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        ("127.0.0.1",),
+        description="addresses whose `X-Forwarded-For` names the client",
+    )
+    frame_ancestors: tuple[str, ...] = Field(
+        (), description="origins whose pages may frame the hub's HTML (the widget's host sites)"
+    )
+    health_token: SecretStr | None = Field(
+        None,
+        description=(
+            "a bearer token that shows `/healthz` details (store, connectors); API tokens do too"
+        ),
+    )
+    visitors_per_client: int = Field(
+        10, ge=1, description="new widget visitors per client address per `client_window_seconds`"
+    )
+    visitor_messages_per_client: int = Field(
+        120, ge=1, description="widget messages per client address per `client_window_seconds`"
+    )
+    client_window_seconds: float = Field(
+        60.0, gt=0, description="the window of the two per-client widget limits"
+    )
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example.com")
+        return tuple(o.rstrip("/") for o in value)
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start-up. See the README's configuration table."""
 
@@ -228,6 +299,15 @@ class Settings(BaseSettings):
         DEFAULT_STORE,
         description=(
             "`mongodb://…` for MongoDB, or an SQLite path (default `<data_dir>/omnihub.db`)"
+        ),
+    )
+    store_timeout: float = Field(
+        5.0,
+        gt=0,
+        lt=15,
+        description=(
+            "seconds to find a MongoDB server before a request fails (under Twilio's 15 s webhook "
+            "timeout); a URI's `serverSelectionTimeoutMS` wins"
         ),
     )
     blobs: str = Field(
@@ -267,6 +347,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
     agent: AgentSettings = AgentSettings()
+    security: SecuritySettings = SecuritySettings()
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

@@ -32,7 +32,7 @@ def _default(info: FieldInfo) -> Any:
 
 
 def _shown(value: Any) -> str:
-    if value is None or value == {} or value == []:
+    if value is None or (isinstance(value, dict | list | tuple) and not value):
         return "—"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"

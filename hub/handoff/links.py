@@ -18,8 +18,7 @@ back": a Twilio callback through ``pipeline.send`` on ``voice``) and
 from __future__ import annotations
 
 import secrets
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from hub.errors import BadToken, ExpiredToken, InvalidInput, NotFound
 from hub.handoff.context import build_packet
 from hub.handoff.continuity import handoff_event
 from hub.pipeline.types import HUB_CHANNEL
+from hub.ratelimit import SlidingWindow
 from hub.timeline.model import Direction, Event, EventKind, Identity, to_json, utcnow
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from hub.signing import Signer
     from hub.timeline.model import Conversation
 
-__all__ = ["LINK_PURPOSE", "SESSION_PURPOSE", "LinkRefused", "Links", "Opened", "RateLimit"]
+__all__ = ["LINK_PURPOSE", "SESSION_PURPOSE", "LinkRefused", "Links", "Opened"]
 
 LINK_PURPOSE = "handoff.link"
 SESSION_PURPOSE = "handoff.session"
@@ -51,27 +51,6 @@ class LinkRefused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-@dataclass
-class RateLimit:
-    """At most ``limit`` hits per ``seconds`` per key (a sliding window in memory)."""
-
-    limit: int
-    seconds: float
-    _hits: dict[str, list[float]] = field(default_factory=dict)
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._hits.get(key, ()) if now - t < self.seconds]
-        if len(self._hits) > 50_000:
-            self._hits.clear()
-        if len(recent) >= self.limit:
-            self._hits[key] = recent
-            return False
-        recent.append(now)
-        self._hits[key] = recent
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +89,7 @@ class Links:
         self.signer = signer
         self.settings = settings
         self.public_url = public_url.rstrip("/")
-        self.rate = RateLimit(settings.link_rate_limit, settings.link_rate_seconds)
+        self.rate = SlidingWindow(settings.link_rate_limit, settings.link_rate_seconds)
 
     # -- minting -------------------------------------------------------------------
     def mint(self, conversation: Conversation, sent_to: Identity, *, action: str) -> str:

@@ -21,6 +21,7 @@ from hub.app import build_app
 from hub.connectors import Registry
 from hub.settings import Settings
 from hub.testing import serve
+from hub.tokens import issue_token
 
 ENTRY_POINTS = """\
 [omnihub.connectors]
@@ -123,7 +124,8 @@ async def test_the_hub_starts_without_the_broken_plugins(
     )
     app = build_app(settings, registry=Registry.discover())
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
-        health = (await client.get("/healthz")).json()
+        _, token = await issue_token(app.state.hub.store, "tests")
+        health = (await client.get("/healthz", headers={"Authorization": f"Bearer {token}"})).json()
     assert health["ok"] is True
     assert health["connectors"] == ["api", "chat", "fine"]
 

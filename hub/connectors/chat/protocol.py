@@ -54,6 +54,7 @@ from pydantic import (
     field_validator,
 )
 
+from hub.payloads import parse_json
 from hub.timeline.model import Direction, Event, EventKind
 
 __all__ = [
@@ -208,7 +209,7 @@ class FrameError(ValueError):
 def parse_frame(text: str) -> ClientFrame:
     """Parse one client frame; raise :class:`FrameError` (``bad_json`` / ``bad_frame``)."""
     try:
-        raw = json.loads(text)
+        raw = parse_json(text, field="frame")
     except ValueError:
         raise FrameError("bad_json", "frame is not valid JSON") from None
     if not isinstance(raw, dict):

@@ -63,9 +63,10 @@ class SQLiteStore(
             await self.engine.close()
 
     async def health(self) -> dict[str, Any]:
-        """``{"store": "sqlite", "ok": …, "path": …}`` from a trivial query."""
+        """``{"store": "sqlite", "ok": …, "path": …}`` from a committed write (a heartbeat
+        row), so a read-only file or a full disk is not healthy."""
         try:
-            await self._query(lambda conn: conn.execute("SELECT 1").fetchone())
+            await self.set_checkpoint("hub", "health", {})
         except (sqlite3.Error, RuntimeError) as exc:
             log.warning("sqlite health check failed: %s", exc)
             return {"store": "sqlite", "ok": False, "path": str(self.path)}
