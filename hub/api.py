@@ -234,7 +234,11 @@ async def update_conversation(request: Request, hub: Hub, token: ApiToken) -> Re
         tags=patch.tags,
         **nullable,
     )
-    conv = await hub.pipeline.update_conversation(request.path_params["conversation_id"], update)
+    conv_id = request.path_params["conversation_id"]
+    before = await hub.store.get_conversation(conv_id)
+    conv = await hub.pipeline.update_conversation(
+        conv_id, update, by=f"api:{token.name}", before=before
+    )
     return JSONResponse(to_json(conv))
 
 

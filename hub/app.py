@@ -32,6 +32,8 @@ from hub.handoff import Handoff
 from hub.handoff import api as handoff_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
+from hub.operations import Operations
+from hub.operations import api as operations_api
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.security.headers import SecurityHeaders
@@ -42,7 +44,7 @@ from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 
-__all__ = ["Hub", "build_app", "open_store", "secret_values"]
+__all__ = ["Hub", "build_app", "open_bus", "open_store", "secret_values"]
 
 log = logging.getLogger("hub.app")
 
@@ -59,6 +61,20 @@ def open_store(url: str, *, timeout: float = 5.0) -> TimelineStore:
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     return SQLiteStore(Path(path))
+
+
+def open_bus(settings: Settings, store: TimelineStore) -> Bus:
+    """The bus ``settings.bus`` names: in-process, or shared through the MongoDB store
+    (``auto``: shared when the store is MongoDB)."""
+    from hub.timeline.mongo import MongoStore
+
+    if settings.bus == "memory" or (settings.bus == "auto" and not isinstance(store, MongoStore)):
+        return Bus()
+    if not isinstance(store, MongoStore):
+        raise ConfigError("bus = mongodb needs a MongoDB store")
+    from hub.bus.mongo import MongoBus
+
+    return MongoBus(lambda: store.db)
 
 
 def open_blobs(settings: Settings, store: TimelineStore) -> BlobStore:
@@ -99,6 +115,7 @@ class Hub:
     registry: Registry = field(default_factory=Registry)
     handoff: Handoff | None = None
     agent_runtime: AgentRuntime | None = None
+    operations: Operations | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -178,6 +195,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             bus=hub.bus,
             timeline=hub.store,
             link_verified=functools.partial(link_verified, hub),
+            quarantine=hub.store.quarantine,
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -215,7 +233,7 @@ def build_app(
     settings = settings or Settings()
     registry = registry or Registry.discover()
     store = store or open_store(settings.store, timeout=settings.store_timeout)
-    bus = Bus()
+    bus = open_bus(settings, store)
     pipeline = Pipeline(store, bus)
     hub = Hub(
         settings=settings,
@@ -229,6 +247,10 @@ def build_app(
     )
     hub.connectors = _make_connectors(settings, registry, hub)
     hub.agent_runtime = runtime = AgentRuntime(hub)
+    if settings.operations.enabled:
+        hub.operations = Operations(
+            pipeline, settings.operations, online=lambda: runtime.presence.online
+        )
     hub.handoff = Handoff(
         pipeline,
         hub.signer,
@@ -249,7 +271,7 @@ def build_app(
     ]
     routes += [
         Route("/healthz", healthz),
-        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes]),
+        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes, *operations_api.routes]),
         *handoff_web.routes,
         agent.mount(),
         *widget.routes,
@@ -260,7 +282,8 @@ def build_app(
         async with contextlib.AsyncExitStack() as stack:
             await store.open()
             stack.push_async_callback(store.close)
-            stack.callback(bus.close)
+            await bus.start()
+            stack.push_async_callback(bus.stop)
             for connector in hub.connectors.values():
                 await connector.start()
                 stack.push_async_callback(connector.stop)
@@ -268,6 +291,9 @@ def build_app(
             stack.push_async_callback(hub.outbox.stop)
             await runtime.start()
             stack.push_async_callback(runtime.stop)
+            if hub.operations is not None:
+                await hub.operations.start()
+                stack.push_async_callback(hub.operations.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

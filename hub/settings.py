@@ -20,19 +20,22 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.operations.settings import OperationsSettings
+
 __all__ = [
     "DEFAULT_DATA_DIR",
     "FREE_MAIL_DOMAINS",
     "AgentSettings",
     "OutboxSettings",
+    "RelaySettings",
     "SecuritySettings",
     "Settings",
 ]
 
 DEFAULT_DATA_DIR = "./var"
 DEFAULT_STORE = "sqlite:///./var/omnihub.db"
-_UNDER_DATA_DIR = {"store": "omnihub.db", "blobs": "blobs", "secret_key_file": "secret_key"}
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
+_UNDER_DATA_DIR = {"store": "omnihub.db", "blobs": "blobs", "secret_key_file": "secret_key"}
 
 
 class OutboxSettings(BaseModel):
@@ -152,6 +155,40 @@ the list). ``name.*`` is any domain whose first label is ``name`` (``gmx.de``,
 ``hotmail.co.uk``…)."""
 
 
+class RelaySettings(BaseModel):
+    """What a visitor may make the hub send on their own ("text me", "email me this
+    conversation", "call me back") to an address that is not yet verified as theirs.
+
+    Sends to a verified address of the visitor's own customer are never budgeted.
+    Anything else counts against three budgets per ``window_seconds``: per visitor,
+    per destination and for the whole hub; SMS and calls go only to numbers of
+    ``countries`` (ISO 3166 regions; empty: the hub's ``default_region``, or any
+    country when that is unset). Calls to unverified numbers need an agent unless
+    ``unverified_calls`` is on. Refusals are shown to the visitor, noted on the
+    conversation for the agent and counted.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_visitor: int = Field(
+        2, ge=0, description="sends to unverified addresses one visitor may ask for per window"
+    )
+    per_destination: int = Field(
+        2, ge=0, description="sends one unverified address may receive per window"
+    )
+    per_hub: int = Field(200, ge=0, description="sends to unverified addresses per window in all")
+    window_seconds: float = Field(86_400.0, gt=0, description="the window of the relay budgets")
+    countries: tuple[str, ...] = Field(
+        (),
+        description=(
+            "regions SMS and calls may go to (empty: `default_region`, or any when that is unset)"
+        ),
+    )
+    unverified_calls: bool = Field(
+        False, description="place callbacks to unverified numbers without an agent"
+    )
+
+
 class HandoffSettings(BaseModel):
     """Cross-channel continuity and continuation links (``hub.handoff``).
 
@@ -214,6 +251,7 @@ class HandoffSettings(BaseModel):
         max_length=64,
         description="the chat site the `/c/<token>` page's widget uses",
     )
+    relay: RelaySettings = RelaySettings()
 
 
 class SecuritySettings(BaseModel):
@@ -231,33 +269,23 @@ class SecuritySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sign_in_backoff_seconds: float = Field(
-        30.0,
-        gt=0,
-        description=(
-            "a client locked out of an account waits this long, doubling per further lock up to "
-            "`agent.lockout_seconds`"
-        ),
+        30.0, gt=0, description="first lock of one client on one account; doubles per lock"
     )
     client_sign_in_failures: int = Field(
-        20,
-        ge=1,
-        description="failed sign-ins from one client, across accounts, before it is refused",
+        20, ge=1, description="wrong passwords from one client, any accounts, before it is refused"
     )
     client_sign_in_window_seconds: float = Field(
         600.0, gt=0, description="the window of `client_sign_in_failures`"
     )
     trusted_proxies: tuple[str, ...] = Field(
-        ("127.0.0.1",),
-        description="addresses whose `X-Forwarded-For` names the client",
+        ("127.0.0.1",), description="proxies whose `X-Forwarded-For` names the client"
     )
     frame_ancestors: tuple[str, ...] = Field(
         (), description="origins whose pages may frame the hub's HTML (the widget's host sites)"
     )
     health_token: SecretStr | None = Field(
         None,
-        description=(
-            "a bearer token that shows `/healthz` details (store, connectors); API tokens do too"
-        ),
+        description="a bearer token that shows `/healthz` details (API tokens do too)",
     )
     visitors_per_client: int = Field(
         10, ge=1, description="new widget visitors per client address per `client_window_seconds`"
@@ -266,7 +294,7 @@ class SecuritySettings(BaseModel):
         120, ge=1, description="widget messages per client address per `client_window_seconds`"
     )
     client_window_seconds: float = Field(
-        60.0, gt=0, description="the window of the two per-client widget limits"
+        60.0, gt=0, description="the window of the per-client visitor limits"
     )
 
     @field_validator("frame_ancestors")
@@ -306,8 +334,8 @@ class Settings(BaseSettings):
         gt=0,
         lt=15,
         description=(
-            "seconds to find a MongoDB server before a request fails (under Twilio's 15 s webhook "
-            "timeout); a URI's `serverSelectionTimeoutMS` wins"
+            "seconds to find a MongoDB server before a request fails (under Twilio's 15 s "
+            "webhook timeout); a URI's `serverSelectionTimeoutMS` wins"
         ),
     )
     blobs: str = Field(
@@ -346,8 +374,22 @@ class Settings(BaseSettings):
     )
     outbox: OutboxSettings = OutboxSettings()
     handoff: HandoffSettings = HandoffSettings()
+    bus: Literal["auto", "memory", "mongodb"] = Field(
+        "auto",
+        description=(
+            "how hub instances hear each other's changes: `memory` (one process), `mongodb` (a "
+            "capped collection in the store's database); `auto`: `mongodb` when the store is"
+        ),
+    )
     agent: AgentSettings = AgentSettings()
     security: SecuritySettings = SecuritySettings()
+    operations: OperationsSettings = Field(
+        OperationsSettings(),
+        description=(
+            "support operations: triage, SLA clocks, acknowledgements and time rules (`enabled`, "
+            "off by default); every key is in [Support operations](#support-operations)"
+        ),
+    )
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

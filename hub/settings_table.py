@@ -1,7 +1,9 @@
 """The README's configuration table, generated from :class:`~hub.settings.Settings`.
 
 Every field's ``description`` is its meaning; nested models (``outbox``,
-``handoff``, ``agent``) become ``OMNIHUB_<MODEL>__<FIELD>`` rows. ``omnihub
+``handoff``, ``agent``) become ``OMNIHUB_<MODEL>__<FIELD>`` rows, unless the
+field itself has a description (a model documented in a README section of its
+own, such as ``operations``): then it is one row. ``omnihub
 settings-table --write README.md`` rewrites the table between
 :data:`BEGIN` and :data:`END`; a test fails when the README differs.
 """
@@ -32,7 +34,7 @@ def _default(info: FieldInfo) -> Any:
 
 
 def _shown(value: Any) -> str:
-    if value is None or (isinstance(value, dict | list | tuple) and not value):
+    if value is None or value == {} or value == [] or value == ():
         return "—"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
@@ -53,7 +55,7 @@ def rows(
     for name, info in model.model_fields.items():
         variable = f"{prefix}{name.upper()}"
         kind = info.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and not info.description:
             yield from rows(kind, f"{variable}__")
             continue
         yield variable, _shown(_default(info)), info.description or ""

@@ -3,7 +3,7 @@
  * data-*: site, hub (base URL; default: where this file came from), title, color,
  *         position ("right" | "left"), open ("true"), lang (en, de, fr, es, pt; default:
  *         the browser's language, else en).
- * API: Omnihub.identify({user_id, email, name, user_hash}), .open(), .close(), .reset().
+ * API: Omnihub.identify({user_id, email, name, user_hash, email_hash}), .open(), .close(), .reset().
  */
 (function () {
   "use strict";
@@ -699,7 +699,7 @@
   var api = {
     loaded: true,
     identify: function (user) {
-      identity = { type: "identify", user_id: user.user_id, email: user.email, name: user.name, user_hash: user.user_hash };
+      identity = { type: "identify", user_id: user.user_id, email: user.email, name: user.name, user_hash: user.user_hash, email_hash: user.email_hash };
       identifySent = send(identity);
     },
     open: function () { setOpen(true); },

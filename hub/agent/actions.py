@@ -155,7 +155,9 @@ async def update(ctx: Ctx) -> Response:
         )
     else:
         raise InvalidInput("op", "op must be assign, status, priority or snooze")
-    updated = await ctx.hub.pipeline.update_conversation(conv.id, change)
+    updated = await ctx.hub.pipeline.update_conversation(
+        conv.id, change, by=ctx.agent.id, before=conv
+    )
     return _done(ctx, conv.id, {"conversation": to_json(updated)})
 
 

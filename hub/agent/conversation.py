@@ -22,6 +22,8 @@ from hub.agent.presence import publish_read
 from hub.agent.visitors import visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
+from hub.operations.display import SlaBadge, badges, resolution_badge
+from hub.operations.triage import team_of, tier_of
 from hub.pipeline import HUB_CHANNEL
 from hub.timeline.handoff import LinkSuggestion
 from hub.timeline.merges import survivor
@@ -151,6 +153,18 @@ async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
     ]
 
 
+async def sla_badges(hub: Hub, conv: Conversation, customer: Customer) -> list[SlaBadge]:
+    """The conversation's SLA clocks (reply owed, resolution) when operations are on."""
+    ops = hub.operations
+    if ops is None:
+        return []
+    now = ops.clock()
+    out = list(badges(ops, [conv], {customer.id: customer}, now).values())
+    events = await hub.store.events(conversation_id=conv.id, limit=200)
+    out.append(resolution_badge(ops, conv, customer, events.items, now))
+    return out
+
+
 @page
 async def conversation_page(ctx: Ctx) -> Response:
     hub = ctx.hub
@@ -166,6 +180,9 @@ async def conversation_page(ctx: Ctx) -> Response:
     pending = await suggestions.for_customer(hub, customer)
     return ctx.render(
         "conversation.html",
+        sla=await sla_badges(hub, conv, customer),
+        team=team_of(conv.tags),
+        tier=tier_of(conv.tags),
         conv=conv,
         customer=customer,
         events_html=render_events(ctx, timeline.items, conv.id, customer),

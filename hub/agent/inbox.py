@@ -4,19 +4,22 @@ Query parameters: ``view`` (``all``, ``mine``, ``unassigned``), ``assignee``
 (an agent id), ``channel``, ``status`` (``open`` = open and pending, the
 default; ``snoozed``, ``resolved``, ``any``) and ``sort`` (``waiting``:
 longest-waiting first, only conversations awaiting us; ``newest``: most
-recent activity first). The page's script re-fetches the rows fragment
+recent activity first; ``due``: with operations on, the reply due soonest
+first, the first 200 conversations awaiting us). The page's script re-fetches the rows fragment
 whenever the live socket reports a change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse, Response
 
 from hub.agent.web import Ctx, fragment, page
+from hub.operations.display import SlaBadge, badges
 from hub.timeline.model import Agent, Conversation, ConversationStatus, Customer
 from hub.timeline.store import InboxFilter
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["InboxQuery", "inbox_page", "inbox_rows"]
 
 UNREAD_CAP = 99
+DUE_WINDOW = 200
 STATUSES = {
     "open": (ConversationStatus.OPEN, ConversationStatus.PENDING),
     "snoozed": (ConversationStatus.SNOOZED,),
@@ -55,7 +59,7 @@ class InboxQuery:
             assignee=params.get("assignee", "")[:64],
             channel=params.get("channel", "")[:64],
             status=status if status in STATUSES else "open",
-            sort=sort if sort in ("waiting", "newest") else "newest",
+            sort=sort if sort in ("waiting", "newest", "due") else "newest",
             cursor=params.get("cursor") or None,
         )
 
@@ -89,6 +93,7 @@ class Row:
     conversation: Conversation
     customer: Customer | None
     unread: int
+    sla: SlaBadge | None = None
 
 
 async def unread_counts(hub: Hub, agent: Agent, convs: list[Conversation]) -> dict[str, int]:
@@ -109,16 +114,24 @@ async def unread_counts(hub: Hub, agent: Agent, convs: list[Conversation]) -> di
 async def load_rows(ctx: Ctx, query: InboxQuery) -> tuple[list[Row], str | None]:
     """One page of the inbox in a constant number of store round trips."""
     hub = ctx.hub
+    ops = hub.operations
+    due = query.sort == "due" and ops is not None
     listing = await hub.store.list_conversations(
         query.inbox_filter(ctx.agent),
-        sort="waiting" if query.sort == "waiting" else "last_activity",
-        cursor=query.cursor,
-        limit=50,
+        sort="waiting" if query.sort in ("waiting", "due") else "last_activity",
+        cursor=None if due else query.cursor,
+        limit=DUE_WINDOW if due else 50,
     )
-    counts = await unread_counts(hub, ctx.agent, listing.items)
-    customers = await hub.store.get_customers([c.customer_id for c in listing.items])
-    rows = [Row(c, customers.get(c.customer_id), counts.get(c.id, 0)) for c in listing.items]
-    return rows, listing.next
+    items, next_cursor = listing.items, listing.next
+    customers = await hub.store.get_customers([c.customer_id for c in items])
+    sla = badges(ops, items, customers, ops.clock()) if ops is not None else {}
+    if due:
+        never = datetime.max.replace(tzinfo=UTC)
+        items = sorted(items, key=lambda c: getattr(sla.get(c.id), "due_at", None) or never)[:50]
+        next_cursor = None
+    counts = await unread_counts(hub, ctx.agent, items)
+    rows = [Row(c, customers.get(c.customer_id), counts.get(c.id, 0), sla.get(c.id)) for c in items]
+    return rows, next_cursor
 
 
 async def agent_names(hub: Hub) -> dict[str, str]:
@@ -137,6 +150,7 @@ async def inbox_page(ctx: Ctx) -> Response:
         next_cursor=next_cursor,
         agents=await agent_names(ctx.hub),
         channels=sorted(ctx.hub.channels),
+        operations=ctx.hub.operations is not None,
     )
 
 

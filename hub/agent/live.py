@@ -28,6 +28,7 @@ from hub.agent.presence import publish_typing
 from hub.agent.sessions import read_session
 from hub.bus import BusMessage, Resync, Subscription
 from hub.errors import NotFound
+from hub.operations.service import ALERT
 from hub.payloads import parse_json
 from hub.timeline.merges import survivor
 
@@ -62,8 +63,9 @@ def same_origin(ws: WebSocket) -> bool:
     return urlsplit(origin).netloc == ws.headers.get("host")
 
 
-async def _pump(ws: WebSocket, hub: Hub, first: Subscription) -> None:
-    """Forward bus messages; after a Resync, subscribe again; end when the bus closes."""
+async def _pump(ws: WebSocket, hub: Hub, first: Subscription, agent: Agent) -> None:
+    """Forward bus messages; after a Resync, subscribe again; end when the bus closes.
+    An operations alert goes only to the agent it names, with its reason and text."""
     sub: Subscription | None = first
     while sub is not None:
         with sub:
@@ -72,6 +74,10 @@ async def _pump(ws: WebSocket, hub: Hub, first: Subscription) -> None:
                 if isinstance(item, Resync):
                     await ws.send_json({"topic": "resync", "reason": item.reason})
                     resynced = True
+                elif item.topic == ALERT:
+                    if item.data.get("agent") == agent.id:
+                        alert = {k: item.data.get(k) for k in ("reason", "text")}
+                        await ws.send_json({**payload(item), "alert": alert})
                 else:
                     await ws.send_json(payload(item))
         sub = hub.bus.subscribe(maxsize=QUEUE) if resynced else None
@@ -95,7 +101,7 @@ async def live(ws: WebSocket) -> None:
     presence = hub.agent_runtime.presence if hub.agent_runtime is not None else None
     if presence is not None:
         presence.opened(agent)
-    pump = asyncio.create_task(_pump(ws, hub, first))
+    pump = asyncio.create_task(_pump(ws, hub, first, agent))
     typing = Typing(hub, agent)
     try:
         while True:

@@ -105,6 +105,8 @@ def render(
 ) -> HTMLResponse:
     """An HTML response from template ``name`` (autoescaped), in the agent's language."""
     agent = session.agent if session else None
+    hub = getattr(request.app.state, "hub", None)
+    operations_on = getattr(hub, "operations", None) is not None
     with speaking(request):
         html = templates.get_template(name).render(
             request=request,
@@ -112,6 +114,7 @@ def render(
             csrf=session.csrf if session else "",
             lang=i18n.current(),
             strings=script_strings(),
+            operations_on=operations_on,
             **values,
         )
     return HTMLResponse(html, status_code=code)

@@ -92,14 +92,15 @@ class PipelineBase:
         assert outcome.event is not None
         return outcome.event
 
-    def conversation_changed(self, conv: Conversation) -> None:
-        """Tell subscribers a conversation changed outside ingest/send (assign, status)."""
+    def conversation_changed(self, conv: Conversation, **data: Any) -> None:
+        """Tell subscribers a conversation changed outside ingest/send (assign, status);
+        ``data`` adds to the message's ``data`` (who changed it)."""
         self.bus.publish(
             BusMessage(
                 Topic.CONVERSATION_UPDATED,
                 conv.customer_id,
                 conversation=conv,
-                data={"conversation_id": conv.id},
+                data={"conversation_id": conv.id, **data},
             )
         )
 

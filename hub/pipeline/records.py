@@ -153,12 +153,29 @@ class Records(PipelineBase):
         )
 
     async def update_conversation(
-        self, conversation_id: str, update: ConversationUpdate
+        self,
+        conversation_id: str,
+        update: ConversationUpdate,
+        *,
+        by: str | None = None,
+        before: Conversation | None = None,
     ) -> Conversation:
         """Change a conversation (status, assignee, priority, subject, tags, snooze)
-        and announce it."""
+        and announce it. ``by`` names the person who changed it and ``before`` is the
+        conversation as they saw it: both travel on the bus (``data["by"]``,
+        ``data["before"]``) so automations can tell a person's change from their own."""
         conv = await self.store.update_conversation(conversation_id, update)
-        self.conversation_changed(conv)
+        extra: dict[str, Any] = {}
+        if by is not None:
+            extra["by"] = by
+            if before is not None:
+                extra["before"] = {
+                    "assignee": before.assignee,
+                    "priority": before.priority.value,
+                    "status": before.status.value,
+                    "tags": list(before.tags),
+                }
+        self.conversation_changed(conv, **extra)
         return conv
 
     async def merge(

@@ -7,7 +7,8 @@
   From the customer (``in``) they start ``waiting_since`` if it is not running
   (or move it earlier), set ``customer_channel`` and re-open a pending, snoozed
   or resolved conversation. From us (``out``), a message or call stops
-  ``waiting_since``; ``first_response_at`` is the earliest such reply.
+  ``waiting_since``; ``first_response_at`` is the earliest such reply. An
+  automated one (``meta.automated``: an acknowledgement) is not a reply.
 * Anything else (auto-replies, bounces, status and merge records…) only moves
   the activity time: robots never re-open a conversation or count as a reply.
 """
@@ -16,7 +17,15 @@ from __future__ import annotations
 
 from hub.timeline.model import Conversation, ConversationStatus, Direction, Event, EventKind
 
-__all__ = ["CONVERSATIONAL", "PREVIEW_CHARS", "REOPENS", "REPLIES", "fold", "is_conversational"]
+__all__ = [
+    "CONVERSATIONAL",
+    "PREVIEW_CHARS",
+    "REOPENS",
+    "REPLIES",
+    "fold",
+    "is_conversational",
+    "is_reply",
+]
 
 PREVIEW_CHARS = 140
 CONVERSATIONAL = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
@@ -27,6 +36,12 @@ REOPENS = (ConversationStatus.PENDING, ConversationStatus.SNOOZED, ConversationS
 def is_conversational(event: Event) -> bool:
     """Whether ``event`` is part of the exchange (see the module rules)."""
     return event.kind in CONVERSATIONAL and event.direction is not Direction.INTERNAL
+
+
+def is_reply(event: Event) -> bool:
+    """Whether outbound ``event`` answers the customer: a message or call that is not
+    ``meta.automated`` (an acknowledgement or reminder the hub sent by itself)."""
+    return event.kind in REPLIES and not event.meta.get("automated")
 
 
 def fold(conv: Conversation, event: Event) -> None:
@@ -49,7 +64,7 @@ def fold(conv: Conversation, event: Event) -> None:
             conv.status = ConversationStatus.OPEN
             conv.resolved_at = None
             conv.snoozed_until = None
-    elif event.kind in REPLIES:
+    elif is_reply(event):
         conv.waiting_since = None
         first = conv.first_response_at
         conv.first_response_at = min(first, at) if first else at

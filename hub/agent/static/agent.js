@@ -73,6 +73,7 @@
     ws.onmessage = function (m) {
       let msg;
       try { msg = JSON.parse(m.data); } catch (e) { return; }
+      if (msg.topic === "operations.alert") { showAlert(msg); return; }
       handlers.forEach((h) => h(msg));
     };
     ws.onclose = function () {
@@ -372,7 +373,56 @@
     update();
   }
 
+  // Operations alerts for this agent (an SLA warning, an escalation): text only.
+  const ALERT_LABELS = {
+    sla_assign: "Assigned to you", sla_warning: "SLA warning", promise_reminder: "Promise reminder",
+  };
+  function showAlert(msg) {
+    let box = document.getElementById("alerts");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "alerts";
+      box.className = "alerts";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    const reason = (msg.alert && msg.alert.reason) || "";
+    const item = document.createElement("a");
+    item.className = "alert";
+    item.href = "/agent/conversations/" + encodeURIComponent(msg.conversation_id || "");
+    const label = ALERT_LABELS[reason] || (reason.startsWith("escalation") ? "Escalation" : "Alert");
+    item.textContent = label + ": " + ((msg.alert && msg.alert.text) || "");
+    box.prepend(item);
+    while (box.children.length > 5) box.lastChild.remove();
+  }
+
+  // SLA countdowns (operations): the server renders each badge with its due time;
+  // this keeps the wall-clock countdown current between refreshes.
+  const SLA_NAMES = { first_response: "First response", update: "Update", resolution: "Resolution" };
+  function span(seconds) {
+    seconds = Math.floor(Math.abs(seconds));
+    if (seconds < 60) return seconds + "s";
+    let minutes = Math.floor(seconds / 60);
+    const days = Math.floor(minutes / 1440);
+    minutes -= days * 1440;
+    const hours = Math.floor(minutes / 60);
+    minutes -= hours * 60;
+    if (days) return days + "d " + hours + "h";
+    return hours ? hours + "h " + String(minutes).padStart(2, "0") + "m" : minutes + "m";
+  }
+  function tickSla() {
+    for (const el of document.querySelectorAll(".sla[data-due]")) {
+      const due = Date.parse(el.dataset.due || "");
+      const name = SLA_NAMES[el.dataset.sla || ""];
+      if (!due || !name) continue;
+      const left = (due - Date.now()) / 1000;
+      el.textContent = left < 0 ? name + " overdue by " + span(left) : name + " due in " + span(left);
+      if (left < 0) { el.classList.remove("sla-ok", "sla-warning"); el.classList.add("sla-breached"); }
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    if (document.querySelector(".sla[data-due]") || pageKind === "inbox") setInterval(tickSla, 30000);
     if (pageKind === "inbox") inbox();
     if (pageKind === "conversation") conversation();
     if (pageKind === "inbox" || pageKind === "conversation") connect();

@@ -38,12 +38,13 @@ from hub.connectors.chat.visitors import (
     USER_KIND,
     RateLimiter,
     Visitor,
+    email_subject,
     issue_visitor,
     user_hash_ok,
 )
 from hub.errors import ConfigError, InvalidIdentity
 from hub.signing import Signer
-from hub.timeline.model import Attachment, Customer, DeliveryStatus, Event, Identity
+from hub.timeline.model import Attachment, Customer, DeliveryStatus, Event, EventKind, Identity
 from hub.timeline.model import normalise_identity as normalise
 from hub.timeline.store import encode_cursor
 
@@ -291,7 +292,37 @@ class ChatConnector(Connector):
             name=frame.name,
             attributes=attributes,
         )
+        if email and frame.user_id:
+            customer = await self._identify_email(visitor, verified, frame, email, secret)
         return visitor, customer
+
+    async def _identify_email(
+        self, visitor: Visitor, verified: Identity, frame: IdentifyFrame, email: str, secret: Any
+    ) -> Customer:
+        """A signed-in user's email: linked when the site signed it too (``email_hash``
+        of ``"<user_id>|<email>"``), else only a suggestion for an agent."""
+        assert self.linker is not None
+        assert frame.user_id is not None
+        subject = email_subject(frame.user_id, email)
+        if frame.email_hash and user_hash_ok(secret.get_secret_value(), subject, frame.email_hash):
+            return await self.linker(
+                normalise("email", email),
+                verified,
+                by=f"chat widget identify (site {visitor.site}, email_hash verified)",
+            )
+        await self.ingest(
+            InboundMessage(
+                channel=CHANNEL,
+                external_id=f"{visitor.id}:identify:{email}",
+                identity=visitor.identity,
+                kind=EventKind.STATUS,
+                text=f"Signed in on the site with the email {email} (not signed by the site)",
+                meta={"claimed_email": email, "verified": False, "site": visitor.site},
+            )
+        )
+        customer = await self.timeline.find_customer(visitor.identity)
+        assert customer is not None
+        return customer
 
     async def send(self, message: OutboundMessage) -> SendResult:
         live = bool(self.by_customer.get(message.customer_id))

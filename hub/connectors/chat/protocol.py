@@ -11,7 +11,7 @@ Client → server::
                                                     page: {url, title, referrer, lang, tz}
     message        {id, text?, attachments?: [ref]} id: client-generated, makes resends idempotent
     typing         {typing: bool}
-    identify       {user_id?, email?, name?, user_hash}
+    identify       {user_id?, email?, name?, user_hash, email_hash?}
     offline_email  {id, email}                      stored as an unverified claim
     history        {before: older}                  an older page
     ping           {}
@@ -166,6 +166,7 @@ class IdentifyFrame(_Frame):
     email: str | None = Field(None, max_length=320)
     name: str | None = Field(None, max_length=200)
     user_hash: str = Field(min_length=1, max_length=200)
+    email_hash: str | None = Field(None, min_length=1, max_length=200)
 
 
 class OfflineEmailFrame(_Frame):
@@ -240,6 +241,13 @@ def _display_author(event: Event) -> str | None:
     return event.author
 
 
+def _shown_text(event: Event) -> str | None:
+    """``meta.notice`` stands in for a message meant for its recipient only (one that
+    carries a continuation link to an address, shown as "We sent you a link.")."""
+    notice = event.meta.get("notice")
+    return notice if isinstance(notice, str) else event.text
+
+
 def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     """The visitor's view of ``event``; ``file_url(attachment) -> str`` links files."""
     out: dict[str, Any] = {
@@ -248,7 +256,7 @@ def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
         "channel": event.channel,
         "direction": event.direction.value,
         "author": _display_author(event),
-        "text": event.text,
+        "text": _shown_text(event),
         "at": event.occurred_at.isoformat(),
         "attachments": [
             {

@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 from hub.errors import NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
 from hub.timeline.cursors import clamp, seq_cursor
-from hub.timeline.fold import PREVIEW_CHARS, REPLIES, is_conversational
+from hub.timeline.fold import PREVIEW_CHARS, is_conversational, is_reply
 from hub.timeline.model import ConversationStatus, Direction, Event, EventKind
 from hub.timeline.mongo.base import Doc, MongoBase, as_stored_id, stored, with_id
 from hub.timeline.store import Direction as PageDirection
@@ -82,7 +82,7 @@ def fold_update(record: Event) -> Doc:
             sets["customer_channel"] = record.channel
             sets.update(_REOPENED)
             update["$min"] = {"waiting_since": at}
-        elif record.kind in REPLIES:
+        elif is_reply(record):
             update["$unset"] = {"waiting_since": ""}
             update["$min"] = {"first_response_at": at}
     if sets:

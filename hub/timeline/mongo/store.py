@@ -18,13 +18,14 @@ from hub.timeline.mongo.agents import AgentOps
 from hub.timeline.mongo.indexes import ensure_indexes
 from hub.timeline.mongo.migrations import run_migrations
 from hub.timeline.mongo.outbox import OutboxOps
+from hub.timeline.mongo.quarantine import QuarantineOps
 from hub.timeline.mongo.records import RecordOps
 from hub.timeline.mongo.units import UnitOps
 
 log = logging.getLogger(__name__)
 
 
-class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps):
+class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps, QuarantineOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else

@@ -18,6 +18,7 @@ from hub.timeline.sqlite.customers import CustomerOps
 from hub.timeline.sqlite.events import EventOps
 from hub.timeline.sqlite.handoff import HandoffOps
 from hub.timeline.sqlite.outbox import OutboxOps
+from hub.timeline.sqlite.quarantine import QuarantineOps
 from hub.timeline.sqlite.records import RecordOps
 from hub.timeline.sqlite.schema import create_schema
 from hub.timeline.sqlite.units import UnitOps
@@ -35,6 +36,7 @@ class SQLiteStore(
     AgentOps,
     UnreadOps,
     HandoffOps,
+    QuarantineOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 
