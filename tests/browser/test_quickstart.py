@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from tests.agent.kit import PASSWORD
@@ -110,3 +111,10 @@ async def test_the_widget_and_the_agent_view_talk(
     finally:
         await agent.close()
     assert page_errors == []
+
+
+async def test_the_installed_agent_view_ships_its_german_catalog(served: str) -> None:
+    async with httpx.AsyncClient(base_url=served) as client:
+        login = await client.get("/agent/login", headers={"Accept-Language": "de-DE"})
+    assert login.status_code == 200
+    assert '<html lang="de">' in login.text and "Bei Omnihub anmelden" in login.text
