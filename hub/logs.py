@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-__all__ = ["JsonFormatter", "RedactSecrets", "configure_logging"]
+__all__ = ["JsonFormatter", "RedactSecrets", "configure_logging", "redact_tokens"]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -30,18 +31,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+_TOKENS = (
+    # bearer-style path segments: chat file links, continuation links
+    re.compile(r"(/connectors/chat/files/|/c/)[A-Za-z0-9_.~%\-]{8,}"),
+    re.compile(r"([?&;](?:token|session|s|t|ref|key|user_hash|code)=)[^&\s\"']+", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9_.~+/=\-]{8,}"),
+    re.compile(r"()\bomh_[A-Za-z0-9_\-]{8,}"),
+)
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with link, file, visitor and API tokens replaced by ``********``: access lines
+    carry them in paths and query strings, errors in URLs."""
+    for pattern in _TOKENS:
+        text = pattern.sub(r"\1********", text)
+    return text
+
+
 class RedactSecrets(logging.Filter):
-    """Replace any configured secret found in a log line with ``********``."""
+    """Replace any configured secret, and any token (:func:`redact_tokens`), found in a log
+    line with ``********``."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
-        redacted = message
+        redacted = redact_tokens(message)
         for secret in self.secrets:
             redacted = redacted.replace(secret, "********")
         if redacted != message:
