@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-__all__ = ["JsonFormatter", "RedactSecrets", "RedactingFormatter", "configure_logging"]
+__all__ = [
+    "JsonFormatter",
+    "RedactSecrets",
+    "RedactingFormatter",
+    "configure_logging",
+    "redact_tokens",
+]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -30,6 +37,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+_TOKENS = (
+    # bearer-style path segments: chat file links, continuation links
+    re.compile(r"(/connectors/chat/files/|/c/)[A-Za-z0-9_.~%\-]{8,}"),
+    re.compile(r"([?&;](?:token|session|s|t|ref|key|user_hash|code)=)[^&\s\"']+", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9_.~+/=\-]{8,}"),
+    re.compile(r"()\bomh_[A-Za-z0-9_\-]{8,}"),
+)
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with link, file, visitor and API tokens replaced by ``********``: access lines
+    carry them in paths and query strings, errors in URLs."""
+    for pattern in _TOKENS:
+        text = pattern.sub(r"\1********", text)
+    return text
+
+
 def _forms(secrets: Iterable[str]) -> list[str]:
     """Each secret (6+ characters) as written and as JSON would escape it, longest first."""
     kept = {s for s in secrets if len(s) >= 6}
@@ -47,25 +71,24 @@ class RedactingFormatter(logging.Formatter):
         self.secrets = _forms(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = self.inner.format(record)
+        line = redact_tokens(self.inner.format(record))
         for secret in self.secrets:
             line = line.replace(secret, "********")
         return line
 
 
 class RedactSecrets(logging.Filter):
-    """Replace any configured secret found in a log record's message with ``********``
-    (handlers that format the record themselves, like pytest's, see it redacted too)."""
+    """Replace any configured secret, and any token (:func:`redact_tokens`), found in a log
+    record's message with ``********`` (handlers that format the record themselves, like
+    pytest's, see it redacted too)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = _forms(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
-        redacted = message
+        redacted = redact_tokens(message)
         for secret in self.secrets:
             redacted = redacted.replace(secret, "********")
         if redacted != message:

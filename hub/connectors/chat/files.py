@@ -4,8 +4,10 @@ An upload is checked against ``upload_max_bytes`` and ``upload_types`` by its
 bytes (magic numbers), not by what the browser claims; it is stored in the blob
 store and answered with a signed ``ref`` only the same visitor can use in a
 message. Files are served back at ``/connectors/chat/files/<signed token>``:
-an unguessable URL that only the customer's own events carry, with
-``nosniff``, a sandboxing CSP, and ``attachment`` disposition except for images.
+an unguessable URL that only the customer's own events carry, which stops
+working after ``file_link_hours`` (a leaked link dies; the widget's history
+hands out fresh ones), with ``nosniff``, a sandboxing CSP, and ``attachment``
+disposition except for images.
 """
 
 from __future__ import annotations
@@ -175,7 +177,8 @@ async def serve(connector: ChatConnector, request: Request) -> Response:
     if not _TOKEN.fullmatch(token):
         return Response(status_code=404)
     try:
-        data = connector.signer.loads(FILE_PURPOSE, token)
+        max_age = connector.config.file_link_hours * 3600
+        data = connector.signer.loads(FILE_PURPOSE, token, max_age=max_age)
         body = await connector.context.blobs.get(str(data["b"]))
     except (BadToken, NotFound, KeyError):
         return Response(status_code=404)
@@ -185,7 +188,7 @@ async def serve(connector: ChatConnector, request: Request) -> Response:
         body,
         media_type=kind,
         headers={
-            "Cache-Control": "private, max-age=31536000, immutable",
+            "Cache-Control": f"private, max-age={int(max_age)}",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(str(data['n']))}",

@@ -132,6 +132,8 @@ class ChatSettings(ConnectorSettings):
     rate_per_second: float = Field(2.0, gt=0)
     upload_max_bytes: int = Field(1_000_000, ge=1)
     upload_types: tuple[str, ...] = DEFAULT_UPLOAD_TYPES
+    file_link_hours: float = Field(24.0, gt=0)
+    """How long a file link the widget is given keeps working (history hands out fresh ones)."""
     availability: Literal["auto", "online", "offline"] = "auto"
     presence_ttl_seconds: float = Field(120.0, gt=0)
     visitor_token_days: int = Field(365, ge=1)
