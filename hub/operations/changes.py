@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import NotFound
 from hub.operations.triage import from_priority, team_of, tier_of
 from hub.timeline.model import Conversation, ConversationStatus, new_id
 
@@ -16,9 +17,20 @@ if TYPE_CHECKING:
 __all__ = ["record_change"]
 
 
+async def _name(ops: Operations, by: str) -> str:
+    """An agent id as their name (API callers and others as given)."""
+    if not by.startswith("agt_"):
+        return by
+    try:
+        return (await ops.store.get_agent(by)).name
+    except NotFound:
+        return by
+
+
 async def record_change(ops: Operations, conv: Conversation, data: dict[str, Any]) -> None:
     """Record the change ``data`` (a bus message's: ``by``, ``before``) made to ``conv``."""
     by = str(data["by"])
+    who = await _name(ops, by)
     before: dict[str, Any] = data.get("before") or {}
     old_assignee = before.get("assignee")
     if old_assignee and conv.assignee and old_assignee != conv.assignee:
@@ -28,9 +40,12 @@ async def record_change(ops: Operations, conv: Conversation, data: dict[str, Any
             conv,
             "transfer",
             new_id("tr"),
-            f"Transfer {count}: {old_assignee} → {conv.assignee}",
+            f"Transfer {count}: {await _name(ops, old_assignee)} → "
+            f"{await _name(ops, conv.assignee)}",
             by=by,
             count=count,
+            previous=old_assignee,
+            assignee=conv.assignee,
         )
         if count > ops.settings.time_rules.max_transfers:
             await ops.escalate(conv, "transfers", key=str(count), text=f"transferred {count} times")
@@ -40,7 +55,7 @@ async def record_change(ops: Operations, conv: Conversation, data: dict[str, Any
             conv,
             "override",
             new_id("ov"),
-            f"Priority set to {from_priority(conv.priority)} by {by}",
+            f"Priority set to {from_priority(conv.priority)} by {who}",
             by=by,
             field="priority",
             value=from_priority(conv.priority),
@@ -57,11 +72,11 @@ async def record_change(ops: Operations, conv: Conversation, data: dict[str, Any
                 conv,
                 "override",
                 new_id("ov"),
-                f"{field.capitalize()} set to {now_value} by {by}",
+                f"{field.capitalize()} set to {now_value} by {who}",
                 by=by,
                 field=field,
                 value=now_value,
             )
     if conv.status is ConversationStatus.RESOLVED and before.get("status") != "resolved":
         stamp = conv.resolved_at.isoformat() if conv.resolved_at else new_id("rs")
-        await ops.record(conv, "resolved", stamp, f"Resolved by {by}", by=by)
+        await ops.record(conv, "resolved", stamp, f"Resolved by {who}", by=by)

@@ -85,6 +85,10 @@ class Operations:
         }
         self.policies = Policies(settings.sla, calendars)
 
+    def team_names(self) -> list[str]:
+        """Every team the configuration or a triage rule names, sorted."""
+        return sorted(set(self.settings.teams) | {r.team for r in self.settings.rules if r.team})
+
     async def reload(self) -> None:
         """Lay the stored edits (teams, staff, calendars) over the file's settings."""
         self.use(overrides.apply(self.file_settings, await overrides.load(self.store)))

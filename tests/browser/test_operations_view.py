@@ -122,6 +122,11 @@ async def test_countdowns_due_soonest_sort_and_triage_on_the_timeline(
         await expect(alerts.filter(has_text="Assigned to you")).to_have_count(3)
         await expect(alerts.filter(has_text="SLA warning")).to_have_count(2)
         await expect(page.locator("#timeline")).to_contain_text("assigned to Sam")
+        await page.get_by_label("Team").select_option("access")
+        await page.get_by_label("Tier").select_option("T2")
+        await page.locator("form:has(#team)").get_by_role("button", name="Set").click()
+        await expect(page.locator("#timeline")).to_contain_text("Team set to access by Sam")
+        await expect(page.locator("#timeline")).to_contain_text("Tier set to T2 by Sam")
         await page.screenshot(path=str(artifacts / "operations-conversation.png"), full_page=True)
         assert page_errors == []
 

@@ -46,8 +46,9 @@ async def test_transfers_are_counted_and_a_third_escalates(store: TimelineStore)
     finally:
         await hub.ops.stop()
     assert escalation.meta["rule"] == "transfers" and escalation.meta["lead"] == lee.id
-    counts = [e.meta["count"] for e in await decisions(store, conv_id, "transfer")]
-    assert counts == [1, 2, 3]
+    transfers = await decisions(store, conv_id, "transfer")
+    assert [e.meta["count"] for e in transfers] == [1, 2, 3]
+    assert transfers[0].text == "Transfer 1: Sam → Kim"
 
 
 async def test_rule_accuracy_counts_what_agents_finally_set(store: TimelineStore) -> None:
