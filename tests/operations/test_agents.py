@@ -201,3 +201,23 @@ async def test_admins_edit_teams_staff_and_hours_and_every_instance_follows(
 
         r = await client.delete("/api/v1/operations/teams/billing", headers=auth)
         assert r.status_code == 200 and "billing" not in r.json()["teams"]
+
+
+async def test_a_message_its_hub_never_handled_is_triaged_by_the_next_sweep(
+    store: TimelineStore,
+) -> None:
+    crashed = make_hub(store, FakeClock(FRIDAY))
+    event = await crashed.ingest("m1", "I was charged twice")  # stored; then the hub stopped
+    conv_id = event.conversation_id
+    assert conv_id is not None
+    assert await decisions(store, conv_id, "triage") == []
+    survivor = make_hub(store, FakeClock(FRIDAY))
+    await survivor.ops.tick(FRIDAY + timedelta(minutes=1))
+    (triage,) = await decisions(store, conv_id, "triage")
+    assert triage.meta["rule"] == "charged-twice"
+    assert len(await decisions(store, conv_id, "ack")) == 1
+    assert (await store.get_conversation(conv_id)).priority is Priority.HIGH
+    await survivor.ops.tick(FRIDAY + timedelta(minutes=2))
+    await survivor.ops.on_inbound(event)  # the bus catching up late: still once
+    assert len(await decisions(store, conv_id, "triage")) == 1
+    assert len(await decisions(store, conv_id, "ack")) == 1
