@@ -2,7 +2,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     OMNIHUB_HOST=0.0.0.0 OMNIHUB_PORT=8000 \
-    OMNIHUB_STORE=sqlite:////data/omnihub.db OMNIHUB_BLOBS=/data/blobs
+    OMNIHUB_DATA_DIR=/data
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

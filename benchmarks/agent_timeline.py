@@ -75,7 +75,7 @@ async def seed(store: SQLiteStore, count: int) -> tuple[str, str]:
                 received_at=start + timedelta(seconds=300 * i),
                 origin_customer_id=customer.id,
             )
-            await conn.execute(*insert_sql("events", event_row(event)))
+            await conn.exec(*insert_sql("events", event_row(event)))
     return customer.id, conv.id
 
 

@@ -9,7 +9,6 @@ input (naming the field), 413 for a body over the limit.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.errors import Conflict, InvalidInput, MalformedBody, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
+from hub.payloads import parse_json
 from hub.timeline.merges import survivor
 from hub.timeline.model import ConversationStatus, Identity, Priority, to_json
 from hub.timeline.store import ConversationUpdate, InboxFilter, InvalidCursor
@@ -74,10 +74,7 @@ async def json_body(request: Request) -> Any:
     body = await request.body()
     if not body:
         return {}
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise MalformedBody("body", "body is not valid JSON") from None
+    return parse_json(body)
 
 
 def _limit(request: Request, default: int = 50) -> int:

@@ -36,28 +36,45 @@ from hub.operations import Operations
 from hub.operations import api as operations_api
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.security.headers import SecurityHeaders
+from hub.security.health import health_details_allowed
 from hub.settings import Settings
 from hub.signing import Signer, load_secret_key
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 
-__all__ = ["Hub", "build_app", "open_store", "secret_values"]
+__all__ = ["Hub", "build_app", "open_bus", "open_store", "secret_values"]
 
 log = logging.getLogger("hub.app")
 
 
-def open_store(url: str) -> TimelineStore:
-    """The store for ``url``: ``mongodb://…`` / ``mongodb+srv://…``, or an SQLite path
-    (``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path)."""
+def open_store(url: str, *, timeout: float = 5.0) -> TimelineStore:
+    """The store for ``url``: ``mongodb://…`` / ``mongodb+srv://…`` (finding a server
+    for at most ``timeout`` seconds), or an SQLite path (``sqlite:///relative.db``,
+    ``sqlite:////absolute.db`` or a plain path)."""
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from hub.timeline.mongo import MongoStore
 
-        return MongoStore(url)
+        return MongoStore(url, server_selection_timeout=timeout)
     from hub.timeline.sqlite import SQLiteStore
 
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     return SQLiteStore(Path(path))
+
+
+def open_bus(settings: Settings, store: TimelineStore) -> Bus:
+    """The bus ``settings.bus`` names: in-process, or shared through the MongoDB store
+    (``auto``: shared when the store is MongoDB)."""
+    from hub.timeline.mongo import MongoStore
+
+    if settings.bus == "memory" or (settings.bus == "auto" and not isinstance(store, MongoStore)):
+        return Bus()
+    if not isinstance(store, MongoStore):
+        raise ConfigError("bus = mongodb needs a MongoDB store")
+    from hub.bus.mongo import MongoBus
+
+    return MongoBus(lambda: store.db)
 
 
 def open_blobs(settings: Settings, store: TimelineStore) -> BlobStore:
@@ -178,6 +195,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             bus=hub.bus,
             timeline=hub.store,
             link_verified=functools.partial(link_verified, hub),
+            quarantine=hub.store.quarantine,
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -187,18 +205,22 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """``{"ok": …}`` (200 or 503) for anyone; the details (store, connectors, outbox) only with
+    ``Authorization: Bearer`` an API token or ``security.health_token``."""
     hub: Hub = request.app.state.hub
     try:
         store = await hub.store.health()
     except Exception as exc:  # report, never raise, from a health probe
         store = {"ok": False, "error": type(exc).__name__}
-    body = {
-        "ok": bool(store.get("ok")),
-        "store": store,
-        "connectors": sorted(hub.connectors),
-        "outbox": "running" if hub.outbox.running else "stopped",
-    }
-    return JSONResponse(body, status_code=200 if body["ok"] else 503)
+    body: dict[str, Any] = {"ok": bool(store.get("ok"))}
+    status = 200 if body["ok"] else 503
+    if await health_details_allowed(hub, request.headers.get("authorization")):
+        body |= {
+            "store": store,
+            "connectors": sorted(hub.connectors),
+            "outbox": "running" if hub.outbox.running else "stopped",
+        }
+    return JSONResponse(body, status_code=status)
 
 
 def build_app(
@@ -210,8 +232,8 @@ def build_app(
     """The hub as an ASGI app. Nothing is opened until the lifespan starts."""
     settings = settings or Settings()
     registry = registry or Registry.discover()
-    store = store or open_store(settings.store)
-    bus = Bus()
+    store = store or open_store(settings.store, timeout=settings.store_timeout)
+    bus = open_bus(settings, store)
     pipeline = Pipeline(store, bus)
     hub = Hub(
         settings=settings,
@@ -260,7 +282,8 @@ def build_app(
         async with contextlib.AsyncExitStack() as stack:
             await store.open()
             stack.push_async_callback(store.close)
-            stack.callback(bus.close)
+            await bus.start()
+            stack.push_async_callback(bus.stop)
             for connector in hub.connectors.values():
                 await connector.start()
                 stack.push_async_callback(connector.stop)
@@ -277,7 +300,14 @@ def build_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                SecurityHeaders,
+                frame_ancestors=settings.security.frame_ancestors,
+                https=settings.public_url.startswith("https://"),
+            ),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
     )
     app.state.hub = hub
     return app

@@ -5,6 +5,7 @@ omnihub tokens create NAME | list | revoke ID
 omnihub agents create EMAIL --name NAME [--admin] | list | disable | enable | password EMAIL
 omnihub connectors list | setup NAME | new NAME [--dir DIR]
 omnihub check
+omnihub settings-table [--write README.md]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hub.connectors.registry import Registry
-from hub.errors import HubError
+from hub.errors import ConfigError, HubError
 from hub.settings import Settings
 from hub.timeline.store import TimelineStore
 
@@ -36,12 +37,22 @@ def _settings() -> Settings:
 
 
 def _prepare_local_store(settings: Settings) -> None:
-    """Create ``./var`` (or wherever the SQLite file goes) on first run."""
+    """Create the data directory (the SQLite file's and the blobs' folders) on first run."""
+    folders: list[Path] = []
+    if settings.secret_key is None:
+        folders.append(Path(settings.secret_key_file).parent)
     if not settings.store.startswith(("mongodb://", "mongodb+srv://")):
-        path = settings.store.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        folders.append(Path(settings.store.removeprefix("sqlite:///")).parent)
     if settings.blobs != "gridfs":
-        Path(settings.blobs).mkdir(parents=True, exist_ok=True)
+        folders.append(Path(settings.blobs))
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create {folder} ({exc.strerror}): set OMNIHUB_DATA_DIR "
+                "to a directory the hub's user can write"
+            ) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -63,6 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=list(settings.security.trusted_proxies),
         # The sans-I/O websockets protocol compresses with 4 KiB windows: an idle
         # widget connection costs about half the memory of the default 32 KiB ones.
         ws="websockets-sansio",
@@ -78,7 +90,7 @@ async def _with_store(action: Callable[[TimelineStore], Awaitable[int]]) -> int:
 
     settings = _settings()
     _prepare_local_store(settings)
-    store = open_store(settings.store)
+    store = open_store(settings.store, timeout=settings.store_timeout)
     await store.open()
     try:
         return await action(store)
@@ -177,6 +189,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_settings_table(args: argparse.Namespace) -> int:
+    from hub.settings_table import render, write
+
+    if args.write is None:
+        print(render())
+        return 0
+    changed = write(Path(args.write))
+    print(f"{args.write}: settings table {'updated' if changed else 'unchanged'}")
+    return 0
+
+
+def _add_settings_table(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    table = sub.add_parser("settings-table", help="the README's configuration table")
+    table.add_argument("--write", metavar="FILE", help="replace the table in FILE (README.md)")
+    table.set_defaults(func=cmd_settings_table)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="omnihub", description="Omnichannel conversation hub")
     sub = p.add_subparsers(dest="command", required=True)
@@ -211,6 +240,7 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate settings and reach the store")
     check.set_defaults(func=cmd_check)
+    _add_settings_table(sub)
     return p
 
 

@@ -144,14 +144,16 @@ class Outbox:
             return
         token = event.delivery.lease_token
         assert token is not None
-        keeper = asyncio.create_task(self._keep_lease(event.id, token))
+        sent = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(event.id, token, sent))
         try:
             update = await self._attempt(event)
-            recorded = await self.store.record_delivery(event.id, update, lease_token=token)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # A renewal still in flight must land before the outcome: on a store that
+            # applies an update as read-then-write it would otherwise put `sending` back.
+            sent.set()
+            await keeper
+        recorded = await self.store.record_delivery(event.id, update, lease_token=token)
         if recorded is None:
             log.warning("lease on %s lost before its outcome was recorded", event.id)
             return
@@ -159,11 +161,13 @@ class Outbox:
         if update.status is DeliveryStatus.QUEUED:
             log.info("delivery of %s will retry: %s", event.id, update.error)
 
-    async def _keep_lease(self, event_id: str, token: str) -> None:
-        """Renew the claim every third of a lease until the send's outcome is recorded."""
+    async def _keep_lease(self, event_id: str, token: str, sent: asyncio.Event) -> None:
+        """Renew the claim every third of a lease until the send has an outcome."""
         lease = self.settings.lease_seconds
         while True:
-            await asyncio.sleep(lease / 3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sent.wait(), lease / 3)
+                return
             try:
                 held = await self.store.renew_lease(
                     event_id, token, until=self.clock() + timedelta(seconds=lease)

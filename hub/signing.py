@@ -7,7 +7,8 @@ itsdangerous ``URLSafeTimedSerializer`` strings: a JSON payload, its issue time
 and an HMAC-SHA256 signature.
 
 The key is ``secret_key`` from the settings, else the contents of
-``secret_key_file`` (created with 32 random bytes on first start, mode 0600).
+``secret_key_file`` (``<data_dir>/secret_key`` by default; created with 32
+random bytes on first start, mode 0600).
 Several hub instances behind one MongoDB must share the setting.
 """
 
@@ -22,17 +23,32 @@ from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
-from hub.errors import BadToken, ExpiredToken
+from hub.errors import BadToken, ConfigError, ExpiredToken
 from hub.settings import Settings
 
 __all__ = ["BadToken", "ExpiredToken", "Signer", "load_secret_key"]
 
 
 def load_secret_key(settings: Settings) -> bytes:
-    """The configured key, else the key file (created on first use)."""
+    """The configured key, else the key file (created on first use).
+
+    Raises :class:`~hub.errors.ConfigError` when the file can be neither read
+    nor created (``data_dir`` not writable by the hub's user).
+    """
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
     path = Path(settings.secret_key_file)
+    try:
+        return _read_or_create(path)
+    except PermissionError as exc:
+        raise ConfigError(
+            f"cannot read or create the secret key file {path} ({exc.strerror}): "
+            "set OMNIHUB_DATA_DIR to a directory the hub's user can write, "
+            "or set OMNIHUB_SECRET_KEY"
+        ) from None
+
+
+def _read_or_create(path: Path) -> bytes:
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:

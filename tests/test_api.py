@@ -88,7 +88,7 @@ def message(id_: str = "m-1", **kw: Any) -> dict[str, Any]:
 
 
 async def test_healthz_reports_the_store(running: Running) -> None:
-    r = await running.client.get("/healthz")
+    r = await running.client.get("/healthz", headers=running.auth())
     assert r.status_code == 200
     body = r.json()
     assert body["ok"] and body["store"]["ok"] and body["connectors"] == ["api", "chat"]

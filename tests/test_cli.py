@@ -82,7 +82,9 @@ async def test_serve_runs_on_embedded_sqlite_with_nothing_else(tmp_path: Path) -
             while b"Uvicorn running" not in (line := await proc.stderr.readline()):
                 assert line, "omnihub serve exited before it was ready"
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            health = (await client.get("/healthz")).json()
+            health = (
+                await client.get("/healthz", headers={"Authorization": f"Bearer {token}"})
+            ).json()
             assert health["ok"] and health["store"]["store"] == "sqlite"
             r = await client.get(
                 "/api/v1/conversations", headers={"Authorization": f"Bearer {token}"}

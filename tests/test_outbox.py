@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class Receiver:
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     gate: asyncio.Event | None = None
+    answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
     async def endpoint(self, request: Request) -> JSONResponse:
         body = await request.body()
@@ -46,6 +48,9 @@ class Receiver:
         self.arrived.set()
         if self.gate is not None:
             await self.gate.wait()
+        if self.answers:
+            status, headers = self.answers.pop(0)
+            return JSONResponse({"error": "slow down"}, status_code=status, headers=headers)
         status = self.statuses.pop(0) if self.statuses else 200
         return JSONResponse({"id": f"rcv-{len(self.requests)}"}, status_code=status)
 
@@ -204,6 +209,32 @@ async def test_transient_failure_is_retried_then_sent(rig: Rig) -> None:
     assert sent.delivery is not None and sent.delivery.status is DeliveryStatus.SENT
     assert sent.delivery.attempts == 3
     assert rig.receiver.keys == [event.id] * 3
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+async def test_retry_after_is_honoured_as_seconds_or_an_http_date(rig: Rig, form: str) -> None:
+    wait = timedelta(minutes=10)
+    header = (
+        str(int(wait.total_seconds()))
+        if form == "seconds"
+        else email.utils.format_datetime(utcnow() + wait, usegmt=True)
+    )
+    rig.receiver.answers = [(429, {"Retry-After": header})]
+    event = await rig.queue_reply()
+    assert await rig.outbox().run_once() == 1
+
+    async def retried() -> Event:
+        while True:
+            found = await rig.pipeline.store.get_event(event.id)
+            delivery = found.delivery
+            if delivery is not None and delivery.attempts == 1 and delivery.lease_token is None:
+                return found
+            await asyncio.sleep(0.02)
+
+    later = await asyncio.wait_for(retried(), 10)
+    assert later.delivery is not None and later.delivery.status is DeliveryStatus.QUEUED
+    assert later.delivery.next_attempt_at is not None
+    assert later.delivery.next_attempt_at >= utcnow() + wait - timedelta(minutes=1)
 
 
 async def test_permanent_failure_is_recorded_with_the_reason(rig: Rig) -> None:

@@ -1,15 +1,16 @@
 /*! Omnihub chat widget: one file, no build step, no framework. Apache-2.0.
  * Embed: <script src="https://HUB/widget.js" data-site="default" async></script>
  * data-*: site, hub (base URL; default: where this file came from), title, color,
- *         position ("right" | "left"), open ("true"), lang (key of STRINGS).
- * API: Omnihub.identify({user_id, email, name, user_hash}), .open(), .close(), .reset().
+ *         position ("right" | "left"), open ("true"), lang (en, de, fr, es, pt; default:
+ *         the browser's language, else en).
+ * API: Omnihub.identify({user_id, email, name, user_hash, email_hash}), .open(), .close(), .reset().
  */
 (function () {
   "use strict";
   var pre = window.Omnihub;
   if (pre && pre.loaded) return;
 
-  // -- one table of strings (add a language: STRINGS.xx = {...}, data-lang="xx") --
+  // -- one table of strings (add a language: STRINGS.xx = {...}; every key of en) --
   var STRINGS = {
     en: {
       title: "Chat with us",
@@ -30,10 +31,121 @@
       sending: "Sending…",
       failed: "Not sent. Select to retry.",
       reconnecting: "Reconnecting…",
+      unreachable: "We can't reach the chat right now. We'll keep trying and send your message when we're back.",
+      waiting: "Waiting for connection…",
+      refused: "Chat isn't available on this page, so your message was not sent. It is still in the box below.",
       announce: "New message from {name}: {text}",
       fileError: "That file could not be sent: {reason}",
       via: "by {channel}",
       channels: { email: "email", sms: "text", voice: "phone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
+    de: {
+      title: "Chatten Sie mit uns",
+      open: "Chat öffnen",
+      close: "Chat schließen",
+      unread: "{n} ungelesen",
+      placeholder: "Ihre Nachricht…",
+      send: "Senden",
+      attach: "Datei anhängen",
+      online: "Wir antworten meist innerhalb weniger Minuten",
+      offline: "Wir sind gerade nicht da. Hinterlassen Sie Ihre E-Mail-Adresse, dann melden wir uns dort.",
+      email: "Ihre E-Mail-Adresse",
+      emailSave: "Per E-Mail antworten",
+      emailThanks: "Danke! Wir melden uns per E-Mail.",
+      typing: "{name} schreibt…",
+      agent: "Support",
+      read: "Gelesen",
+      sending: "Wird gesendet…",
+      failed: "Nicht gesendet. Zum Wiederholen auswählen.",
+      reconnecting: "Verbindung wird wiederhergestellt…",
+      unreachable: "Der Chat ist gerade nicht erreichbar. Wir versuchen es weiter und senden Ihre Nachricht, sobald wir wieder da sind.",
+      waiting: "Warten auf Verbindung…",
+      refused: "Der Chat ist auf dieser Seite nicht verfügbar, Ihre Nachricht wurde nicht gesendet. Sie steht noch im Eingabefeld.",
+      announce: "Neue Nachricht von {name}: {text}",
+      fileError: "Die Datei konnte nicht gesendet werden: {reason}",
+      via: "per {channel}",
+      channels: { email: "E-Mail", sms: "SMS", voice: "Telefon", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
+    fr: {
+      title: "Discutons",
+      open: "Ouvrir le chat",
+      close: "Fermer le chat",
+      unread: "{n} non lus",
+      placeholder: "Écrivez votre message…",
+      send: "Envoyer",
+      attach: "Joindre un fichier",
+      online: "Nous répondons généralement en quelques minutes",
+      offline: "Nous sommes absents pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.",
+      email: "Votre e-mail",
+      emailSave: "Me répondre par e-mail",
+      emailThanks: "Merci ! Nous vous répondrons par e-mail.",
+      typing: "{name} écrit…",
+      agent: "Assistance",
+      read: "Lu",
+      sending: "Envoi…",
+      failed: "Non envoyé. Sélectionnez pour réessayer.",
+      reconnecting: "Reconnexion…",
+      unreachable: "Le chat est injoignable pour le moment. Nous réessayons et enverrons votre message dès son retour.",
+      waiting: "En attente de connexion…",
+      refused: "Le chat n'est pas disponible sur cette page : votre message n'a pas été envoyé. Il est toujours dans la zone de saisie.",
+      announce: "Nouveau message de {name} : {text}",
+      fileError: "Ce fichier n'a pas pu être envoyé : {reason}",
+      via: "par {channel}",
+      channels: { email: "e-mail", sms: "SMS", voice: "téléphone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
+    es: {
+      title: "Chatea con nosotros",
+      open: "Abrir el chat",
+      close: "Cerrar el chat",
+      unread: "{n} sin leer",
+      placeholder: "Escribe tu mensaje…",
+      send: "Enviar",
+      attach: "Adjuntar un archivo",
+      online: "Solemos responder en pocos minutos",
+      offline: "Ahora no estamos. Déjanos tu correo y te responderemos por ahí.",
+      email: "Tu correo electrónico",
+      emailSave: "Respondedme por correo",
+      emailThanks: "¡Gracias! Te responderemos por correo.",
+      typing: "{name} está escribiendo…",
+      agent: "Soporte",
+      read: "Leído",
+      sending: "Enviando…",
+      failed: "No enviado. Selecciona para reintentar.",
+      reconnecting: "Reconectando…",
+      unreachable: "Ahora no podemos conectar con el chat. Seguiremos intentándolo y enviaremos tu mensaje en cuanto vuelva.",
+      waiting: "Esperando conexión…",
+      refused: "El chat no está disponible en esta página, así que tu mensaje no se envió. Sigue en el cuadro de texto.",
+      announce: "Nuevo mensaje de {name}: {text}",
+      fileError: "No se pudo enviar el archivo: {reason}",
+      via: "por {channel}",
+      channels: { email: "correo", sms: "SMS", voice: "teléfono", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+    },
+    pt: {
+      title: "Fale connosco",
+      open: "Abrir o chat",
+      close: "Fechar o chat",
+      unread: "{n} por ler",
+      placeholder: "Escreva a sua mensagem…",
+      send: "Enviar",
+      attach: "Anexar um ficheiro",
+      online: "Costumamos responder em poucos minutos",
+      offline: "Não estamos disponíveis agora. Deixe o seu e-mail e respondemos por lá.",
+      email: "O seu e-mail",
+      emailSave: "Responder por e-mail",
+      emailThanks: "Obrigado! Vamos responder por e-mail.",
+      typing: "{name} está a escrever…",
+      agent: "Apoio",
+      read: "Lida",
+      sending: "A enviar…",
+      failed: "Não enviada. Selecione para tentar de novo.",
+      reconnecting: "A restabelecer a ligação…",
+      unreachable: "Não conseguimos chegar ao chat agora. Continuamos a tentar e enviamos a sua mensagem assim que voltar.",
+      waiting: "À espera de ligação…",
+      refused: "O chat não está disponível nesta página, por isso a sua mensagem não foi enviada. Continua na caixa de texto.",
+      announce: "Nova mensagem de {name}: {text}",
+      fileError: "Não foi possível enviar o ficheiro: {reason}",
+      via: "por {channel}",
+      channels: { email: "e-mail", sms: "SMS", voice: "telefone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
     },
   };
 
@@ -41,7 +153,17 @@
   var ds = (script && script.dataset) || {};
   var base = (ds.hub || new URL(script ? script.src : "/", location.href).origin).replace(/\/$/, "");
   var site = ds.site || "default";
-  var T = STRINGS[ds.lang] || STRINGS.en;
+  // data-lang, else the browser's languages; "pt-BR" uses "pt".
+  function pick(tags) {
+    for (var i = 0; i < tags.length; i++) {
+      var tag = String(tags[i] || "").toLowerCase();
+      if (STRINGS[tag]) return tag;
+      if (STRINGS[tag.split("-")[0]]) return tag.split("-")[0];
+    }
+    return "en";
+  }
+  var LANG = pick(ds.lang ? [ds.lang] : navigator.languages || [navigator.language]);
+  var T = STRINGS[LANG];
   var color = /^#[0-9a-f]{3,8}$/i.test(ds.color || "") ? ds.color : "#2f6fed";
   var KEY = "omnihub:" + site + ":token";
 
@@ -139,6 +261,7 @@
   launch.appendChild(badge);
 
   var panel = el("div", "panel");
+  panel.lang = LANG;
   panel.hidden = true;
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", ds.title || t("title"));
@@ -203,7 +326,7 @@
   root.appendChild(launch);
 
   // -- state -------------------------------------------------------------------
-  var ws = null, cursor = null, opened = false, unread = 0, online = true, retry = 0;
+  var ws = null, cursor = null, opened = false, unread = 0, online = true, retry = 0, refused = false;
   var items = {}; // event id or client id -> <li>
   var pending = []; // frames waiting for an ack: {id, text, attachments}
   var identity = null, identified = false, typingSent = false, typingTimer = 0, agentTimer = 0;
@@ -312,7 +435,7 @@
     li.dataset.client = p.id;
     items[p.id] = li;
     log.appendChild(li);
-    var meta = el("li", "meta", t("sending"));
+    var meta = el("li", "meta", t(ws && ws.ready ? "sending" : "waiting"));
     li.after(meta);
     log.scrollTop = log.scrollHeight;
   }
@@ -361,12 +484,30 @@
       send({ type: "message", id: p.id, text: p.text, attachments: p.attachments });
     });
   }
+  // Where the visitor is, for the agent (no query string or fragment: they may hold secrets).
+  function bare(u) {
+    try {
+      var p = new URL(u);
+      return p.origin + p.pathname;
+    } catch (e) {
+      return null;
+    }
+  }
+  function page() {
+    var tz = null;
+    try {
+      tz = Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+    } catch (e) {}
+    return { url: bare(location.href), title: document.title.slice(0, 300) || null,
+             referrer: document.referrer ? bare(document.referrer) : null,
+             lang: navigator.language || null, tz: tz };
+  }
   function connect() {
     var url = base.replace(/^http/, "ws") + "/connectors/chat/ws?site=" + encodeURIComponent(site);
     var sock = new WebSocket(url);
     ws = sock;
     sock.onopen = function () {
-      sock.send(JSON.stringify({ type: "hello", token: load(KEY), cursor: cursor }));
+      sock.send(JSON.stringify({ type: "hello", token: load(KEY), cursor: cursor, page: page() }));
     };
     sock.onmessage = function (m) {
       var f;
@@ -381,11 +522,30 @@
       if (ws !== sock) return;
       ws = null;
       clearInterval(pingTimer);
-      if (e.code === 1008) return; // not allowed here: do not hammer the server
-      setNote("conn", t("reconnecting"));
+      if (e.code === 1008) return refuse(); // not allowed here: do not hammer the server
+      setNote("conn", t(retry < 3 ? "reconnecting" : "unreachable")); // after three failed tries
+      log.querySelectorAll("li.meta:not(.fail):not(.readmark)").forEach(function (m) {
+        m.textContent = t("waiting");
+      });
       var delay = Math.min(8000, 400 * Math.pow(2, retry++)) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);
     };
+  }
+  // The hub refused this page: say so, and give unsent text back to the customer.
+  function refuse() {
+    refused = true;
+    var texts = pending.map(function (p) { return p.text; }).filter(Boolean);
+    pending.forEach(function (p) {
+      var li = items[p.id];
+      if (li) {
+        if (li.nextSibling && li.nextSibling.classList.contains("meta")) li.nextSibling.remove();
+        li.remove();
+        delete items[p.id];
+      }
+    });
+    pending = [];
+    if (texts.length) input.value = texts.join("\n") + (input.value ? "\n" + input.value : "");
+    setNote("conn", t("refused"));
   }
   function handle(sock, f) {
     switch (f.type) {
@@ -482,6 +642,7 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text) return;
+    if (refused) return setNote("conn", t("refused")); // the draft stays in the box
     input.value = "";
     typingSent = false;
     submit(text);
@@ -538,7 +699,7 @@
   var api = {
     loaded: true,
     identify: function (user) {
-      identity = { type: "identify", user_id: user.user_id, email: user.email, name: user.name, user_hash: user.user_hash };
+      identity = { type: "identify", user_id: user.user_id, email: user.email, name: user.name, user_hash: user.user_hash, email_hash: user.email_hash };
       identifySent = send(identity);
     },
     open: function () { setOpen(true); },

@@ -8,6 +8,7 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.auth` — sign-in with lockout, sign-out; :mod:`.passwords` — scrypt
 * :mod:`.inbox` — the inbox; :mod:`.conversation` — the customer timeline and composer
 * :mod:`.actions` — replies, notes, assignment, status, merges
+* :mod:`.quarantine` — messages a connector could not import: list, download, retry
 * :mod:`.admin` — agent management; :mod:`.live` — the websocket fed by the bus
 """
 
@@ -21,7 +22,16 @@ __all__ = ["mount"]
 
 def mount() -> Mount:
     """The agent view's routes, to mount at ``/agent``."""
-    from hub.agent import actions, admin, auth, conversation, inbox, live, suggestions
+    from hub.agent import (
+        actions,
+        admin,
+        auth,
+        conversation,
+        inbox,
+        live,
+        quarantine,
+        suggestions,
+    )
     from hub.operations import web as operations_web
 
     routes: list[BaseRoute] = [
@@ -62,6 +72,9 @@ def mount() -> Mount:
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/dismiss", suggestions.dismiss, methods=["POST"]),
+        Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
+        Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
+        Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),
         Route("/operations", operations_web.operations_page, methods=["GET"]),
         Route("/operations", operations_web.edit, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),

@@ -1,10 +1,13 @@
 """Sign-in and sign-out, and creating agents (``omnihub agents create``, the admin page).
 
-A sign-in checks the password with scrypt (off the event loop) and counts the
-attempt in the store: after ``agent.max_failed_sign_ins`` failures in a row
-the account is locked for ``agent.lockout_seconds`` (the right password does
-not open it either). Unknown emails cost the same hashing time and give the
-same answer as a wrong password.
+A sign-in is counted before its password is checked with scrypt (off the event
+loop), by :class:`~hub.security.throttle.SignInThrottle`: after
+``agent.max_failed_sign_ins`` failures from one client that client is locked out
+of that account (the right password does not open it either) for
+``security.sign_in_backoff_seconds``, doubling per further lock up to
+``agent.lockout_seconds``; a client failing across many accounts is refused
+everywhere for a while. Others still sign in. Unknown emails are counted,
+cost the same hashing time and give the same answer as a wrong password.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from hub.agent.passwords import (
 from hub.agent.sessions import clear_session, new_session, read_session, write_session
 from hub.agent.web import render, secure
 from hub.errors import InvalidInput
+from hub.security.clients import client_of
 from hub.timeline.model import Agent, AgentRole, utcnow
 from hub.timeline.store import AgentUpdate
 
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["create_agent", "login_form", "login_submit", "logout"]
 
 BAD_CREDENTIALS = "Wrong email or password."
-LOCKED = "Too many failed sign-ins: this account is locked for a while. Try again later."
+LOCKED = "Too many failed sign-ins: sign-in is locked for a while. Try again later."
 
 
 async def create_agent(
@@ -96,25 +100,32 @@ async def login_submit(request: Request) -> Response:
 
     if not session.issued or not session.csrf_ok(csrf, hub):
         return again("Your sign-in form expired; please try again.", 403)
-    agent = await hub.store.find_agent(email) if email else None
-    if agent is None or agent.disabled:
-        await verify_password_async(password, dummy_hash())
-        return again(BAD_CREDENTIALS, 401)
-    now = utcnow()
-    if agent.locked_until is not None and agent.locked_until > now:
+    assert hub.agent_runtime is not None
+    throttle = hub.agent_runtime.sign_ins
+    account, client = email.strip().lower(), client_of(request)
+    attempt = throttle.begin(account, client)
+    if attempt is None:
         return again(LOCKED, 429)
-    ok = await verify_password_async(password, agent.password_hash)
+    ok = False
+    try:
+        agent = await hub.store.find_agent(email) if email else None
+        if agent is None or agent.disabled:
+            await verify_password_async(password, dummy_hash())
+            return again(BAD_CREDENTIALS, 401)
+        ok = await verify_password_async(password, agent.password_hash)
+    finally:
+        throttle.finish(attempt, ok=ok)
+    if not ok:
+        locked = throttle.locked(account, client)
+        return again(LOCKED if locked else BAD_CREDENTIALS, 429 if locked else 401)
     conf = hub.settings.agent
     agent = await hub.store.record_sign_in(
         agent.id,
-        ok=ok,
-        now=now,
+        ok=True,
+        now=utcnow(),
         max_failures=conf.max_failed_sign_ins,
         lockout_seconds=conf.lockout_seconds,
     )
-    if not ok:
-        locked = agent.locked_until is not None and agent.locked_until > now
-        return again(LOCKED if locked else BAD_CREDENTIALS, 429 if locked else 401)
     response = RedirectResponse(_next(target), status_code=303)
     write_session(response, request, hub, new_session(hub, agent))
     return secure(response)

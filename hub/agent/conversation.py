@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hub.agent import suggestions
+from hub.agent.i18n import N_
 from hub.agent.inbox import agent_names
 from hub.agent.presence import publish_read
+from hub.agent.visitors import visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
 from hub.operations.display import SlaBadge, badges, resolution_badge
@@ -37,10 +39,10 @@ PAGE = 50
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 PLAYABLE = ("audio/", "video/")
 HANDOFF_ACTIONS = (
-    ("email_transcript", "Email the conversation"),
-    ("verify", "Send a verification link"),
-    ("text_me", "Text them"),
-    ("call_me", "Call them back"),
+    ("email_transcript", N_("Email the conversation")),
+    ("verify", N_("Send a verification link")),
+    ("text_me", N_("Text them")),
+    ("call_me", N_("Call them back")),
 )
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]{1,60}?)\s*\}\}")
 DEFAULT_CANNED = {
@@ -196,6 +198,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         suggestions=pending,
         handoff_actions=HANDOFF_ACTIONS if hub.handoff is not None else (),
         handoff_to=handoff_addresses(timeline.items, conv, customer, pending),
+        visitor=visitor_context(timeline.items),
     )
 
 

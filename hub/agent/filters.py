@@ -7,30 +7,32 @@ from typing import Any
 
 import jinja2
 
+from hub.agent.i18n import N_, gettext
+from hub.agent.visitors import customer_label
 from hub.timeline.model import utcnow
 
 __all__ = ["CHANNEL_LABELS", "install"]
 
 CHANNEL_LABELS = {
-    "chat": "Chat",
-    "email": "Email",
-    "sms": "SMS",
-    "voice": "Phone",
-    "whatsapp": "WhatsApp",
-    "messenger": "Messenger",
-    "instagram": "Instagram",
-    "telegram": "Telegram",
-    "api": "API",
-    "hub": "Hub",
+    "chat": N_("Chat"),
+    "email": N_("Email"),
+    "sms": N_("SMS"),
+    "voice": N_("Phone"),
+    "whatsapp": N_("WhatsApp"),
+    "messenger": N_("Messenger"),
+    "instagram": N_("Instagram"),
+    "telegram": N_("Telegram"),
+    "api": N_("API"),
+    "hub": N_("Hub"),
 }
 
 DELIVERY_LABELS = {
-    "queued": "Queued",
-    "sending": "Sending",
-    "sent": "Sent",
-    "delivered": "Delivered",
-    "read": "Read",
-    "failed": "Failed",
+    "queued": N_("Queued"),
+    "sending": N_("Sending"),
+    "sent": N_("Sent"),
+    "delivered": N_("Delivered"),
+    "read": N_("Read"),
+    "failed": N_("Failed"),
 }
 
 
@@ -38,7 +40,8 @@ def channel_label(channel: str | None) -> str:
     """``sms`` → ``SMS``; unknown channels keep their name."""
     if not channel:
         return ""
-    return CHANNEL_LABELS.get(channel, channel.replace("_", " ").title())
+    known = CHANNEL_LABELS.get(channel)
+    return gettext(known) if known else channel.replace("_", " ").title()
 
 
 def span(seconds: float | int | None) -> str:
@@ -76,7 +79,32 @@ def iso(when: datetime | None) -> str:
 
 def delivery_label(status: Any) -> str:
     value = getattr(status, "value", status)
-    return DELIVERY_LABELS.get(str(value), str(value))
+    known = DELIVERY_LABELS.get(str(value))
+    return gettext(known) if known else str(value)
+
+
+PRIORITY_LABELS = {
+    "low": N_("Low"),
+    "normal": N_("Normal"),
+    "high": N_("High"),
+    "urgent": N_("Urgent"),
+}
+STATUS_LABELS = {
+    "open": N_("Open"),
+    "pending": N_("Pending"),
+    "snoozed": N_("Snoozed"),
+    "resolved": N_("Resolved"),
+}
+
+
+def priority_label(value: str) -> str:
+    known = PRIORITY_LABELS.get(value)
+    return gettext(known) if known else value.capitalize()
+
+
+def status_label(value: str) -> str:
+    known = STATUS_LABELS.get(value)
+    return gettext(known) if known else value.capitalize()
 
 
 def install(env: jinja2.Environment) -> None:
@@ -88,4 +116,7 @@ def install(env: jinja2.Environment) -> None:
         clock=clock,
         iso=iso,
         delivery=delivery_label,
+        label=customer_label,
+        priority=priority_label,
+        status=status_label,
     )

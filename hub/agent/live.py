@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from hub.agent.sessions import read_session
 from hub.bus import BusMessage, Resync, Subscription
 from hub.errors import NotFound
 from hub.operations.service import ALERT
+from hub.payloads import parse_json
 from hub.timeline.merges import survivor
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class Typing:
     async def frame(self, text: str) -> None:
         """Handle one frame from the page (typing; anything else is a keep-alive)."""
         try:
-            frame = json.loads(text)
+            frame = parse_json(text, field="frame")
         except ValueError:
             return
         if not isinstance(frame, dict) or frame.get("type") != "typing":

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from hub.agent.presence import Presence
 from hub.errors import NotFound
+from hub.security.throttle import SignInThrottle
 from hub.timeline.model import Conversation, ConversationStatus, utcnow
 from hub.timeline.store import ConversationUpdate, InboxFilter
 
@@ -64,7 +65,8 @@ async def wake_snoozed(hub: Hub, now: datetime | None = None) -> list[Conversati
 
 
 class AgentRuntime:
-    """Presence for the live sockets, and the snooze sweep, as lifespan tasks."""
+    """Presence for the live sockets, and the snooze sweep, as lifespan tasks; the
+    sign-in throttle (``sign_ins``)."""
 
     def __init__(self, hub: Hub) -> None:
         settings = hub.settings.agent
@@ -75,6 +77,14 @@ class AgentRuntime:
             heartbeat=settings.presence_heartbeat_seconds,
         )
         self.snooze_every = settings.snooze_check_seconds
+        guard = hub.settings.security
+        self.sign_ins = SignInThrottle(
+            max_failures=settings.max_failed_sign_ins,
+            backoff=guard.sign_in_backoff_seconds,
+            cap=settings.lockout_seconds,
+            client_failures=guard.client_sign_in_failures,
+            client_window=guard.client_sign_in_window_seconds,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -5,7 +5,9 @@ evidence that an identity belongs to the customer ("my email is …" typed in
 chat). The handoff module records them; an agent decides here. Confirming goes
 through ``hub.handoff.identities.confirm`` — the one place that links or
 merges on an agent's word and records it on the timeline — so the rules stay
-in one module. Any signed-in agent may decide (it is the reason suggestions exist).
+in one module. Any signed-in agent may decide one that attaches an identity nobody
+owns (it is the reason suggestions exist); confirming one whose identity belongs
+to another customer merges the two, and merges are for admins.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse, Response
 
-from hub.agent.web import Ctx, action, back
+from hub.agent.web import Ctx, Forbidden, action, back
 from hub.errors import Conflict
 from hub.timeline.handoff import LinkSuggestion, SuggestionStatus
 
@@ -45,8 +47,19 @@ def _answer(ctx: Ctx, suggestion: LinkSuggestion) -> Response:
     return back(ctx, "/agent/")
 
 
+async def _would_merge(hub: Hub, suggestion: LinkSuggestion) -> bool:
+    owner = await hub.store.find_customer(suggestion.identity)
+    if owner is None:
+        return False
+    target = await _identities(hub).survivor(suggestion.customer_id)
+    return bool(owner.id != target.id)
+
+
 @action
 async def confirm(ctx: Ctx) -> Response:
+    suggestion = await ctx.hub.store.get_suggestion(ctx.request.path_params["suggestion_id"])
+    if not ctx.agent.is_admin and await _would_merge(ctx.hub, suggestion):
+        raise Forbidden("confirming this merges two customers: only admins merge customers")
     decided, _ = await _identities(ctx.hub).confirm(
         ctx.request.path_params["suggestion_id"],
         by=f"agent:{ctx.agent.name}",

@@ -15,8 +15,9 @@ from ``/agent/static`` only) and is never cached.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -25,7 +26,7 @@ import jinja2
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from hub.agent import filters
+from hub.agent import filters, i18n
 from hub.agent.sessions import Session, read_session, write_session
 from hub.errors import Conflict, HubError, InvalidInput, NotFound
 from hub.timeline.store import InvalidCursor
@@ -62,6 +63,7 @@ templates = jinja2.Environment(
     lstrip_blocks=True,
 )
 filters.install(templates)
+i18n.install(templates)
 
 
 def secure(response: Response) -> Response:
@@ -101,18 +103,52 @@ class Ctx:
 def render(
     request: Request, name: str, code: int = 200, *, session: Session | None, **values: Any
 ) -> HTMLResponse:
-    """An HTML response from template ``name`` (autoescaped)."""
+    """An HTML response from template ``name`` (autoescaped), in the agent's language."""
     agent = session.agent if session else None
     hub = getattr(request.app.state, "hub", None)
     operations_on = getattr(hub, "operations", None) is not None
-    html = templates.get_template(name).render(
-        request=request,
-        me=agent,
-        csrf=session.csrf if session else "",
-        operations_on=operations_on,
-        **values,
-    )
+    with speaking(request):
+        html = templates.get_template(name).render(
+            request=request,
+            me=agent,
+            csrf=session.csrf if session else "",
+            lang=i18n.current(),
+            strings=script_strings(),
+            operations_on=operations_on,
+            **values,
+        )
     return HTMLResponse(html, status_code=code)
+
+
+@contextlib.contextmanager
+def speaking(request: Request) -> Iterator[str]:
+    """Render and answer in the language the agent's browser asks for (``Accept-Language``)."""
+    token = i18n.use(i18n.language_for(request.headers.get("accept-language")))
+    try:
+        yield i18n.current()
+    finally:
+        i18n.reset(token)
+
+
+def script_strings() -> dict[str, str]:
+    """The texts the page's script shows, translated (``data-strings`` on ``<body>``)."""
+    _ = i18n.gettext
+    return {
+        "live": _("live"),
+        "offline": _("offline"),
+        "inbox": _("Inbox"),
+        "quotedFailed": _("Could not load the quoted text."),
+        "smsOne": _("SMS: %(units)s characters, %(segments)s segment (%(encoding)s)"),
+        "smsMany": _("SMS: %(units)s characters, %(segments)s segments (%(encoding)s)"),
+        "count": _("%(label)s: %(n)s / %(limit)s characters"),
+        "tooLong": _("too long for %(label)s"),
+        "windowClosed": _("The %(label)s reply window closed: a %(needs)s is needed to reply"),
+        "windowClosedAt": _(
+            "The %(label)s reply window closed at %(at)s: a %(needs)s is needed to reply"
+        ),
+        "fillIn": _("Fill in before sending: %(fields)s"),
+        "sendFailed": _("Could not send (%(status)s)"),
+    }
 
 
 Handler = Callable[[Ctx], Awaitable[Response]]
@@ -133,6 +169,11 @@ def _error(ctx: Ctx, status: int, message: str, field: str | None = None) -> Res
 
 
 async def _run(handler: Handler, ctx: Ctx) -> Response:
+    with speaking(ctx.request):
+        return await _answer(handler, ctx)
+
+
+async def _answer(handler: Handler, ctx: Ctx) -> Response:
     try:
         return await handler(ctx)
     except NotFound as exc:

@@ -40,7 +40,9 @@ from hub.connectors.base import (
     OutboundMessage,
     SendResult,
 )
-from hub.errors import InvalidIdentity, PermanentError, TransientError
+from hub.connectors.http import retry_after
+from hub.errors import InvalidIdentity, InvalidInput, MalformedBody, PermanentError, TransientError
+from hub.payloads import parse_json
 from hub.timeline.model import Identity
 
 if TYPE_CHECKING:
@@ -89,7 +91,12 @@ class InboundPayload(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("timestamp needs a timezone (e.g. 2026-01-31T10:00:00Z)")
-        return value.astimezone(UTC) if value else None
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp is out of range") from None
 
 
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -145,9 +152,9 @@ class ApiConnector(Connector):
         ):
             return _error(403, "invalid or missing signature")
         try:
-            raw = json.loads(body)
-        except ValueError:
-            return _error(400, "body is not valid JSON")
+            raw = parse_json(body)
+        except MalformedBody as exc:
+            return _error(400, exc.reason, exc.field)
         try:
             payload = InboundPayload.model_validate(raw)
         except ValidationError as exc:
@@ -160,21 +167,24 @@ class ApiConnector(Connector):
             identity = Identity.parse(payload.from_)
         except InvalidIdentity as exc:
             return _error(422, exc.reason, "from")
-        result = await self.context.ingest(
-            InboundMessage(
-                channel=self.name,
-                external_id=payload.id,
-                identity=identity,
-                text=payload.text,
-                html=payload.html,
-                subject=payload.subject,
-                customer_name=payload.name,
-                occurred_at=payload.timestamp,
-                thread_ref=payload.thread_ref,
-                in_reply_to=tuple(payload.in_reply_to),
-                meta=payload.meta,
+        try:
+            result = await self.context.ingest(
+                InboundMessage(
+                    channel=self.name,
+                    external_id=payload.id,
+                    identity=identity,
+                    text=payload.text,
+                    html=payload.html,
+                    subject=payload.subject,
+                    customer_name=payload.name,
+                    occurred_at=payload.timestamp,
+                    thread_ref=payload.thread_ref,
+                    in_reply_to=tuple(payload.in_reply_to),
+                    meta=payload.meta,
+                )
             )
-        )
+        except InvalidInput as exc:
+            return _error(exc.status, exc.reason, exc.field)
         event = result.event
         return JSONResponse(
             {
@@ -225,7 +235,6 @@ class ApiConnector(Connector):
             return SendResult(provider_id=provider_id or message.event_id)
         detail = f"callback answered {response.status_code}: {response.text[:200]}"
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
-            retry_after = response.headers.get("retry-after")
-            delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+            delay = retry_after(response.headers.get("retry-after"))
             raise TransientError(detail, retry_after=delay)
         raise PermanentError(detail)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.errors import PermanentError
 from hub.timeline.model import (
     Attachment,
     DeliveryStatus,
@@ -29,6 +30,7 @@ from hub.timeline.model import (
     EventKind,
     Identity,
 )
+from hub.timeline.quarantine import QuarantinedMessage
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -51,6 +53,7 @@ __all__ = [
     "InboundMessage",
     "IngestResult",
     "OutboundMessage",
+    "Quarantiner",
     "SendResult",
     "TimelineReader",
 ]
@@ -234,6 +237,10 @@ class IdentityLinker(Protocol):
     ) -> Customer: ...
 
 
+Quarantiner = Callable[[QuarantinedMessage], Awaitable[tuple[QuarantinedMessage, bool]]]
+"""Records a message that cannot be ingested (``TimelineStore.quarantine``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorContext:
     """The part of the hub a connector may use.
@@ -249,6 +256,10 @@ class ConnectorContext:
     ``bus`` to watch timeline changes and publish ephemeral signals (typing,
     presence — never records); ``timeline`` read-only access to the store;
     ``link_verified`` links identities on verified evidence.
+
+    ``quarantine`` records an inbound message the connector cannot ingest (its
+    raw bytes already in ``blobs``) so its source can move on; agents list and
+    retry such messages (see :meth:`Connector.retry_quarantined`).
     """
 
     ingest: Callable[[InboundMessage], Awaitable[IngestResult]]
@@ -262,6 +273,7 @@ class ConnectorContext:
     bus: Bus | None = None
     timeline: TimelineReader | None = None
     link_verified: IdentityLinker | None = None
+    quarantine: Quarantiner | None = None
 
 
 class Connector(abc.ABC):
@@ -322,6 +334,11 @@ class Connector(abc.ABC):
 
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """Stop background work; must be safe to call twice."""
+
+    async def retry_quarantined(self, record: QuarantinedMessage, raw: bytes) -> Event | None:
+        """Ingest a message this connector quarantined (``raw`` as received) once more;
+        the event, or ``None`` if it is now skipped on purpose. Raise if it still fails."""
+        raise PermanentError(f"connector {self.name!r} cannot retry quarantined messages")
 
     @abc.abstractmethod
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -21,6 +21,7 @@ from hub.errors import BadToken, InvalidInput
 from hub.handoff.continuity import HandoffPolicy
 from hub.handoff.identity import Identities
 from hub.handoff.links import Links
+from hub.handoff.relay import Refused, Relay
 from hub.timeline.model import Event, Identity
 from hub.timeline.store import InboxFilter
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIONS", "Handoff"]
 
-ACTIONS = ("text_me", "email_transcript", "call_me", "verify")
+ACTIONS = ("text_me", "email_transcript", "call_me", "verify", "chat_link")
 
 
 class Handoff:
@@ -55,6 +56,15 @@ class Handoff:
         self.identities = Identities(pipeline)
         self.policy = HandoffPolicy(settings)
         self.links = Links(pipeline, self.identities, signer, settings, public_url)
+        relay = settings.relay
+        self.relay = Relay(
+            per_visitor=relay.per_visitor,
+            per_destination=relay.per_destination,
+            per_hub=relay.per_hub,
+            window_seconds=relay.window_seconds,
+            countries=relay.countries or ((default_region,) if default_region else ()),
+            unverified_calls=relay.unverified_calls,
+        )
         pipeline.policies.append(self.policy)
 
     def attach(self, connectors: dict[str, Connector]) -> None:
@@ -78,9 +88,8 @@ class Handoff:
         visitor = visitors.issue_visitor(self.signer, self.settings.widget_site)
         return Identity("chat", str(visitor.id)), str(visitor.token)
 
-    async def visitor_conversation(self, token: str | None, site: str) -> tuple[str, str] | None:
-        """(conversation id, who) for a chat visitor token: the visitor's most recent
-        conversation, or ``None`` when the token proves nothing or they have none."""
+    def visitor_identity(self, token: str | None, site: str) -> Identity | None:
+        """The chat identity a widget visitor token proves on ``site``, or ``None``."""
         if not token or len(token) > 2000:
             return None
         try:
@@ -92,7 +101,15 @@ class Handoff:
         visitor = payload.get("v")
         if not isinstance(visitor, str) or payload.get("s") != site:
             return None
-        customer = await self.pipeline.store.find_customer(Identity("chat", visitor))
+        return Identity("chat", visitor)
+
+    async def visitor_conversation(self, token: str | None, site: str) -> tuple[str, str] | None:
+        """(conversation id, who) for a chat visitor token: the visitor's most recent
+        conversation, or ``None`` when the token proves nothing or they have none."""
+        visitor = self.visitor_identity(token, site)
+        if visitor is None:
+            return None
+        customer = await self.pipeline.store.find_customer(visitor)
         if customer is None:
             return None
         page = await self.pipeline.store.list_conversations(
@@ -100,16 +117,57 @@ class Handoff:
         )
         if not page.items:
             return None
-        return page.items[0].id, f"customer:chat:{visitor}"
+        return page.items[0].id, f"customer:{visitor}"
 
-    async def act(self, action: str, conversation_id: str, to: Identity, *, by: str) -> Event:
-        """Run a link action (``text_me``, ``email_transcript``, ``call_me``, ``verify``)."""
+    async def customer_act(
+        self, action: str, conversation_id: str, to: Identity, *, requester: Identity
+    ) -> Event:
+        """An action a customer asked for themselves (the widget, a link session).
+
+        It goes out at once to a verified address of their own customer; anything else
+        is spent from the relay budgets (:mod:`.relay`) or refused with :class:`Refused`,
+        noted on the conversation for the agent."""
+        conv = await self.pipeline.store.get_conversation(conversation_id)
+        owner = await self.pipeline.store.find_customer(to)
+        if owner is None or owner.id != (await self.identities.survivor(conv.customer_id)).id:
+            try:
+                self.relay.check(action, to, visitor=str(requester))
+            except Refused as exc:
+                await self.pipeline.note(
+                    conv.id,
+                    f"Refused the visitor's {action} to {to}: {exc.code}. "
+                    "Send it yourself if it is theirs.",
+                    author="handoff:relay",
+                    meta={"relay_refused": exc.code, "action": action, "to": str(to)},
+                )
+                raise
+        by = f"customer:{requester}"
+        return await self.act(action, conversation_id, to, by=by, requester=requester)
+
+    async def act(
+        self,
+        action: str,
+        conversation_id: str,
+        to: Identity,
+        *,
+        by: str,
+        requester: Identity | None = None,
+        channel: str | None = None,
+    ) -> Event:
+        """Run a link action (``text_me``, ``email_transcript``, ``call_me``, ``verify``,
+        ``chat_link`` on ``channel``, default the address's own)."""
         if action == "text_me":
-            return await self.links.text_me(conversation_id, to, by=by)
+            return await self.links.text_me(conversation_id, to, by=by, requester=requester)
         if action == "email_transcript":
-            return await self.links.email_transcript(conversation_id, to, by=by)
+            return await self.links.email_transcript(
+                conversation_id, to, by=by, requester=requester
+            )
         if action == "call_me":
-            return await self.links.call_me(conversation_id, to, by=by)
+            return await self.links.call_me(conversation_id, to, by=by, requester=requester)
         if action == "verify":
-            return await self.links.verify(conversation_id, to, by=by)
+            return await self.links.verify(conversation_id, to, by=by, requester=requester)
+        if action == "chat_link":
+            return await self.links.chat_link(
+                conversation_id, to, by=by, channel=channel, requester=requester
+            )
         raise InvalidInput("action", f"action must be one of {list(ACTIONS)}")

@@ -4,8 +4,10 @@
   (``meta.card`` is the agent card, ``meta.short`` the short text);
 * ``GET /conversations/{id}/context`` — a fresh packet:
   ``{"card", "short", "email_header"}``;
-* ``POST /conversations/{id}/handoff/{action}`` ``{"to": "phone:+1…"}`` —
-  ``text_me``, ``email_transcript``, ``call_me`` or ``verify`` (202, the queued event);
+* ``POST /conversations/{id}/handoff/{action}`` ``{"to": "phone:+1…", "channel"?}`` —
+  ``text_me``, ``email_transcript``, ``call_me``, ``verify`` or ``chat_link``
+  (a "continue in the web chat" link on the address's channel, or ``channel``)
+  (202, the queued event);
 * ``GET /suggestions?customer_id=&status=`` — suggested links (JSON in :mod:`.identity`);
 * ``POST /suggestions/{id}/confirm`` / ``…/dismiss`` ``{"reason"}`` — decide one
   (confirm links the identity or merges its owner, with an audit event).
@@ -72,6 +74,7 @@ async def conversation_context(request: Request, hub: Hub, token: ApiToken) -> R
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: str = Field(min_length=3, max_length=300)
+    channel: str | None = Field(None, min_length=2, max_length=64)
 
 
 @endpoint
@@ -83,6 +86,7 @@ async def conversation_action(request: Request, hub: Hub, token: ApiToken) -> Re
         request.path_params["conversation_id"],
         to,
         by=f"token:{token.name}",
+        channel=body.channel,
     )
     return JSONResponse(to_json(event), status_code=202)
 

@@ -80,7 +80,9 @@ class Excerpt:
 
     @classmethod
     def of(cls, event: Event, limit: int = 280) -> Excerpt:
-        text = " ".join((event.text or event.subject or "").split())
+        notice = event.meta.get("notice")
+        shown = notice if isinstance(notice, str) else (event.text or event.subject or "")
+        text = " ".join(shown.split())
         if len(text) > limit:
             text = text[: limit - 1].rstrip() + "…"
         return cls(
@@ -127,11 +129,15 @@ class ContextPacket:
             return None
         return max(0, int((self.built_at - self.last_contact_at).total_seconds()))
 
+    customer_subject: str | None = None
+
     @property
     def topic(self) -> str | None:
-        """What the issue is about, in the customer's own words."""
-        if self.conversation.subject:
-            return self.conversation.subject
+        """What the issue is about, in the customer's own words: the subject of their
+        first email, else their first message. Never the conversation's subject, tags
+        or notes, which agents write."""
+        if self.customer_subject:
+            return self.customer_subject
         return self.first_message.text if self.first_message else None
 
     def agent_card(self) -> dict[str, Any]:
@@ -186,9 +192,9 @@ class ContextPacket:
 
     def email_header(self) -> str:
         """A plain-text block summarising the conversation, for the top of an email."""
-        c = self.conversation
         lines = ["-- Your conversation so far " + "-" * 32]
-        lines.append(f"Subject: {c.subject or '(none)'} · status {c.status.value}")
+        if self.customer_subject:
+            lines.append(f"Subject: {self.customer_subject}")
         if self.first_message:
             f = self.first_message
             lines.append(f'Started on {f.channel}, {f.at:%d %b %Y %H:%M} UTC: "{f.text}"')
@@ -196,7 +202,8 @@ class ContextPacket:
             who = "You" if e.direction == Direction.IN.value else "Us"
             lines.append(f'{who} ({e.channel}, {e.at:%d %b %H:%M}): "{e.text}"')
         for p in self.promises:
-            lines.append(f'We said we would: "{p.text}"')
+            if p.direction == Direction.OUT.value:
+                lines.append(f'We said we would: "{p.text}"')
         lines.append("-" * 60)
         return "\n".join(lines)
 
@@ -244,7 +251,8 @@ def packet_step(
         customer = Customer(id=conversation.customer_id)
     events: list[Event] = yield ConversationEvents(conversation.id, PACKET_EVENTS)
     spoken = [e for e in events if e.kind in _SPOKEN and e.channel != HUB_CHANNEL]
-    first_in = next((e for e in spoken if e.direction is Direction.IN and e.text), None)
+    first_in = next((e for e in spoken if _own_words(e)), None)
+    subject_in = next((e for e in spoken if e.direction is Direction.IN and e.subject), None)
     latest = [Excerpt.of(e) for e in spoken[-LATEST:]]
     resolved = conversation.status is ConversationStatus.RESOLVED
     promises = [] if resolved else [Excerpt.of(e) for e in promises_of(events)]
@@ -267,7 +275,31 @@ def packet_step(
         from_channel=from_channel,
         to_channel=to_channel,
         built_at=now or utcnow(),
+        customer_subject=_own_subject(subject_in),
     )
+
+
+def _own_words(event: Event) -> bool:
+    """The customer's own words: a message they wrote, or a voicemail transcript (never
+    a call's status line such as "Incoming call")."""
+    if event.direction is not Direction.IN or not event.text:
+        return False
+    if event.kind is EventKind.MESSAGE:
+        return True
+    return (
+        event.kind is EventKind.VOICEMAIL
+        and bool(event.meta.get("transcript_of"))
+        and (event.text != "Voicemail transcription failed")
+    )
+
+
+def _own_subject(event: Event | None) -> str | None:
+    if event is None or not event.subject:
+        return None
+    subject = " ".join(event.subject.split())
+    while subject[:3].lower() in ("re:", "fw:") or subject[:4].lower() == "fwd:":
+        subject = subject.split(":", 1)[1].strip()
+    return subject or None
 
 
 async def build_packet(

@@ -3,10 +3,12 @@
 :class:`HandoffPolicy` is an :class:`~hub.pipeline.IngestPolicy`: it reads
 and decides, and the pipeline's unit of work stores what it decided.
 
-* ``resolve`` — a reply from an address the customer asked us to use ("text me
-  instead") links that address to them when it belongs to nobody yet (the
-  reply proves control of it; the request came from the customer). If it
-  belongs to someone else it only becomes a suggested link.
+* ``resolve`` — a confirming reply ("YES") from an address the customer asked us
+  to use ("text me instead") links that address to them when it belongs to
+  nobody yet (the reply proves control of it; the request came from the
+  customer). A reply that does not confirm (a mistyped number: "who is this?")
+  stays a stranger's, and a reply from an address someone else owns, only a
+  suggested link.
 * ``route`` — a message on channel B joins the customer's most recently active
   conversation if it was active within the window (default 7 days, open or
   not) on channel A, unless continuity is off for the channel / inbox
@@ -57,6 +59,38 @@ if TYPE_CHECKING:
 __all__ = ["HandoffPolicy", "handoff_event"]
 
 _CLAIM_CHANNELS_SIGNATURE = ("email",)
+UNCONFIRMED_SCORE = 0.3
+_YES = frozenset(
+    [
+        "yes",
+        "y",
+        "yeah",
+        "yep",
+        "yup",
+        "ya",
+        "ok",
+        "okay",
+        "sure",
+        "confirm",
+        "confirmed",
+        "si",
+        "oui",
+        "ja",
+        "sim",
+        "da",
+        "tak",
+    ]
+)
+
+
+def confirms(text: str | None) -> bool:
+    """Whether a reply to "text me" says yes (its first word: "YES", "ok", "sí"…).
+    Anything else ("wrong number, who is this?") confirms nothing."""
+    words = "".join(c if c.isalnum() else " " for c in (text or "").casefold()).split()
+    if not words:
+        return False
+    first = words[0].replace("í", "i")
+    return first in _YES and not any(w in ("not", "no", "wrong", "stop") for w in words[1:4])
 
 
 _VIA_TEXT = {
@@ -64,6 +98,7 @@ _VIA_TEXT = {
     "continuity": "wrote again within the continuity window",
     "thread": "replied to our message",
     "conversation_id": "continued from the conversation",
+    "earlier": "came back after the continuity window; the earlier conversation is linked",
 }
 """How the customer came over, in words for the card's text (``meta.via`` keeps the code)."""
 
@@ -129,7 +164,22 @@ class HandoffPolicy(IngestPolicy):
             return
         detail = f"replied on {message.channel} to the offer the customer asked for"
         owner = ctx.sender.customer
-        if owner is None:
+        if owner is None and not confirms(message.text):
+            # Perhaps a mistyped number: a stranger, until an agent says otherwise.
+            suggestion = yield from suggestion_step(
+                target.id,
+                message.identity,
+                score=UNCONFIRMED_SCORE,
+                evidence={
+                    "kind": "text_me_reply_unconfirmed",
+                    "detail": f"replied to the text the customer asked for without "
+                    f"confirming: {(message.text or '')[:120]!r}",
+                    "channel": message.channel,
+                },
+            )
+            if suggestion is not None:
+                ctx.suggestions.append(suggestion)
+        elif owner is None:
             ctx.customer_id = target.id
             ctx.link = message.identity
             ctx.extra_events.append(
@@ -174,7 +224,10 @@ class HandoffPolicy(IngestPolicy):
     # -- handoff card --------------------------------------------------------------------
     def extras(self, ctx: IngestContext) -> Step[None]:
         message, conv = ctx.message, ctx.conversation
-        if conv is None or message.direction is not Direction.IN:
+        if message.direction is not Direction.IN:
+            return
+        if conv is None:
+            yield from self._suggest_from(ctx)
             return
         previous = conv.customer_channel
         if (
@@ -197,6 +250,13 @@ class HandoffPolicy(IngestPolicy):
                     at=ctx.now,
                 )
             )
+        elif (
+            ctx.new_conversation
+            and ctx.head is not None
+            and ctx.head.id != conv.id
+            and self._rule_window(message) is not None
+        ):
+            yield from self._earlier_card(ctx, conv, ctx.head)
         yield from self._suggest_from(ctx)
         if ctx.new_customer and message.customer_name:
             made = yield from same_name_and_domain_step(
@@ -207,6 +267,34 @@ class HandoffPolicy(IngestPolicy):
                 channel=message.channel,
             )
             ctx.suggestions.extend(made)
+
+    def _earlier_card(
+        self, ctx: IngestContext, conv: Conversation, earlier: Conversation
+    ) -> Step[None]:
+        """A new conversation of a returning customer past the continuity window
+        starts with a card pointing at the earlier one: what was asked, what was
+        promised and not kept."""
+        packet = yield from packet_step(
+            earlier,
+            from_channel=earlier.customer_channel,
+            to_channel=ctx.message.channel,
+            now=ctx.now,
+        )
+        if packet.first_message is None and not packet.promises:
+            return
+        card = to_json(packet.agent_card())
+        card["earlier_conversation_id"] = earlier.id
+        event = handoff_event(
+            conv,
+            from_channel=earlier.customer_channel,
+            to_channel=ctx.message.channel,
+            via="earlier",
+            packet=card,
+            short=packet.short_text(),
+            at=ctx.now,
+        )
+        event.meta["earlier_conversation_id"] = earlier.id
+        ctx.extra_events.append(event)
 
     def _suggest_from(self, ctx: IngestContext) -> Step[None]:
         assert ctx.customer_id is not None

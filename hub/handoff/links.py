@@ -1,32 +1,37 @@
 """Continuation links: signed, expiring, single-use tokens that move a conversation.
 
 A link token (``Signer`` purpose ``handoff.link``) names one conversation, the
-customer it belongs to, the address it was sent to and a unique id. Opening
-``/c/<token>`` (:meth:`Links.open`) proves control of that address, so it is
-verified evidence: the address and the browser's new chat identity are linked
-to the customer, a ``handoff`` event is appended, and the browser gets a
-session (cookie ``omnihub_handoff``, purpose ``handoff.session``) scoped to that
-one conversation. Tampered, expired, reused and foreign tokens get a plain page
-that shows nothing; opening is rate-limited per client.
+customer it belongs to, the address it was sent to, the session that asked for
+it and a unique id. Opening ``/c/<token>`` (:meth:`Links.open`) proves control of
+that address; it links the address only when the session that asked opens it
+(else a suggestion, and nothing shown), or restores the conversation when the
+address is already the customer's own. The browser then gets a session (cookie
+``omnihub_handoff``, purpose ``handoff.session``) scoped to that one
+conversation. Tampered, expired, reused and foreign tokens get a plain page that
+shows nothing; opening is rate-limited per client.
 
-Actions that send links (:class:`Links`): ``text_me`` ("text me instead"),
-``email_transcript`` ("email me this conversation"), ``call_me`` ("call me
-back": a Twilio callback through ``pipeline.send`` on ``voice``) and
-``verify`` (a confirmation link to a claimed address).
+The actions that send links are in :mod:`.sending`.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import BadToken, ExpiredToken, InvalidInput, NotFound
+from hub.errors import BadToken, ExpiredToken, NotFound
 from hub.handoff.context import build_packet
 from hub.handoff.continuity import handoff_event
+from hub.handoff.sending import (
+    CHANNEL_OF_KIND,
+    LinkSenders,
+    ascii_text,
+    customer_text,
+)
 from hub.pipeline.types import HUB_CHANNEL
+from hub.ratelimit import SlidingWindow
 from hub.timeline.model import Direction, Event, EventKind, Identity, to_json, utcnow
 
 if TYPE_CHECKING:
@@ -36,12 +41,21 @@ if TYPE_CHECKING:
     from hub.signing import Signer
     from hub.timeline.model import Conversation
 
-__all__ = ["LINK_PURPOSE", "SESSION_PURPOSE", "LinkRefused", "Links", "Opened", "RateLimit"]
+__all__ = [
+    "LINK_PURPOSE",
+    "SESSION_PURPOSE",
+    "LinkRefused",
+    "Links",
+    "Opened",
+    "Withheld",
+    "ascii_text",
+    "customer_text",
+]
 
 LINK_PURPOSE = "handoff.link"
 SESSION_PURPOSE = "handoff.session"
-_CHANNEL_OF_KIND = {"email": "email", "phone": "sms"}
 VISIBLE_KINDS = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
+LINK_ELSEWHERE_SCORE = 0.7
 
 
 class LinkRefused(Exception):
@@ -53,35 +67,23 @@ class LinkRefused(Exception):
         self.reason = reason
 
 
-@dataclass
-class RateLimit:
-    """At most ``limit`` hits per ``seconds`` per key (a sliding window in memory)."""
-
-    limit: int
-    seconds: float
-    _hits: dict[str, list[float]] = field(default_factory=dict)
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._hits.get(key, ()) if now - t < self.seconds]
-        if len(self._hits) > 50_000:
-            self._hits.clear()
-        if len(recent) >= self.limit:
-            self._hits[key] = recent
-            return False
-        recent.append(now)
-        self._hits[key] = recent
-        return True
-
-
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """A link opened: the conversation, its customer and the browser's new session."""
+    """A link opened: the conversation, its customer and the browser's session
+    (``reused``: the browser's own chat identity, not a new one)."""
 
     conversation: Conversation
     customer_id: str
     visitor: Identity
     session: str
+    reused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """A link opened where it proves nothing: a suggestion for an agent, nothing shown."""
+
+    conversation_id: str
 
 
 def visible(event: Event) -> bool:
@@ -93,8 +95,8 @@ def visible(event: Event) -> bool:
     )
 
 
-class Links:
-    """Mint, send and open continuation links."""
+class Links(LinkSenders):
+    """Mint, send and open continuation links (the senders: :class:`.sending.LinkSenders`)."""
 
     def __init__(
         self,
@@ -110,11 +112,22 @@ class Links:
         self.signer = signer
         self.settings = settings
         self.public_url = public_url.rstrip("/")
-        self.rate = RateLimit(settings.link_rate_limit, settings.link_rate_seconds)
+        self.rate = SlidingWindow(settings.link_rate_limit, settings.link_rate_seconds)
 
     # -- minting -------------------------------------------------------------------
-    def mint(self, conversation: Conversation, sent_to: Identity, *, action: str) -> str:
-        """The URL of a new single-use link to ``conversation``, sent to ``sent_to``."""
+    def mint(
+        self,
+        conversation: Conversation,
+        sent_to: Identity,
+        *,
+        action: str,
+        requester: Identity | None = None,
+        channel: str | None = None,
+    ) -> str:
+        """The URL of a new single-use link to ``conversation``, sent to ``sent_to``.
+
+        ``requester`` is the session that asked for it (a widget visitor); opening
+        the link from that session proves one person at both ends."""
         token = self.signer.dumps(
             LINK_PURPOSE,
             {
@@ -122,90 +135,12 @@ class Links:
                 "u": conversation.customer_id,
                 "t": str(sent_to),
                 "a": action,
+                "r": str(requester) if requester else "",
                 "j": secrets.token_urlsafe(12),
+                **({"ch": channel} if channel else {}),
             },
         )
         return f"{self.public_url}/c/{token}"
-
-    # -- actions -------------------------------------------------------------------
-    async def text_me(self, conversation_id: str, phone: Identity, *, by: str) -> Event:
-        """ "Text me instead": an SMS to ``phone``; a reply from it continues the conversation."""
-        conv = await self.store.get_conversation(conversation_id)
-        url = self.mint(conv, phone, action="text_me")
-        packet = await build_packet(self.store, conv, to_channel="sms")
-        text = (
-            f"{self.settings.business_name}: {packet.short_text()} Let's continue by text: "
-            f"reply to this message, or pick up the chat at {url}"
-        )
-        await self.pipeline.expect_reply(
-            phone,
-            customer_id=conv.customer_id,
-            conversation_id=conv.id,
-            hours=self.settings.link_ttl_seconds / 3600,
-        )
-        return await self.pipeline.send(
-            conv.id, text=text, channel="sms", to=phone, author=by, meta={"handoff": "text_me"}
-        )
-
-    async def email_transcript(self, conversation_id: str, email: Identity, *, by: str) -> Event:
-        """ "Email me this conversation": the transcript and a link back into it."""
-        conv = await self.store.get_conversation(conversation_id)
-        packet = await build_packet(self.store, conv, to_channel="email")
-        url = self.mint(conv, email, action="email_transcript")
-        lines = [packet.email_header(), "", "Transcript:"]
-        async for event in self._visible(conv.id):
-            who = "You" if event.direction is Direction.IN else self.settings.business_name
-            lines.append(f"[{event.occurred_at:%d %b %H:%M}] {who} ({event.channel}): {event.text}")
-        lines += ["", f"Continue this conversation: {url}"]
-        subject = f"Your conversation with {self.settings.business_name}"
-        if conv.subject:
-            subject += f": {conv.subject}"
-        return await self.pipeline.send(
-            conv.id,
-            text="\n".join(lines),
-            subject=subject,
-            channel="email",
-            to=email,
-            author=by,
-            meta={"handoff": "email_transcript"},
-        )
-
-    async def call_me(self, conversation_id: str, phone: Identity, *, by: str) -> Event:
-        """ "Call me back": the agent is rung with a whisper of the context, then ``phone``."""
-        conv = await self.store.get_conversation(conversation_id)
-        packet = await build_packet(self.store, conv, to_channel="voice")
-        name = (packet.customer.name or "the customer").split()[0]
-        topic = packet.topic or "their conversation"
-        whisper = f"{name} asked to be called back about: {topic}"[:400]
-        return await self.pipeline.send(
-            conv.id,
-            text=whisper,
-            channel="voice",
-            to=phone,
-            author=by,
-            meta={"handoff": "call_me", "follow_up": True},
-        )
-
-    async def verify(self, conversation_id: str, claimed: Identity, *, by: str) -> Event:
-        """Send a confirmation link to a claimed address; opening it links the address."""
-        conv = await self.store.get_conversation(conversation_id)
-        channel = _CHANNEL_OF_KIND.get(claimed.kind)
-        if channel is None:
-            raise InvalidInput("to", f"cannot send a confirmation to {claimed.kind} addresses")
-        url = self.mint(conv, claimed, action="verify")
-        text = (
-            f"{self.settings.business_name}: open this link to confirm this address is yours "
-            f"and continue your conversation: {url}"
-        )
-        return await self.pipeline.send(
-            conv.id,
-            text=text,
-            subject="Confirm your address" if channel == "email" else None,
-            channel=channel,
-            to=claimed,
-            author=by,
-            meta={"handoff": "verify"},
-        )
 
     # -- opening -------------------------------------------------------------------
     def check(self, token: str, *, client: str) -> dict[str, Any]:
@@ -224,17 +159,38 @@ class Links:
         except BadToken:
             raise LinkRefused(400, "This link is not valid.") from None
 
-    async def open(self, token: str, *, client: str, visitor: Identity) -> Opened:
-        """Open a link from ``client`` as the browser identity ``visitor``.
+    async def open(
+        self,
+        token: str,
+        *,
+        client: str,
+        opener: Identity | None,
+        new_visitor: Callable[[], Identity],
+        payload: dict[str, Any] | None = None,
+    ) -> Opened | Withheld:
+        """Open a link from ``client``; ``opener`` is the browser's own chat identity
+        (from its visitor token), if it has one.
 
-        Raises :class:`LinkRefused` (429 rate-limited, 400 tampered, 410 expired or
-        used, 404 its conversation is gone) before anything is read or written.
+        * opened by the session that asked (``opener`` is the requester, or already
+          one of the link's customer's identities): the address is linked to the
+          customer — one person at both ends (an address another customer owns
+          merges them: their history is restored here);
+        * the address is already the customer's own: whoever controls it is the
+          customer, so the conversation is restored for a new browser identity
+          (``new_visitor()``);
+        * otherwise: a suggestion with its evidence for an agent, and nothing is
+          linked or shown (:class:`Withheld`).
+
+        ``payload`` is the token's, when :meth:`check` read it already. Raises
+        :class:`LinkRefused` (429 rate-limited, 400 tampered, 410 expired or used, 404
+        its conversation is gone) before anything is read or written.
         """
-        payload = self.check(token, client=client)
+        payload = payload if payload is not None else self.check(token, client=client)
         try:
             conv_id, customer_id = str(payload["c"]), str(payload["u"])
             sent_to = Identity.parse(str(payload["t"]))
-            jti = str(payload["j"])
+            requester = Identity.parse(str(payload["r"])) if payload.get("r") else None
+            action, jti = str(payload["a"]), str(payload["j"])
         except (KeyError, ValueError):
             raise LinkRefused(400, "This link is not valid.") from None
         try:
@@ -248,7 +204,30 @@ class Links:
         expires = utcnow() + timedelta(seconds=self.settings.link_ttl_seconds)
         if not await self.store.use_link_token(jti, expires_at=expires):
             raise LinkRefused(410, "This link was used already. Ask us for a new one.")
-        evidence = f"opened a link sent to {sent_to} for conversation {conv.id}"
+        same_session = opener is not None and (
+            opener == requester or await self._belongs(opener, owner.id)
+        )
+        address_owner = await self.identities.resolve(sent_to)
+        theirs = address_owner is not None and address_owner.id == owner.id
+        if not same_session and not theirs:
+            await self.identities.suggest(
+                owner.id,
+                sent_to,
+                score=LINK_ELSEWHERE_SCORE,
+                evidence={
+                    "kind": "link_opened_elsewhere",
+                    "detail": (
+                        f"a {action} link sent to {sent_to} was opened in a browser "
+                        "other than the session that asked for it"
+                    ),
+                    "channel": CHANNEL_OF_KIND.get(sent_to.kind, sent_to.kind),
+                },
+            )
+            return Withheld(conv.id)
+        visitor = opener if same_session and opener is not None else new_visitor()
+        evidence = f"opened a link sent to {sent_to} for conversation {conv.id} " + (
+            "in the session that asked for it" if same_session else "(their own address)"
+        )
         customer = await self.identities.link_verified(
             owner.id, sent_to, by="handoff:link", evidence=evidence
         )
@@ -256,7 +235,7 @@ class Links:
             customer.id, visitor, by="handoff:link", evidence=evidence
         )
         conv = await self.store.get_conversation(conv.id)
-        from_channel = _CHANNEL_OF_KIND.get(sent_to.kind, sent_to.kind)
+        from_channel = str(payload.get("ch") or CHANNEL_OF_KIND.get(sent_to.kind, sent_to.kind))
         packet = await build_packet(self.store, conv, from_channel=from_channel, to_channel="chat")
         card = handoff_event(
             conv,
@@ -270,7 +249,11 @@ class Links:
         session = self.signer.dumps(
             SESSION_PURPOSE, {"c": conv.id, "u": customer.id, "v": str(visitor)}
         )
-        return Opened(conv, customer.id, visitor, session)
+        return Opened(conv, customer.id, visitor, session, reused=visitor == opener)
+
+    async def _belongs(self, identity: Identity, customer_id: str) -> bool:
+        found = await self.identities.resolve(identity)
+        return found is not None and found.id == customer_id
 
     def session(self, token: str | None) -> dict[str, Any]:
         """The payload of a browser session; LinkRefused(401) if it proves nothing."""

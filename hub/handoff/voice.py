@@ -16,9 +16,20 @@ if TYPE_CHECKING:
     from hub.timeline.model import Identity
     from hub.timeline.store import TimelineStore
 
-__all__ = ["TimelineCallers", "agent_name"]
+__all__ = ["TimelineCallers", "agent_name", "display_name"]
 
 TAIL = " Connecting you now."
+
+
+async def display_name(store: TimelineStore, assignee: str | None) -> str | None:
+    """The first word of the assigned agent's display name ("Sam"), else a name made
+    from the assignee (:func:`agent_name`)."""
+    if assignee and "@" in assignee:
+        agent = await store.find_agent(assignee.split(":")[-1])
+        first = (agent.name if agent else "").split()
+        if first:
+            return first[0]
+    return agent_name(assignee)
 
 
 def agent_name(assignee: str | None) -> str | None:
@@ -57,7 +68,7 @@ class TimelineCallers:
         if from_channel is None or from_channel == "voice":
             return CallerInfo(known=True, name=name)
         packet.from_channel = from_channel
-        agent = agent_name(conv.assignee)
+        agent = await display_name(self.store, conv.assignee)
         if agent:
             return CallerInfo(known=True, name=name, context=packet.short_text(agent=agent))
         text = packet.short_text()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 
 from hub.connectors.base import InboundMessage, IngestResult
+from hub.payloads import check_storable, check_timestamp
 from hub.pipeline.base import PipelineBase
 from hub.pipeline.types import IngestContext, Step
 from hub.timeline.fold import CONVERSATIONAL
@@ -45,7 +46,11 @@ class Inbound(PipelineBase):
 
         Idempotent on ``(channel, external_id)``: the same message again
         returns the stored event with ``created=False``, and nothing is published.
+        Raises :class:`~hub.errors.InvalidInput` (``meta``, ``timestamp``) for data
+        a store could not keep or read back (see :mod:`hub.payloads`).
         """
+        check_storable(message.meta, "meta")
+        check_timestamp(message.occurred_at, "timestamp")
         outcome = await self.store.run(functools.partial(self.plan_ingest, message))
         assert outcome.event is not None
         if outcome.created:

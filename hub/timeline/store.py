@@ -53,6 +53,7 @@ from hub.timeline.model import (
     Priority,
     ReadMark,
 )
+from hub.timeline.quarantine import QuarantineRecords
 from hub.timeline.work import Outcome, PlanFactory, Read
 
 __all__ = [
@@ -194,7 +195,7 @@ class DeliveryUpdate:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class TimelineStore(HandoffRecords, Protocol):
+class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
     """The persistence port. See the module docstring for the rules.
 
     The handoff section (suggested links, used link tokens) is

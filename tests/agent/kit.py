@@ -26,7 +26,7 @@ from starlette.routing import Route
 from hub.agent.auth import create_agent
 from hub.app import Hub, build_app
 from hub.connectors.api import sign
-from hub.settings import AgentSettings, OutboxSettings, Settings
+from hub.settings import AgentSettings, OutboxSettings, SecuritySettings, Settings
 from hub.timeline.model import Agent, AgentRole
 from hub.timeline.store import TimelineStore
 from tests.servers import serve
@@ -125,6 +125,7 @@ def settings_for(
     *,
     connectors: dict[str, Any] | None = None,
     public_url: str = "http://127.0.0.1:8000",
+    security: dict[str, Any] | None = None,
     **agent: Any,
 ) -> Settings:
     return Settings(
@@ -138,6 +139,7 @@ def settings_for(
             **(connectors or {}),
         },
         agent=AgentSettings(**agent),
+        security=SecuritySettings(**(security or {})),
     )
 
 
@@ -148,6 +150,7 @@ async def hub_for_agents(
     *,
     connectors: dict[str, Any] | None = None,
     public_url: str = "http://127.0.0.1:8000",
+    security: dict[str, Any] | None = None,
     **agent: Any,
 ) -> AsyncIterator[Running]:
     """The app served on loopback with the ``api`` channel (plus ``connectors``)
@@ -161,7 +164,12 @@ async def hub_for_agents(
     receiver = Starlette(routes=[Route("/cb", callback, methods=["POST"])])
     async with serve(receiver) as cb_url:
         settings = settings_for(
-            tmp_path, f"{cb_url}/cb", connectors=connectors, public_url=public_url, **agent
+            tmp_path,
+            f"{cb_url}/cb",
+            connectors=connectors,
+            public_url=public_url,
+            security=security,
+            **agent,
         )
         app = build_app(settings, store=store)
         async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:

@@ -96,8 +96,8 @@ async def test_sign_in_without_csrf_token_is_refused(running: Running) -> None:
         assert (await client.get("/agent/")).status_code == 303
 
 
-async def test_repeated_failures_lock_the_account(running: Running) -> None:
-    agent = await running.agent("ana@example.com")
+async def test_repeated_failures_lock_that_client_out(running: Running) -> None:
+    await running.agent("ana@example.com")
     async with httpx.AsyncClient(base_url=running.url) as client:
         page = await client.get("/agent/login")
         token = csrf_of(page.text)
@@ -110,8 +110,6 @@ async def test_repeated_failures_lock_the_account(running: Running) -> None:
             answers.append(r.status_code)
         assert answers == [401, 401, 429, 429]  # the right password no longer opens it
         assert "locked" in r.text
-    stored = await running.hub.store.get_agent(agent.id)
-    assert stored.locked_until is not None
 
 
 async def test_state_changes_need_this_sessions_csrf_token(running: Running) -> None:

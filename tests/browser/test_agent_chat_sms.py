@@ -80,7 +80,7 @@ async def test_reply_by_sms_to_a_customer_who_chatted_and_watch_the_delivery_sta
     assert r.status_code == 202, r.text
     await site.rest.wait(lambda: len(site.rest.messages) == 1)
     assert site.rest.messages[0]["To"] == CUSTOMER
-    assert (await site.twilio.sms("SMin1", "This is my mobile")).status_code == 200
+    assert (await site.twilio.sms("SMin1", "Yes. This is my mobile")).status_code == 200
     store = site.running.hub.store
     chatter = await store.find_customer(Identity("chat", await visitor_of(page)))
     phone_owner = await store.find_customer(Identity("phone", CUSTOMER))

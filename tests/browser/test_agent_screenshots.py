@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hub.agent.visitors import friendly_name
 from hub.connectors.base import InboundMessage
 from hub.timeline.model import Identity, utcnow
 from tests.browser.test_agent_view import Site, agent_site, sign_in
@@ -28,6 +29,18 @@ if TYPE_CHECKING:
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
+CHROME = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+ANA_PAGE = {
+    "url": "https://shop.example.com/orders/4411",
+    "title": "Order #4411 · Acme Outdoor Gear",
+    "referrer": "https://mail.example.com/",
+    "lang": "pt-PT",
+    "tz": "Europe/Lisbon",
+    "user_agent": CHROME,
+}
 EMAIL_HTML = (
     "<p>Hello again,</p><p>I still haven't received order <b>#4411</b>. "
     "The tracking page says <i>label created</i> since Monday.</p><p>Ana</p>"
@@ -61,6 +74,7 @@ async def seed(site: Site) -> str:
             customer_name="Ana Lima",
             text="Hi! My order #4411 hasn't arrived yet, can you check?",
             occurred_at=start,
+            meta={"site": "default", "visitor": ANA_PAGE},
         )
     )
     conv = chat.event.conversation_id
@@ -106,7 +120,22 @@ async def test_cross_channel_customer_in_the_agent_view(
         **{"from": "email:bo@example.com"},
     )
     conv = await seed(site)
+    anonymous = await site.running.hub.pipeline.ingest(
+        InboundMessage(
+            channel="chat",
+            external_id="chat-anon-1",
+            identity=Identity("chat", "v_32e7443828ce49e9acd3bcc3"),
+            text="Do the tents come with a footprint?",
+            meta={
+                "site": "default",
+                "visitor": {**ANA_PAGE, "lang": "en-GB", "tz": "Europe/London"},
+            },
+        )
+    )
+    assert anonymous.created
     await sign_in(page, site)
+    visitor = friendly_name("v_32e7443828ce49e9acd3bcc3")
+    await expect(page.locator("#inbox-rows a.who", has_text=visitor)).to_be_visible()
     row = page.locator("#inbox-rows tr", has_text="Ana Lima")
     await expect(row.locator(".badge")).to_have_text(["Chat", "Email", "SMS"])
     await shoot(page, "agent-inbox.png", artifacts)
@@ -120,6 +149,10 @@ async def test_cross_channel_customer_in_the_agent_view(
     await expect(timeline.locator("li.ev.ch-sms", has_text="Any news?")).to_be_visible()
     await expect(timeline.locator(".handoff-card").first).to_be_visible()
     await expect(page.locator(".identities")).to_contain_text(CUSTOMER)
+    panel = page.locator("#visitor")
+    await expect(panel).to_contain_text("Order #4411 · Acme Outdoor Gear")
+    await expect(panel).to_contain_text("Chrome 131 on Mac OS X")
+    await expect(panel).to_contain_text("Europe/Lisbon")
 
     await page.get_by_label("Reply on").select_option("sms")
     await page.get_by_label("Canned response").select_option(label="Order status")

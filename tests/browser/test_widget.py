@@ -136,7 +136,7 @@ async def test_server_restart_loses_and_doubles_nothing(live: LiveHub, page: Pag
     await live.stop()
     await expect(page.get_by_role("status")).to_have_text("Reconnecting…")
     await say(page, "typed while the server was down")
-    await expect(page.get_by_text("Sending…")).to_be_visible()
+    await expect(page.get_by_text("Waiting for connection…")).to_be_visible()
     await live.start()
     await live.reply(visitor, "answered while the widget was reconnecting")
 
@@ -145,6 +145,7 @@ async def test_server_restart_loses_and_doubles_nothing(live: LiveHub, page: Pag
         "data-id", re.compile(r"^evt_")
     )
     await expect(page.get_by_text("Sending…")).to_have_count(0)
+    await expect(page.get_by_text("Waiting for connection…")).to_have_count(0)
     await expect(page.locator("li.msg")).to_have_count(3)
     stored = [e.text for e in await live.timeline(visitor) if e.kind.value == "message"]
     assert sorted(stored) == [  # each once; the reply was stored before the resend

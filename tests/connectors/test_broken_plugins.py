@@ -21,6 +21,7 @@ from hub.app import build_app
 from hub.connectors import Registry
 from hub.settings import Settings
 from hub.testing import serve
+from hub.tokens import issue_token
 
 ENTRY_POINTS = """\
 [omnihub.connectors]
@@ -123,6 +124,25 @@ async def test_the_hub_starts_without_the_broken_plugins(
     )
     app = build_app(settings, registry=Registry.discover())
     async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
-        health = (await client.get("/healthz")).json()
+        _, token = await issue_token(app.state.hub.store, "tests")
+        health = (await client.get("/healthz", headers={"Authorization": f"Bearer {token}"})).json()
     assert health["ok"] is True
     assert health["connectors"] == ["api", "chat", "fine"]
+
+
+def test_check_reports_each_disabled_connector_once(broken_plugins: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIHUB_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(broken_plugins), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    for name in ("kaput", "halfdone"):
+        assert len([line for line in out.splitlines() if name in line]) == 1, out

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +65,23 @@ class HubRig(BusWatch):
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]
         return items
+
+    async def open_link(
+        self,
+        path: str,
+        *,
+        visitor_token: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        """Open a continuation link as a browser does: the confirm page, then its form
+        (with the browser's widget visitor token when it has one)."""
+        client = client or self.client
+        asked = await client.get(path)
+        found = re.search(r'name="confirm" value="([^"]+)"', asked.text)
+        if found is None:
+            return asked
+        form = {"confirm": html.unescape(found.group(1)), "visitor": visitor_token or ""}
+        return await client.post(path, data=form, headers={"Origin": self.url})
 
     def local(self, public_url: str) -> str:
         """A URL the hub handed out (under the public URL) as a path on this server."""

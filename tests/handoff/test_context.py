@@ -46,7 +46,24 @@ async def test_the_packet_gathers_promises_and_drops_fulfilled_ones(store: Timel
     assert card["customer"]["name"] == "Ana García"
     assert card["conversations"][0]["status"] == "open"
     header = packet.email_header()
-    assert "Call the bank Monday" in header and "My refund for order 1234" in header
+    # The header goes to the customer: her words, never an agent's notes.
+    assert "My refund for order 1234" in header and "Call the bank Monday" not in header
+
+
+async def test_agents_subject_tags_and_notes_never_reach_customer_texts(
+    store: TimelineStore,
+) -> None:
+    pipeline = Pipeline(store, Bus())
+    conv_id = await conversation(store, "Where is my parcel?")
+    await pipeline.note(conv_id, "suspected fraud, do not ship", meta={"follow_up": True})
+    await store.update_conversation(
+        conv_id, ConversationUpdate(subject="suspected fraud, do not ship", tags=["fraud"])
+    )
+    packet = await build_packet(store, await store.get_conversation(conv_id))
+    assert packet.topic == "Where is my parcel?"
+    for text in (packet.short_text(), packet.short_text(agent="Sam"), packet.email_header()):
+        assert "fraud" not in text and "do not ship" not in text
+    assert packet.agent_card()["conversations"][0]["subject"] == "suspected fraud, do not ship"
 
 
 async def test_the_short_text_fits_160_and_holds_only_her_words(store: TimelineStore) -> None:

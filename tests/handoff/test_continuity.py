@@ -81,7 +81,15 @@ async def test_outside_the_window_a_new_conversation_opens(make: Make) -> None:
     old = await say(pipeline, "whatsapp", "w1", occurred_at=utcnow() - timedelta(hours=2))
     new = await say(pipeline, "sms", "s1")
     assert new.conversation_id != old.conversation_id
-    assert await kinds(pipeline.store, new.conversation_id) == [("sms", "message")]
+    # …starting with a card that points at the earlier one.
+    assert await kinds(pipeline.store, new.conversation_id) == [
+        ("hub", "handoff"),
+        ("sms", "message"),
+    ]
+    [card, _] = (await pipeline.store.events(conversation_id=new.conversation_id)).items
+    assert card.meta["via"] == "earlier"
+    assert card.meta["earlier_conversation_id"] == old.conversation_id
+    assert card.meta["card"]["conversations"][0]["id"] == old.conversation_id
 
 
 async def test_a_resolved_conversation_within_the_window_is_joined_and_reopened(

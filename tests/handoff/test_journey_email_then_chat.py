@@ -59,7 +59,7 @@ async def test_email_then_link_then_chat_in_the_widget(
         # She opens it: asked first, then the page restores the email thread.
         path = rig.local(url)
         assert (await rig.client.get(path)).status_code == 200
-        page = await rig.client.post(path)
+        page = await rig.open_link(path)
         assert page.status_code == 200
         assert "Order 1234 was due Monday" in page.text
         token = re.search(r'data-visitor-token="([^"]+)"', page.text)

@@ -105,8 +105,21 @@ async def test_messenger_customer_verifies_an_email_then_the_merge_is_undone(
         plain = confirmation.get_body(("plain",))
         assert plain is not None
         [url] = LINK.findall(plain.get_content())
-        opened = await rig.client.post(rig.local(url))
-        assert opened.status_code == 200
+        # Opened in a browser that is not the Messenger conversation's: it proves she
+        # controls the email, not that she is the Messenger user. Nothing is linked or
+        # shown; the agent gets the evidence.
+        opened = await rig.open_link(rig.local(url))
+        assert opened.status_code == 200 and "Thank you" in opened.text
+        assert "Invoice 77" not in opened.text and "omnihub_handoff" not in str(opened.headers)
+        assert await snapshot(rig, by_email.id) == email_before
+        assert (await rig.customer(ANA_EMAIL)).id == by_email.id
+        [pending] = (
+            await rig.api.get("/api/v1/suggestions", params={"customer_id": by_messenger.id})
+        ).json()["items"]
+        r = await rig.api.post(
+            f"/api/v1/suggestions/{pending['id']}/confirm", json={"reason": "she confirmed"}
+        )
+        assert r.status_code == 200, r.text
 
         # Linked and merged: one customer, both timelines.
         merged = await rig.customer(ANA_EMAIL)
@@ -115,7 +128,7 @@ async def test_messenger_customer_verifies_an_email_then_the_merge_is_undone(
         texts = [e["text"] for e in await rig.timeline(by_messenger.id)]
         assert "Invoice 77?" in texts and "Hi, it's Ana, my email is ana@example.com" in texts
         merge = [e for e in await rig.timeline(by_messenger.id) if e["kind"] == "merge"]
-        assert merge and merge[0]["meta"]["by"] == "handoff:link"
+        assert merge and merge[0]["meta"]["by"] == "token:agent"
         assert "verified email:ana@example.com" in merge[0]["meta"]["reason"]
 
         # Unmerge: both come back exactly.

@@ -25,7 +25,7 @@ SECRET_WORDS = "my refund for order 1234"
 
 @pytest.fixture
 async def rig(store: TimelineStore, tmp_path: Path) -> AsyncIterator[HubRig]:
-    async with running_hub(store, tmp_path, {}, link_rate_limit=8) as rig:
+    async with running_hub(store, tmp_path, {}, link_rate_limit=12) as rig:
         yield rig
 
 
@@ -60,11 +60,11 @@ async def test_an_opened_link_shows_the_conversation_once(rig: HubRig) -> None:
         asked = await rig.client.get(path)
         assert asked.status_code == 200 and 'method="post"' in asked.text
         assert SECRET_WORDS not in asked.text and COOKIE not in asked.headers.get("set-cookie", "")
-    r = await rig.client.post(path)
+    r = await rig.open_link(path)
     assert r.status_code == 200 and SECRET_WORDS in r.text
     assert r.cookies.get(COOKIE)
-    refused(await rig.client.post(path), 410)
-    assert "used already" in (await rig.client.post(path)).text
+    refused(await rig.open_link(path), 410)
+    assert "used already" in (await rig.open_link(path)).text
     refused(await rig.client.get("/c/forged-token"), 400)
 
 
@@ -74,13 +74,13 @@ async def test_a_tampered_link_is_refused_and_leaves_no_trace(rig: HubRig) -> No
     before = (await rig.hub.store.events(conversation_id=conv)).items
     token = path.removeprefix("/c/")
     flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
-    refused(await rig.client.post(f"/c/{flipped}"), 400)
-    refused(await rig.client.post("/c/" + "x" * 3000), 400)
-    refused(await rig.client.post("/c/not-a-token"), 400)
+    refused(await rig.open_link(f"/c/{flipped}"), 400)
+    refused(await rig.open_link("/c/" + "x" * 3000), 400)
+    refused(await rig.open_link("/c/not-a-token"), 400)
     assert (await rig.hub.store.events(conversation_id=conv)).items == before
     assert (await rig.customer(ANA)).identities == [ANA]
     # The genuine link still works: nothing was consumed.
-    assert (await rig.client.post(path)).status_code == 200
+    assert (await rig.open_link(path)).status_code == 200
 
 
 async def test_an_expired_link_is_refused(rig: HubRig) -> None:
@@ -93,7 +93,7 @@ async def test_an_expired_link_is_refused(rig: HubRig) -> None:
     old = URLSafeTimedSerializer(KEY, salt=f"omnihub.{LINK_PURPOSE}", signer=LongAgo).dumps(
         {"c": conv, "u": (await rig.customer(ANA)).id, "t": str(ANA), "a": "x", "j": "old"}
     )
-    r = await rig.client.post(f"/c/{old}")
+    r = await rig.open_link(f"/c/{old}")
     refused(r, 410)
     assert "expired" in r.text
 
@@ -102,9 +102,9 @@ async def test_tokens_for_other_purposes_open_nothing(rig: HubRig) -> None:
     conv = await conversation_of(rig, ANA, f"Where is {SECRET_WORDS}?", "m1")
     customer = await rig.customer(ANA)
     session = rig.handoff.signer.dumps(SESSION_PURPOSE, {"c": conv, "u": customer.id, "v": "x"})
-    refused(await rig.client.post(f"/c/{session}"), 400)
+    refused(await rig.open_link(f"/c/{session}"), 400)
     visitor = rig.handoff.signer.dumps("chat.visitor", {"v": "v_1", "s": "default"})
-    refused(await rig.client.post(f"/c/{visitor}"), 400)
+    refused(await rig.open_link(f"/c/{visitor}"), 400)
 
 
 async def test_a_link_naming_someone_elses_conversation_is_refused(rig: HubRig) -> None:
@@ -114,7 +114,7 @@ async def test_a_link_naming_someone_elses_conversation_is_refused(rig: HubRig) 
     forged = rig.handoff.signer.dumps(
         LINK_PURPOSE, {"c": anas, "u": ben.id, "t": str(BEN), "a": "x", "j": "j1"}
     )
-    refused(await rig.client.post(f"/c/{forged}"), 400)
+    refused(await rig.open_link(f"/c/{forged}"), 400)
     assert bens != anas
     assert (await rig.customer(BEN)).id != (await rig.customer(ANA)).id
 
@@ -122,7 +122,7 @@ async def test_a_link_naming_someone_elses_conversation_is_refused(rig: HubRig) 
 async def test_a_session_reads_only_its_own_conversation(rig: HubRig) -> None:
     anas = await conversation_of(rig, ANA, f"Where is {SECRET_WORDS}?", "m1")
     bens = await conversation_of(rig, BEN, "Ben's private question", "m2")
-    opened = await rig.client.post(await link(rig, anas))
+    opened = await rig.open_link(await link(rig, anas))
     session = opened.cookies[COOKIE]
     headers = {"Cookie": f"{COOKIE}={session}"}
     own = await rig.client.get("/handoff/session", headers=headers)
@@ -138,9 +138,9 @@ async def test_a_session_reads_only_its_own_conversation(rig: HubRig) -> None:
 
 async def test_opening_links_is_rate_limited(rig: HubRig) -> None:
     conv = await conversation_of(rig, ANA, f"Where is {SECRET_WORDS}?", "m1")
-    for _ in range(8):
-        await rig.client.post("/c/garbage")
+    for _ in range(12):
+        await rig.open_link("/c/garbage")
     path = await link(rig, conv)
-    r = await rig.client.post(path)
+    r = await rig.open_link(path)
     refused(r, 429)
     assert "Too many" in r.text

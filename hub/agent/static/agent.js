@@ -34,6 +34,15 @@
     return t.content;
   }
 
+  // -- texts: translated by the server (hub.agent.i18n), in data-strings on <body> ------
+  let STRINGS = {};
+  try {
+    STRINGS = JSON.parse(document.body.dataset.strings || "{}");
+  } catch (e) {}
+  function tr(key, vars) {
+    return (STRINGS[key] || key).replace(/%\((\w+)\)s/g, (_, k) => (vars && vars[k] != null ? String(vars[k]) : ""));
+  }
+
   // -- live socket ---------------------------------------------------------------
   const handlers = [];
   const status = document.getElementById("live-status");
@@ -48,7 +57,7 @@
   function setLive(state) {
     if (!status) return;
     status.dataset.state = state;
-    status.textContent = state;
+    status.textContent = tr(state);
   }
 
   function connect() {
@@ -96,7 +105,7 @@
       rows.innerHTML = html;
       const unread = rows.querySelectorAll("tr.unread").length;
       total.textContent = unread ? String(unread) : "";
-      document.title = (unread ? "(" + unread + ") " : "") + "Inbox · Omnihub";
+      document.title = (unread ? "(" + unread + ") " : "") + tr("inbox") + " · Omnihub";
       rows.dispatchEvent(new CustomEvent("inbox:refreshed"));
     }
     handlers.push(function (msg) {
@@ -207,7 +216,7 @@
       if (!(d instanceof HTMLDetailsElement) || !d.open || d.dataset.loaded) return;
       d.dataset.loaded = "1";
       const r = await fetch(d.dataset.src, { credentials: "same-origin" });
-      d.querySelector("pre").textContent = r.ok ? await r.text() : "Could not load the quoted text.";
+      d.querySelector("pre").textContent = r.ok ? await r.text() : tr("quotedFailed");
     }, true);
 
     composer(convId, showEvent);
@@ -280,13 +289,13 @@
         const needs = opt.dataset.needs;
         if (opt.value === "sms") {
           const s = smsSegments(text.value);
-          parts.push(`SMS: ${s.units} characters, ${s.segments} segment${s.segments === 1 ? "" : "s"} (${s.encoding})`);
+          parts.push(tr(s.segments === 1 ? "smsOne" : "smsMany", s));
         } else if (limit) {
-          parts.push(`${label}: ${text.value.length} / ${limit} characters`);
+          parts.push(tr("count", { label: label, n: text.value.length, limit: limit }));
         }
-        if (limit && text.value.length > limit) { parts.push(`too long for ${label}`); blocked = true; }
+        if (limit && text.value.length > limit) { parts.push(tr("tooLong", { label: label })); blocked = true; }
         if (needs) {
-          parts.push(`The ${label} reply window closed${opt.dataset.closes ? " at " + opt.dataset.closes : ""}: a ${needs} is needed to reply`);
+          parts.push(tr(opt.dataset.closes ? "windowClosedAt" : "windowClosed", { label: label, at: opt.dataset.closes, needs: needs }));
         }
         escape.hidden = !needs;
         escape.querySelectorAll("[data-for]").forEach((el) => {
@@ -297,7 +306,7 @@
       }
       constraints.textContent = parts.join(" · ");
       const missing = form.elements.canned.value ? remaining() : [];
-      placeholders.textContent = missing.length ? "Fill in before sending: " + missing.join(", ") : "";
+      placeholders.textContent = missing.length ? tr("fillIn", { fields: missing.join(", ") }) : "";
       if (sendAllowed) send.disabled = blocked || missing.length > 0;
     }
 
@@ -326,7 +335,7 @@
       let answer = {};
       try { answer = await r.json(); } catch (e) { /* not JSON */ }
       if (!r.ok) {
-        error.textContent = answer.error || "Could not send (" + r.status + ")";
+        error.textContent = answer.error || tr("sendFailed", { status: r.status });
         error.hidden = false;
         return;
       }

@@ -32,18 +32,19 @@ from hub.connectors.base import (
 from hub.connectors.chat import files
 from hub.connectors.chat.protocol import CHANNEL, IdentifyFrame, dumps, event_frame, visible
 from hub.connectors.chat.session import POLICY, Session
-from hub.connectors.chat.settings import ChatSettings, SiteSettings
+from hub.connectors.chat.settings import ChatSettings, SiteSettings, served_hosts
 from hub.connectors.chat.visitors import (
     CHAT_KIND,
     USER_KIND,
     RateLimiter,
     Visitor,
+    email_subject,
     issue_visitor,
     user_hash_ok,
 )
 from hub.errors import ConfigError, InvalidIdentity
 from hub.signing import Signer
-from hub.timeline.model import Attachment, Customer, DeliveryStatus, Event, Identity
+from hub.timeline.model import Attachment, Customer, DeliveryStatus, Event, EventKind, Identity
 from hub.timeline.model import normalise_identity as normalise
 from hub.timeline.store import encode_cursor
 
@@ -124,11 +125,26 @@ class ChatConnector(Connector):
         if site is None:
             await websocket.close(POLICY, "unknown site")
             return
-        if not site.allows(websocket.headers.get("origin")):
-            self.context.logger.info("chat: origin refused", extra={"site": name})
+        origin = websocket.headers.get("origin")
+        if not site.allows(origin, served_hosts(websocket.headers)):
+            self._refused(name, origin)
             await websocket.close(POLICY, "origin not allowed")
             return
         await Session(self, websocket, name, site).run()
+
+    def _refused(self, site: str, origin: str | None) -> None:
+        hint = (
+            "set OMNIHUB_PUBLIC_URL to the hub's address"
+            if site == "default" and not self.config.sites
+            else f"add it to [connectors.chat.sites.{site}] origins"
+        )
+        self.context.logger.warning(
+            "chat: origin %s refused for site %s (%s)",
+            origin or "(none)",
+            site,
+            hint,
+            extra={"site": site, "origin": origin},
+        )
 
     def register(self, session: Session, customer_id: str | None) -> None:
         """File ``session`` under ``customer_id`` for live events."""
@@ -276,7 +292,37 @@ class ChatConnector(Connector):
             name=frame.name,
             attributes=attributes,
         )
+        if email and frame.user_id:
+            customer = await self._identify_email(visitor, verified, frame, email, secret)
         return visitor, customer
+
+    async def _identify_email(
+        self, visitor: Visitor, verified: Identity, frame: IdentifyFrame, email: str, secret: Any
+    ) -> Customer:
+        """A signed-in user's email: linked when the site signed it too (``email_hash``
+        of ``"<user_id>|<email>"``), else only a suggestion for an agent."""
+        assert self.linker is not None
+        assert frame.user_id is not None
+        subject = email_subject(frame.user_id, email)
+        if frame.email_hash and user_hash_ok(secret.get_secret_value(), subject, frame.email_hash):
+            return await self.linker(
+                normalise("email", email),
+                verified,
+                by=f"chat widget identify (site {visitor.site}, email_hash verified)",
+            )
+        await self.ingest(
+            InboundMessage(
+                channel=CHANNEL,
+                external_id=f"{visitor.id}:identify:{email}",
+                identity=visitor.identity,
+                kind=EventKind.STATUS,
+                text=f"Signed in on the site with the email {email} (not signed by the site)",
+                meta={"claimed_email": email, "verified": False, "site": visitor.site},
+            )
+        )
+        customer = await self.timeline.find_customer(visitor.identity)
+        assert customer is not None
+        return customer
 
     async def send(self, message: OutboundMessage) -> SendResult:
         live = bool(self.by_customer.get(message.customer_id))

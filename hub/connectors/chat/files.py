@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from hub.connectors.chat.protocol import FrameError
+from hub.connectors.chat.settings import served_hosts
 from hub.connectors.chat.visitors import Visitor, read_visitor
 from hub.errors import BadToken, NotFound
 from hub.signing import Signer
@@ -89,7 +90,10 @@ def file_url(signer: Signer, attachment: Attachment) -> str:
 def _cors(connector: ChatConnector, request: Request, site: str) -> dict[str, str] | None:
     origin = request.headers.get("origin")
     settings = connector.site(site)
-    if settings is None or (origin is not None and not settings.allows(origin)):
+    allowed = origin is None or (
+        settings is not None and settings.allows(origin, served_hosts(request.headers))
+    )
+    if settings is None or not allowed:
         return None
     if origin is None:
         return {}

@@ -7,10 +7,11 @@ site does not allow is closed with 1008, a frame over ``max_frame_bytes`` with
 
 Client → server::
 
-    hello          {token?, cursor?}                first frame; token/cursor from localStorage
+    hello          {token?, cursor?, page?}         first frame; token/cursor from localStorage;
+                                                    page: {url, title, referrer, lang, tz}
     message        {id, text?, attachments?: [ref]} id: client-generated, makes resends idempotent
     typing         {typing: bool}
-    identify       {user_id?, email?, name?, user_hash}
+    identify       {user_id?, email?, name?, user_hash, email_hash?}
     offline_email  {id, email}                      stored as an unverified claim
     history        {before: older}                  an older page
     ping           {}
@@ -37,10 +38,23 @@ messages on every channel (``channel`` names it), never internal events.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
+from hub.payloads import parse_json
 from hub.timeline.model import Direction, Event, EventKind
 
 __all__ = [
@@ -51,6 +65,7 @@ __all__ = [
     "IdentifyFrame",
     "MessageFrame",
     "OfflineEmailFrame",
+    "PageInfo",
     "PingFrame",
     "TypingFrame",
     "event_frame",
@@ -65,10 +80,72 @@ class _Frame(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def _web_url(value: str | None) -> str | None:
+    """An ``http(s)`` URL without its query and fragment (they may carry secrets)."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+_LANG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+_LIMITS = {"url": 2000, "title": 300, "referrer": 2000, "lang": 35, "tz": 64}
+
+
+def _zone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return value
+
+
+class PageInfo(_Frame):
+    """Where the visitor is, as their browser reports it (shown to agents as text).
+
+    Unverifiable and never evidence of anything: context for the agent only. A
+    field the hub cannot use (not a string, too long, not an ``http(s)`` URL,
+    not a language tag or an IANA time zone) is dropped, never the whole report.
+    """
+
+    url: str | None = None
+    title: str | None = None
+    referrer: str | None = None
+    lang: str | None = None
+    tz: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _usable(cls, value: Any, info: ValidationInfo) -> str | None:
+        name = info.field_name or ""
+        if not isinstance(value, str) or not value or len(value) > _LIMITS[name]:
+            return None
+        if name in ("url", "referrer"):
+            return _web_url(value)
+        if name == "lang":
+            return value if _LANG.fullmatch(value) else None
+        if name == "tz":
+            return _zone(value)
+        return value
+
+
 class HelloFrame(_Frame):
     type: Literal["hello"]
     token: str | None = Field(None, max_length=1000)
     cursor: str | None = Field(None, max_length=200)
+    page: PageInfo | None = None
+
+    @field_validator("page", mode="wrap")
+    @classmethod
+    def _lenient(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> PageInfo | None:
+        """A page report the server cannot use is dropped; the visitor still chats."""
+        try:
+            page: PageInfo | None = handler(value)
+        except ValidationError:
+            return None
+        return page
 
 
 class MessageFrame(_Frame):
@@ -89,6 +166,7 @@ class IdentifyFrame(_Frame):
     email: str | None = Field(None, max_length=320)
     name: str | None = Field(None, max_length=200)
     user_hash: str = Field(min_length=1, max_length=200)
+    email_hash: str | None = Field(None, min_length=1, max_length=200)
 
 
 class OfflineEmailFrame(_Frame):
@@ -132,7 +210,7 @@ class FrameError(ValueError):
 def parse_frame(text: str) -> ClientFrame:
     """Parse one client frame; raise :class:`FrameError` (``bad_json`` / ``bad_frame``)."""
     try:
-        raw = json.loads(text)
+        raw = parse_json(text, field="frame")
     except ValueError:
         raise FrameError("bad_json", "frame is not valid JSON") from None
     if not isinstance(raw, dict):
@@ -163,6 +241,13 @@ def _display_author(event: Event) -> str | None:
     return event.author
 
 
+def _shown_text(event: Event) -> str | None:
+    """``meta.notice`` stands in for a message meant for its recipient only (one that
+    carries a continuation link to an address, shown as "We sent you a link.")."""
+    notice = event.meta.get("notice")
+    return notice if isinstance(notice, str) else event.text
+
+
 def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     """The visitor's view of ``event``; ``file_url(attachment) -> str`` links files."""
     out: dict[str, Any] = {
@@ -171,7 +256,7 @@ def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
         "channel": event.channel,
         "direction": event.direction.value,
         "author": _display_author(event),
-        "text": event.text,
+        "text": _shown_text(event),
         "at": event.occurred_at.isoformat(),
         "attachments": [
             {

@@ -60,6 +60,7 @@ class Session:
         self.config = connector.config
         self.visitor: Visitor | None = None
         self.customer_id: str | None = None
+        self.context: dict[str, str] = {}
         self.cursor_seq = 0
         self.typing = False
         self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(self.config.session_queue)
@@ -161,6 +162,7 @@ class Session:
         self.visitor = read_visitor(signer, self.site, hello.token, max_age) or issue_visitor(
             signer, self.site
         )
+        self.context = self._context(hello)
         customer = await self.connector.timeline.find_customer(self.visitor.identity)
         self.connector.register(self, customer.id if customer else None)
         await self._welcome(customer)
@@ -170,6 +172,14 @@ class Session:
             await self._catch_up(hello.cursor)
         else:
             await self._latest()
+
+    def _context(self, hello: HelloFrame) -> dict[str, str]:
+        """What agents see about this visitor: the page (from ``hello``) and the browser."""
+        found = hello.page.model_dump(exclude_none=True) if hello.page else {}
+        agent = self.ws.headers.get("user-agent")
+        if agent:
+            found["user_agent"] = agent[:500]
+        return found
 
     async def _welcome(self, customer: Any) -> None:
         assert self.visitor is not None
@@ -289,7 +299,7 @@ class Session:
                 identity=self.visitor.identity,
                 text=text or None,
                 attachments=attachments,
-                meta={"site": self.site},
+                meta={"site": self.site, **({"visitor": self.context} if self.context else {})},
             )
         )
         self._typing(False)

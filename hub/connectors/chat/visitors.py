@@ -23,6 +23,7 @@ __all__ = [
     "USER_KIND",
     "RateLimiter",
     "Visitor",
+    "email_subject",
     "issue_visitor",
     "read_visitor",
     "user_hash",
@@ -70,6 +71,12 @@ def read_visitor(signer: Signer, site: str, token: str | None, max_age: float) -
 def user_hash(secret: str, subject: str) -> str:
     """What the host site's server computes: hex HMAC-SHA256 of the user id (or email)."""
     return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()
+
+
+def email_subject(user_id: str, email: str) -> str:
+    """What the host site signs to vouch for a signed-in user's email (``email_hash``):
+    ``"<user_id>|<email>"``, the email lower-cased."""
+    return f"{user_id}|{email.lower()}"
 
 
 def user_hash_ok(secret: str, subject: str, given: str) -> bool:

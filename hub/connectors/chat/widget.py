@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from hub.connectors.chat.settings import is_loopback
+
 __all__ = ["WIDGET_FILE", "routes", "widget_path"]
 
 WIDGET_FILE = "omnihub-widget.js"
@@ -84,7 +86,8 @@ _DEMO = """<!doctype html>
 <header><h1>Acme Outdoor Gear</h1><p>A sample site with the Omnihub chat widget.</p></header>
 <main>
 <p>The chat button in the corner is the widget. Send a message, then answer it
-from the agent side (<code>POST /api/v1/conversations/&lt;id&gt;/reply</code>).</p>
+from the <a href="/agent/">agent view</a> (or
+<code>POST /api/v1/conversations/&lt;id&gt;/reply</code>).</p>
 {note}
 <h2>Embed it on your site</h2>
 <pre><code>{snippet}</code></pre>
@@ -98,10 +101,22 @@ with <code>user_hash</code> = HMAC-SHA256 of the user id under the site's
 """
 
 
+def _served_at(request: Request, public_url: str) -> str:
+    """Where the snippet should point: ``public_url``, unless it is still a development
+    (loopback) address, then the address this page was actually opened at (a proxy's
+    ``X-Forwarded-Host`` if there is one)."""
+    if not is_loopback(public_url):
+        return public_url
+    forwarded = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    if forwarded:  # behind a proxy: the name the browser used
+        return f"{request.url.scheme}://{forwarded}"
+    return str(request.base_url).rstrip("/")
+
+
 async def demo(request: Request) -> HTMLResponse:
     """A sample page with the widget embedded and the snippet to copy."""
     hub = request.app.state.hub
-    public = hub.settings.public_url
+    public = _served_at(request, hub.settings.public_url)
     snippet = (
         f'<script src="{public}/widget.js" data-site="default"\n'
         f'        data-title="Chat with us" data-color="#2f6fed" async></script>'

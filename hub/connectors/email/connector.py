@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from typing import Any, ClassVar
 
 from hub.connectors.base import (
@@ -16,14 +17,27 @@ from hub.connectors.base import (
 )
 from hub.connectors.email.body import html_to_text, sanitise_html
 from hub.connectors.email.imap import FetchedMail, MailboxWatcher
-from hub.connectors.email.inbound import CHANNEL, convert
+from hub.connectors.email.inbound import (
+    CHANNEL,
+    Unreadable,
+    convert,
+    fetched_from,
+    quarantine_event,
+    source_of,
+    summary_of,
+)
 from hub.connectors.email.settings import EmailSettings
 from hub.connectors.email.smtp import OutgoingFile, OutgoingMail, build_mail, deliver
 from hub.connectors.email.threading import ReplyTokens, reply_subject
 from hub.errors import NotFound, PermanentError
 from hub.timeline.model import DeliveryStatus, Event
+from hub.timeline.quarantine import QuarantinedMessage, printable
 
-__all__ = ["EmailConnector"]
+__all__ = ["INGEST_ATTEMPTS", "EmailConnector"]
+
+INGEST_ATTEMPTS = 3
+"""Failed ingests of one message (not a data error) before it is quarantined."""
+_DATA_ERRORS = (Unreadable, UnicodeError, ValueError, TypeError, RecursionError)
 
 
 class EmailConnector(Connector):
@@ -68,6 +82,7 @@ class EmailConnector(Connector):
         ]
         self._tasks: list[asyncio.Task[None]] = []
         self._states: dict[str, dict[str, Any]] = {}
+        self._failures: dict[tuple[str, str, int, int], int] = {}
 
     async def start(self) -> None:
         """Start one watcher task per (account, mailbox)."""
@@ -89,7 +104,62 @@ class EmailConnector(Connector):
 
     # -- inbound -----------------------------------------------------------
     async def handle(self, fetched: FetchedMail) -> Event | None:
-        """Ingest one fetched message; returns its event once committed (``None``: skipped)."""
+        """Ingest one fetched message; returns its event once committed (``None``: skipped
+        or quarantined).
+
+        A message that cannot be read, or whose ingest fails with a data error
+        (bytes no store can encode, a value it refuses), is quarantined at once; any
+        other failure is raised (the watcher reconnects and fetches it again) until
+        the same message has failed ``INGEST_ATTEMPTS`` times, then it is quarantined
+        too. Either way the mailbox moves on.
+        """
+        key = (fetched.account, fetched.mailbox, fetched.uidvalidity, fetched.uid)
+        try:
+            event = await self._ingest(fetched)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures = self._failures.pop(key, 0) + 1
+            if not isinstance(exc, _DATA_ERRORS) and failures < INGEST_ATTEMPTS:
+                self._failures[key] = failures
+                raise
+            reason = str(exc) if isinstance(exc, Unreadable) else f"{type(exc).__name__}: {exc}"
+            await self._quarantine(fetched, reason, failures)
+            return None
+        self._failures.pop(key, None)
+        return event
+
+    async def retry_quarantined(self, record: QuarantinedMessage, raw: bytes) -> Event | None:
+        """Ingest a quarantined message again, as it was fetched; raises if it still fails."""
+        return await self._ingest(fetched_from(record.source, raw))
+
+    async def _quarantine(self, fetched: FetchedMail, reason: str, attempts: int) -> None:
+        reason = printable(reason, 300)
+        context = self.context
+        if context.quarantine is None:
+            await context.ingest(await quarantine_event(fetched, context, reason))
+            return
+        record = QuarantinedMessage(
+            channel=CHANNEL,
+            key="sha256-" + hashlib.sha256(fetched.raw).hexdigest(),
+            reason=reason,
+            raw_blob=await context.blobs.put(fetched.raw),
+            size=len(fetched.raw),
+            source=source_of(fetched),
+            summary=summary_of(fetched.raw) or None,
+            attempts=attempts,
+        )
+        stored, _ = await context.quarantine(record)
+        context.logger.warning(
+            "email %s:%s uid %s quarantined as %s: %s",
+            fetched.account,
+            fetched.mailbox,
+            fetched.uid,
+            stored.id,
+            reason,
+        )
+
+    async def _ingest(self, fetched: FetchedMail) -> Event | None:
         converted = await convert(fetched, self.config, self.tokens, self.context)
         if converted is None:
             return None

@@ -16,13 +16,23 @@ from typing import Any
 
 from hub.connectors.base import ConnectorContext, InboundMessage
 from hub.connectors.email.imap import FetchedMail
-from hub.connectors.email.parse import ParsedMail, parse_mail
+from hub.connectors.email.parse import ParsedMail, header_text, parse_headers, parse_mail
 from hub.connectors.email.settings import EmailSettings
 from hub.connectors.email.threading import ReplyTokens
 from hub.errors import InvalidIdentity
 from hub.timeline.model import Attachment, Identity, normalise_identity
+from hub.timeline.quarantine import printable
 
-__all__ = ["CHANNEL", "Converted", "convert"]
+__all__ = [
+    "CHANNEL",
+    "Converted",
+    "Unreadable",
+    "convert",
+    "fetched_from",
+    "quarantine_event",
+    "source_of",
+    "summary_of",
+]
 
 CHANNEL = "email"
 QUARANTINE_KIND = "quarantine"
@@ -46,10 +56,44 @@ def _imap_meta(fetched: FetchedMail) -> dict[str, Any]:
     }
 
 
-async def quarantine(
+class Unreadable(ValueError):
+    """The message cannot become an event (no sender, or the parser failed on it)."""
+
+
+def source_of(fetched: FetchedMail) -> dict[str, Any]:
+    """Where a quarantined message came from (enough to re-read it as fetched)."""
+    return {**_imap_meta(fetched), "too_large": fetched.too_large}
+
+
+def fetched_from(source: dict[str, Any], raw: bytes) -> FetchedMail:
+    """The :class:`FetchedMail` a quarantined message was, from its ``source``."""
+    return FetchedMail(
+        account=str(source.get("account", "")),
+        mailbox=str(source.get("mailbox", "INBOX")),
+        uidvalidity=int(source.get("uidvalidity", 0)),
+        uid=int(source.get("uid", 0)),
+        raw=raw,
+        size=int(source.get("size", len(raw))),
+        too_large=bool(source.get("too_large", False)),
+    )
+
+
+def summary_of(raw: bytes) -> str:
+    """Sender and subject, as far as they can be read, for the agent's quarantine list."""
+    try:
+        headers = parse_headers(raw[:65536])
+        sender = header_text(str(headers.get("From", "") or ""), headers)
+        subject = header_text(str(headers.get("Subject", "") or ""), headers)
+    except Exception:  # the summary is a courtesy: an unreadable header gives none
+        return ""
+    return printable(f"From: {sender} · Subject: {subject}", 300)
+
+
+async def quarantine_event(
     fetched: FetchedMail, context: ConnectorContext, reason: str
 ) -> InboundMessage:
-    """An event that keeps the raw bytes of a message we cannot file under a sender."""
+    """Without a quarantine store: an event that keeps the raw bytes of a message
+    we cannot ingest, under a per-account pseudo-customer."""
     raw_blob = await context.blobs.put(fetched.raw)
     digest = hashlib.sha256(fetched.raw).hexdigest()
     return InboundMessage(
@@ -66,7 +110,10 @@ async def quarantine(
 async def convert(
     fetched: FetchedMail, settings: EmailSettings, tokens: ReplyTokens, context: ConnectorContext
 ) -> Converted | None:
-    """The envelope for ``fetched``; ``None`` for an echo of our own outbound mail."""
+    """The envelope for ``fetched``; ``None`` for an echo of our own outbound mail.
+
+    Raises :class:`Unreadable` for a message that can never be ingested as it is.
+    """
     try:
         parsed = parse_mail(
             fetched.raw,
@@ -76,10 +123,9 @@ async def convert(
         )
         identity = normalise_identity("email", parsed.from_address)
     except (ValueError, InvalidIdentity) as exc:
-        return Converted(await quarantine(fetched, context, str(exc)[:300]), None)
-    except Exception as exc:  # the parser itself failed: quarantine, keep the loop going
-        reason = f"{type(exc).__name__}: {exc}"[:300]
-        return Converted(await quarantine(fetched, context, reason), None)
+        raise Unreadable(str(exc)[:300]) from exc
+    except Exception as exc:  # the parser itself failed on these bytes
+        raise Unreadable(f"{type(exc).__name__}: {exc}"[:300]) from exc
     if tokens.is_ours(parsed.message_id):
         return None
 

@@ -7,6 +7,7 @@ connector quarantines it with its raw bytes).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+
+import charset_normalizer
 
 from hub.connectors.email.body import (
     decode_payload,
@@ -27,13 +30,23 @@ from hub.connectors.email.body import (
     strip_reply,
 )
 
-__all__ = ["MailPart", "ParsedMail", "Unparseable", "classify", "parse_headers", "parse_mail"]
+__all__ = [
+    "MailPart",
+    "ParsedMail",
+    "Unparseable",
+    "classify",
+    "clean_text",
+    "header_text",
+    "parse_headers",
+    "parse_mail",
+]
 
 _MSGID = re.compile(r"<[^<>\s]{1,900}>")
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _MAX_REFS = 50
 _MAX_TEXT = 200_000
 _DECODED = {"subject"}
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 class Unparseable(ValueError):
@@ -75,12 +88,56 @@ class ParsedMail:
     defects: int = 0
 
 
+def _declared_charsets(msg: Message) -> list[str]:
+    found: list[str] = []
+    for part in msg.walk():
+        try:
+            charset = part.get_content_charset()
+        except (ValueError, LookupError):
+            continue
+        if charset and charset not in ("us-ascii", "utf-8", "utf8") and charset not in found:
+            found.append(charset)
+    return found
+
+
+def header_text(value: str, msg: Message | None = None) -> str:
+    """A header value as read by the parser, with raw 8-bit bytes decoded.
+
+    The parser keeps bytes it cannot read as ASCII as lone surrogates, which no
+    store can encode. They are UTF-8 (RFC 6532) if they decode as such, else in
+    a charset the message declares for its text, else whatever charset-normalizer
+    detects, else cp1252 — never left undecodable.
+    """
+    if not _SURROGATE.search(value):
+        return value
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for charset in _declared_charsets(msg) if msg is not None else []:
+        try:
+            codecs.lookup(charset)
+            return raw.decode(charset)
+        except (LookupError, UnicodeDecodeError, ValueError):
+            continue
+    best = charset_normalizer.from_bytes(raw).best()
+    if best is not None:
+        return str(best)
+    return raw.decode("cp1252", errors="replace")
+
+
+def clean_text(value: str) -> str:
+    """``value`` with any lone surrogate replaced (a last guard before storing)."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
 def _raw_headers(msg: Message, name: str) -> list[str]:
     # raw_items() skips the header registry: parsing every header into objects
     # costs more than the rest of the message.
     wanted = name.lower()
     return [
-        str(value).replace("\r", "").replace("\n", "")
+        header_text(str(value).replace("\r", "").replace("\n", ""), msg)
         for key, value in msg.raw_items()
         if key.lower() == wanted
     ]
@@ -212,6 +269,7 @@ def _attachments(msg: Message, skip: set[int]) -> list[MailPart]:
             return
         disposition = (part.get_content_disposition() or "").lower()
         filename = part.get_filename()
+        filename = clean_text(filename) if filename else filename
         maintype = part.get_content_maintype()
         if maintype in ("text", "message") and not filename and disposition != "attachment":
             return

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from hub.connectors.base import InboundMessage
 from hub.timeline.model import DeliveryStatus, Identity
 
-__all__ = ["Action", "BadItem", "Incoming", "Media", "Receipt", "Skipped", "from_epoch"]
+__all__ = ["Action", "BadItem", "Incoming", "Media", "Receipt", "Skipped", "from_epoch", "listed"]
 
 
 class BadItem(ValueError):
@@ -63,6 +63,15 @@ class Skipped:
 
 
 Action = Incoming | Receipt | Skipped
+
+
+def listed(value: Any, where: str) -> list[Any]:
+    """``value`` when it is a list, ``[]`` when absent; :class:`BadItem` otherwise."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadItem(f"{where} is not a list")
+    return value
 
 
 def from_epoch(value: Any, *, millis: bool) -> datetime:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import mimetypes
 from collections import OrderedDict
@@ -33,7 +32,8 @@ from hub.connectors.meta.actions import Action, Incoming, Media, Receipt, Skippe
 from hub.connectors.meta.graph import graph_error, json_object
 from hub.connectors.meta.receipts import Ledger
 from hub.connectors.meta.settings import MetaSettings
-from hub.errors import InvalidInput, PermanentError, TransientError
+from hub.errors import InvalidInput, MalformedBody, PermanentError, TransientError
+from hub.payloads import parse_json
 from hub.timeline.model import Attachment, DeliveryStatus, Direction, Event, Identity
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ class MetaConnector(Connector):
         self.log = context.logger
         self.ledger = Ledger(context.checkpoints, keep=settings.receipts_kept)
         self._client: httpx.AsyncClient | None = None
+        self._media_policy = settings.media_policy()
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -162,9 +163,9 @@ class MetaConnector(Connector):
             self.log.warning("meta webhook refused: bad or missing %s", SIGNATURE_HEADER)
             return JSONResponse({"error": "invalid or missing signature"}, status_code=403)
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+            payload = parse_json(body)
+        except MalformedBody as exc:
+            return JSONResponse({"error": exc.reason, "field": exc.field}, status_code=400)
         if not isinstance(payload, dict):
             return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
         obj = payload.get("object")
@@ -186,10 +187,16 @@ class MetaConnector(Connector):
         for entry in entries:
             if not isinstance(entry, dict):
                 yield Skipped(f"{obj} entry is not an object", logging.WARNING)
-            elif obj == "whatsapp_business_account":
-                yield from whatsapp.parse_entry(entry)
-            else:
-                yield from messaging.parse_entry(obj, entry, self.config.app_id)
+                continue
+            try:
+                if obj == "whatsapp_business_account":
+                    actions = list(whatsapp.parse_entry(entry))
+                else:
+                    actions = list(messaging.parse_entry(obj, entry, self.config.app_id))
+            except Exception:  # parsing is pure: a retry would fail the same way
+                self.log.exception("meta webhook entry could not be parsed; skipped")
+                actions = [Skipped(f"{obj} entry could not be parsed", logging.WARNING)]
+            yield from actions
 
     async def _apply(self, action: Action, tally: _Tally) -> None:
         try:
@@ -260,13 +267,15 @@ class MetaConnector(Connector):
         content_type = media.content_type
         if media.source == "url":
             # CDN URLs are pre-signed: the page token is not sent along.
-            data, served_type = await download(client, media.ref, max_bytes=limit)
+            data, served_type = await download(
+                client, media.ref, max_bytes=limit, policy=self._media_policy
+            )
         else:
             _, token = self._account("whatsapp", account)
             headers = {"Authorization": f"Bearer {token}"}
             url = f"{self.config.graph_url}/{self.config.graph_version}/{media.ref}"
             try:
-                response = await client.get(url, headers=headers)
+                response = await client.get(url, headers=headers, follow_redirects=False)
             except httpx.HTTPError as exc:
                 raise MediaError(f"Graph API unreachable: {type(exc).__name__}") from None
             if not response.is_success:
@@ -278,7 +287,7 @@ class MetaConnector(Connector):
             if isinstance(size, int) and size > limit:
                 raise MediaError(f"media is {size} bytes, over the {limit} byte limit")
             data, served_type = await download(
-                client, info["url"], max_bytes=limit, headers=headers
+                client, info["url"], max_bytes=limit, headers=headers, policy=self._media_policy
             )
             content_type = content_type or info.get("mime_type")
         content_type = content_type or served_type or "application/octet-stream"

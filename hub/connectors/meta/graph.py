@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from hub.connectors import http
 from hub.errors import ConnectorError, PermanentError, TransientError
 
 __all__ = ["graph_error", "json_object", "retry_after"]
@@ -23,13 +24,8 @@ TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80006, 130429, 131016, 131056
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` delay in seconds, if the response gives one as a number."""
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86_400 else None
+    """The ``Retry-After`` delay in seconds (a number or an HTTP date), if any."""
+    return http.retry_after(response.headers.get("retry-after"))
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:

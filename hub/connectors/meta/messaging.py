@@ -24,6 +24,7 @@ from hub.connectors.meta.actions import (
     Receipt,
     Skipped,
     from_epoch,
+    listed,
 )
 from hub.errors import InvalidIdentity
 from hub.timeline.model import DeliveryStatus, Direction, Identity, normalise_identity
@@ -49,7 +50,11 @@ def parse_entry(obj: str, entry: dict[str, Any], app_id: str | None) -> Iterator
     for key in ("messaging", "standby"):
         found = entry.get(key) or []
         items.extend(found if isinstance(found, list) else [None])
-    for change in entry.get("changes") or []:
+    changes = entry.get("changes")
+    if not isinstance(changes, list | None):
+        yield Skipped(f"bad {channel} entry: changes is not a list", logging.WARNING)
+        changes = None
+    for change in changes or []:
         field = change.get("field") if isinstance(change, dict) else None
         if isinstance(change, dict) and field in CHANGE_FIELDS:
             items.append(change.get("value"))
@@ -138,7 +143,7 @@ def _message(channel: str, account: str, item: dict[str, Any], app_id: str | Non
     meta: dict[str, Any] = {"account": account}
     media: list[Media] = []
     skipped: list[dict[str, Any]] = []
-    for attachment in message.get("attachments") or []:
+    for attachment in listed(message.get("attachments"), "message.attachments"):
         kind, url = _attachment(attachment)
         if kind in FETCHED_TYPES and url:
             media.append(Media("url", url, kind, filename=_filename(url)))

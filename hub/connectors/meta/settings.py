@@ -7,8 +7,12 @@ import re
 from pydantic import Field, SecretStr, field_validator
 
 from hub.connectors.base import ConnectorSettings
+from hub.connectors.media import FetchPolicy
 
-__all__ = ["MetaSettings"]
+__all__ = ["MEDIA_HOSTS", "MetaSettings"]
+
+MEDIA_HOSTS = ("fbcdn.net", "fbsbx.com", "cdninstagram.com", "facebook.com", "instagram.com")
+"""Where Meta serves attachments (Messenger/Instagram CDN URLs, WhatsApp media URLs)."""
 
 _TAG = re.compile(r"[A-Z][A-Z_]{1,63}")
 
@@ -49,6 +53,15 @@ class MetaSettings(ConnectorSettings):
     max_media_bytes: int = Field(25 * 1024 * 1024, gt=0)
     receipts_kept: int = Field(100, ge=1, le=1000)
     """Recent replies remembered per customer, so watermark receipts can name them."""
+
+    def media_policy(self) -> FetchPolicy:
+        """Media comes from Meta's hosts; the WhatsApp token goes only to the Graph API and
+        ``lookaside.fbsbx.com`` (or the configured ``graph_url``)."""
+        return FetchPolicy.for_provider(
+            MEDIA_HOSTS,
+            configured=(self.graph_url, self.instagram_graph_url),
+            credential_hosts=("graph.facebook.com", "lookaside.fbsbx.com"),
+        )
 
     @field_validator("graph_url", "instagram_graph_url")
     @classmethod

@@ -23,6 +23,7 @@ from hub.connectors.meta.actions import (
     Receipt,
     Skipped,
     from_epoch,
+    listed,
 )
 from hub.errors import InvalidIdentity
 from hub.timeline.model import DeliveryStatus, Identity, normalise_identity
@@ -59,7 +60,12 @@ def wa_recipient(identity: Identity) -> str:
 
 def parse_entry(entry: dict[str, Any]) -> Iterator[Action]:
     """Every action in one ``entry`` of a WhatsApp webhook."""
-    for change in entry.get("changes") or []:
+    try:
+        changes = listed(entry.get("changes"), "changes")
+    except BadItem as exc:
+        yield Skipped(f"bad whatsapp entry: {exc}", logging.WARNING)
+        return
+    for change in changes:
         if not isinstance(change, dict):
             yield Skipped("whatsapp change is not an object", logging.WARNING)
             continue
@@ -70,6 +76,10 @@ def parse_entry(entry: dict[str, Any]) -> Iterator[Action]:
         if not isinstance(value, dict):
             yield Skipped("whatsapp change has no value", logging.WARNING)
             continue
+        for part in ("contacts", "messages", "statuses", "errors"):
+            if not isinstance(value.get(part), list | None):
+                yield Skipped(f"bad whatsapp value: {part} is not a list", logging.WARNING)
+                value = {**value, part: None}
         yield from _value(value)
 
 
@@ -182,8 +192,10 @@ def _status(status: Any) -> Action:
         raise BadItem("status is not an object")
     wamid = _text(status.get("id"), "id")
     name = status.get("status")
+    if not isinstance(name, str):
+        raise BadItem("status is not a string")
     if name not in STATUSES:
         return Skipped(f"whatsapp status {name!r} for {wamid} is not handled")
-    errors = status.get("errors") or []
+    errors = status.get("errors")
     error = "; ".join(_error_text(e) for e in errors) if isinstance(errors, list) else None
     return Receipt(CHANNEL, STATUSES[name], mids=(wamid,), error=error or None)

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from hub.connectors.http import retry_after
 from hub.connectors.telegram.settings import TelegramSettings, webhook_secret
 from hub.errors import ConnectorError, PermanentError, TransientError
 
@@ -29,14 +30,17 @@ TOKEN_MARK = "TOKEN"  # noqa: S105 - stands in for the real token in URLs
 
 
 class _TokenOnTheWire(httpx.AsyncBaseTransport):
-    """Replaces ``botTOKEN`` in request paths with the real token when sending."""
+    """Replaces ``botTOKEN`` in request paths with the real token when sending to ``host``."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, token: str) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, token: str, host: str) -> None:
         self.inner = inner
+        self.host = host
         self.mark = b"/bot" + TOKEN_MARK.encode() + b"/"
         self.real = b"/bot" + token.encode() + b"/"
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.netloc.decode("ascii").lower() != self.host:
+            return await self.inner.handle_async_request(request)
         path = request.url.raw_path.replace(self.mark, self.real, 1)
         wire = httpx.Request(
             request.method,
@@ -57,7 +61,10 @@ def client(
     inner = transport or httpx.AsyncHTTPTransport()
     token = settings.bot_token.get_secret_value()
     return httpx.AsyncClient(
-        transport=_TokenOnTheWire(inner, token), timeout=settings.timeout_seconds
+        transport=_TokenOnTheWire(
+            inner, token, httpx.URL(settings.api_url).netloc.decode().lower()
+        ),
+        timeout=settings.timeout_seconds,
     )
 
 
@@ -73,9 +80,8 @@ def telegram_error(response: httpx.Response, data: dict[str, Any]) -> ConnectorE
     reason = f"Telegram {code}: {description}"
     if code == 429 or response.status_code == 429 or response.status_code >= 500:
         delay = params.get("retry_after")
-        header = response.headers.get("retry-after", "")
-        if not isinstance(delay, int | float) and header.isdigit():
-            delay = int(header)
+        if not isinstance(delay, int | float):
+            delay = retry_after(response.headers.get("retry-after"))
         return TransientError(
             reason, retry_after=float(delay) if isinstance(delay, int | float) else None
         )

@@ -1,13 +1,9 @@
-"""``TelegramConnector``: the webhook route, update ordering, media, ``sendMessage``."""
+"""``TelegramConnector``: the webhook route, dedupe, media, ``sendMessage``."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import mimetypes
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -20,13 +16,21 @@ from hub.connectors.base import (
     ConnectorContext,
     ConnectorSettings,
     InboundMessage,
+    IngestResult,
     OutboundMessage,
     SendResult,
 )
 from hub.connectors.media import MediaError, download
 from hub.connectors.telegram.botapi import TOKEN_MARK, as_object, call, client, setup_webhook
 from hub.connectors.telegram.settings import TelegramSettings, webhook_secret
-from hub.errors import ConnectorError, InvalidInput, PermanentError, TransientError
+from hub.errors import (
+    ConnectorError,
+    InvalidInput,
+    MalformedBody,
+    PermanentError,
+    TransientError,
+)
+from hub.payloads import from_epoch, parse_json
 from hub.timeline.model import Attachment, normalise_identity
 
 if TYPE_CHECKING:
@@ -35,34 +39,10 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.routing import BaseRoute
 
-__all__ = ["CHECKPOINT", "SECRET_HEADER", "TelegramConnector"]
+__all__ = ["SECRET_HEADER", "TelegramConnector"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-CHECKPOINT = "updates"
-GAP_WINDOW = 1000
 MEDIA_FIELDS = ("document", "voice", "audio", "video", "video_note", "animation")
-
-
-@dataclass
-class _Position:
-    """Which update ids were applied: everything up to ``last`` except ``gaps``."""
-
-    last: int | None = None
-    gaps: tuple[int, ...] = ()
-
-    def seen(self, update_id: int) -> bool:
-        if self.last is None or update_id > self.last:
-            return False
-        return update_id > self.last - GAP_WINDOW and update_id not in self.gaps
-
-    def advance(self, update_id: int) -> _Position:
-        if self.last is None:
-            return _Position(update_id)
-        if update_id > self.last:
-            missing = range(max(self.last + 1, update_id - GAP_WINDOW), update_id)
-            gaps = (*self.gaps, *missing)[-100:]
-            return _Position(update_id, tuple(g for g in gaps if g > update_id - GAP_WINDOW))
-        return _Position(self.last, tuple(g for g in self.gaps if g != update_id))
 
 
 class TelegramConnector(Connector):
@@ -80,8 +60,6 @@ class TelegramConnector(Connector):
         self.log = context.logger
         self._secret = webhook_secret(settings).encode()
         self._client: httpx.AsyncClient | None = None
-        self._lock = asyncio.Lock()
-        self._position: _Position | None = None
 
     @classmethod
     async def setup(cls, settings: ConnectorSettings, public_url: str) -> str:
@@ -115,55 +93,40 @@ class TelegramConnector(Connector):
             self.log.warning("telegram webhook refused: bad or missing %s", SECRET_HEADER)
             return JSONResponse({"error": "invalid or missing secret token"}, status_code=403)
         try:
-            update = json.loads(await request.body())
-        except ValueError:
-            return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+            update = parse_json(await request.body())
+        except MalformedBody as exc:
+            return JSONResponse({"error": exc.reason, "field": exc.field}, status_code=400)
         update_id = update.get("update_id") if isinstance(update, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             self.log.warning("telegram webhook ignored: no update_id")
             return JSONResponse({"ignored": True})
-        async with self._lock:
-            position = await self._load_position()
-            if position.seen(update_id):
-                return JSONResponse({"duplicate": True})
-            try:
-                created = await self._apply(update)
-            except InvalidInput as exc:
-                self.log.warning("telegram update %s refused: %s", update_id, exc)
-                created = False
-            except Exception:
-                self.log.exception("telegram update %s failed; Telegram will retry", update_id)
-                return JSONResponse({"error": "could not store the update"}, status_code=500)
-            self._position = position.advance(update_id)
-            await self.context.checkpoints.set(
-                CHECKPOINT, {"last": self._position.last, "gaps": list(self._position.gaps)}
-            )
-        return JSONResponse({"stored": created})
+        try:
+            outcome = await self._apply(update)
+        except InvalidInput as exc:
+            self.log.warning("telegram update %s refused: %s", update_id, exc)
+            return JSONResponse({"stored": False})
+        except Exception:
+            self.log.exception("telegram update %s failed; Telegram will retry", update_id)
+            return JSONResponse({"error": "could not store the update"}, status_code=500)
+        if outcome is None:
+            return JSONResponse({"stored": False})
+        if not outcome.created:
+            return JSONResponse({"duplicate": True})
+        return JSONResponse({"stored": True})
 
-    async def _load_position(self) -> _Position:
-        if self._position is None:
-            saved = await self.context.checkpoints.get(CHECKPOINT) or {}
-            last = saved.get("last")
-            gaps = saved.get("gaps") or []
-            self._position = _Position(
-                last if isinstance(last, int) else None,
-                tuple(g for g in gaps if isinstance(g, int)),
-            )
-        return self._position
-
-    async def _apply(self, update: dict[str, Any]) -> bool:
+    async def _apply(self, update: dict[str, Any]) -> IngestResult | None:
         edited = "edited_message" in update
         message = update.get("edited_message" if edited else "message")
         if not isinstance(message, dict):
             kinds = sorted(k for k in update if k != "update_id")
             self.log.info("telegram update %s ignored: %s", update["update_id"], kinds)
-            return False
+            return None
         chat, sender = as_object(message.get("chat")), as_object(message.get("from"))
         if chat.get("type") != "private" or not isinstance(sender.get("id"), int):
             self.log.info("telegram update %s ignored: not a private chat", update["update_id"])
-            return False
+            return None
         if sender.get("is_bot") is True:
-            return False
+            return None
         chat_id, message_id = chat.get("id"), message.get("message_id")
         if not isinstance(chat_id, int) or not isinstance(message_id, int):
             raise InvalidInput("message", "chat.id and message_id must be integers")
@@ -185,7 +148,7 @@ class TelegramConnector(Connector):
         parent = reply.get("message_id") if isinstance(reply, dict) else None
         stamp = message.get("edit_date" if edited else "date")
         name = " ".join(str(sender[k]) for k in ("first_name", "last_name") if sender.get(k))
-        result = await self.context.ingest(
+        return await self.context.ingest(
             InboundMessage(
                 channel=self.name,
                 external_id=external_id,
@@ -193,13 +156,12 @@ class TelegramConnector(Connector):
                 text=str(text) if text is not None else None,
                 customer_name=name[:200] or None,
                 attachments=tuple(attachments),
-                occurred_at=datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) else None,
+                occurred_at=from_epoch(stamp, "date") if isinstance(stamp, int) else None,
                 thread_ref=None if edited else ref,
                 in_reply_to=(f"{chat_id}:{parent}",) if isinstance(parent, int) else (),
                 meta=meta,
             )
         )
-        return result.created
 
     async def _media(
         self, message: dict[str, Any]
@@ -239,7 +201,9 @@ class TelegramConnector(Connector):
         if not isinstance(path, str):
             raise MediaError(f"Telegram gave no file_path for the {kind}")
         url = f"{self.config.api_url}/file/bot{TOKEN_MARK}/{path}"
-        data, served = await download(client, url, max_bytes=limit)
+        data, served = await download(
+            client, url, max_bytes=limit, policy=self.config.media_policy()
+        )
         mime = info.get("mime_type")
         content_type = mime if isinstance(mime, str) else None
         if content_type is None and kind == "photo":

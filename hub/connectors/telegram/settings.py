@@ -10,6 +10,7 @@ import re
 from pydantic import Field, SecretStr, field_validator
 
 from hub.connectors.base import ConnectorSettings
+from hub.connectors.media import FetchPolicy
 
 __all__ = ["TelegramSettings", "webhook_secret"]
 
@@ -28,6 +29,14 @@ class TelegramSettings(ConnectorSettings):
     api_url: str = "https://api.telegram.org"
     timeout_seconds: float = Field(15.0, gt=0)
     max_media_bytes: int = Field(20 * 1024 * 1024, gt=0)
+
+    def media_policy(self) -> FetchPolicy:
+        """Files come from the Bot API's host (``api_url``) only."""
+        return FetchPolicy.for_provider(
+            ("api.telegram.org",),
+            configured=(self.api_url,),
+            credential_hosts=("api.telegram.org",),
+        )
 
     @field_validator("bot_token")
     @classmethod

@@ -4,7 +4,7 @@ Both channels address customers as ``phone:<E.164>``, so a customer who texts
 and later calls is one customer. See :mod:`hub.connectors.twilio.connector`
 for the routes, :mod:`~hub.connectors.twilio.sms` for consent keywords and
 :mod:`~hub.connectors.twilio.voice` for how a call lands on the timeline.
-Needs the optional dependency: ``pip install 'omnihub[twilio]'``.
+Its dependency (``twilio``) is part of the default install.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -19,9 +18,13 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from hub.connectors.media import FetchPolicy, MediaError, MediaRefused, fetch_stream
 from hub.errors import ConnectorError, PermanentError, TransientError
 
-__all__ = ["Download", "Rest", "delivery_error", "translate"]
+__all__ = ["MEDIA_HOSTS", "Download", "Rest", "delivery_error", "translate"]
+
+MEDIA_HOSTS = ("twilio.com", "twiliocdn.com")
+"""Where Twilio serves MMS media and recordings (``api.twilio.com`` redirects to its CDN)."""
 
 OPTED_OUT = 21610
 
@@ -91,7 +94,9 @@ class Rest:
     def __init__(
         self, account_sid: str, auth_token: str, *, base_url: str | None, timeout: float
     ) -> None:
-        self._trusted = {urlsplit(base_url).netloc} if base_url else set()
+        self.policy = FetchPolicy.for_provider(
+            MEDIA_HOSTS, configured=(base_url,), credential_hosts=("twilio.com",)
+        )
         self._sid = account_sid
         self._token = auth_token
         self._base_url = base_url
@@ -110,7 +115,7 @@ class Rest:
         self._client = Client(self._sid, self._token, http_client=self._http)
         if self._base_url:
             self._client.api.base_url = self._base_url.rstrip("/")
-        self._downloads = httpx.AsyncClient(follow_redirects=True, timeout=self._timeout)
+        self._downloads = httpx.AsyncClient(timeout=self._timeout)
 
     async def close(self) -> None:
         http, self._http, self._client = self._http, None, None
@@ -141,15 +146,9 @@ class Rest:
             raise translate(exc) from exc
         return str(call.sid)
 
-    def _auth_for(self, url: str) -> httpx.BasicAuth | None:
-        host = urlsplit(url).netloc
-        if host in self._trusted or host == "twilio.com" or host.endswith(".twilio.com"):
-            return httpx.BasicAuth(self._sid, self._token)
-        return None
-
     async def download(self, url: str, *, max_bytes: int, within: float) -> Download:
-        """Fetch ``url``, with the account's credentials when it is Twilio's own host
-        (httpx drops them on a redirect elsewhere, e.g. to the media CDN).
+        """Fetch ``url`` from Twilio's hosts only (:data:`MEDIA_HOSTS`, every redirect checked),
+        with the account's credentials only to Twilio's own API host.
 
         Raises :class:`TransientError` (retry later) or :class:`PermanentError`
         (too large, gone).
@@ -158,17 +157,19 @@ class Rest:
             raise TransientError("the Twilio connector is not started")
         try:
             async with asyncio.timeout(within):
-                return await self._download(self._downloads, url, max_bytes, self._auth_for(url))
+                return await self._download(self._downloads, url, max_bytes)
         except ConnectorError:
             raise
+        except MediaRefused as exc:
+            raise PermanentError(str(exc)) from None
+        except MediaError as exc:
+            raise TransientError(str(exc)) from None
         except Exception as exc:
             raise translate(exc) from exc
 
-    @staticmethod
-    async def _download(
-        client: httpx.AsyncClient, url: str, max_bytes: int, auth: httpx.BasicAuth | None
-    ) -> Download:
-        async with client.stream("GET", url, auth=auth) as response:
+    async def _download(self, client: httpx.AsyncClient, url: str, max_bytes: int) -> Download:
+        auth = httpx.BasicAuth(self._sid, self._token)
+        async with fetch_stream(client, url, policy=self.policy, auth=auth) as response:
             if response.status_code in (404, 410):
                 raise PermanentError(f"media gone ({response.status_code})")
             if response.status_code != 200:

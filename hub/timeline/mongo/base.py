@@ -63,8 +63,10 @@ class MongoBase:
         database: str | None = None,
         *,
         event_listeners: Sequence[monitoring.CommandListener] = (),
+        server_selection_timeout: float = 5.0,
     ) -> None:
         self.uri = uri
+        self.server_selection_timeout = server_selection_timeout
         self.event_listeners = list(event_listeners)
         self._database_arg = database
         self.database_name = database or DEFAULT_DATABASE
@@ -112,8 +114,11 @@ class MongoBase:
     def _connect(self) -> None:
         if self._client is not None:
             return
+        options: dict[str, Any] = {}
+        if "serverselectiontimeoutms" not in self.uri.lower():  # the URI's own wins
+            options["serverSelectionTimeoutMS"] = int(self.server_selection_timeout * 1000)
         client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            self.uri, tz_aware=True, event_listeners=self.event_listeners
+            self.uri, tz_aware=True, event_listeners=self.event_listeners, **options
         )
         if self._database_arg:
             db = client[self._database_arg]

@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from hub.timeline.mongo.base import Doc
 from hub.timeline.mongo.handoff import HANDOFF_INDEXES
+from hub.timeline.mongo.quarantine import QUARANTINE_INDEXES
 
 INDEXES: dict[str, list[IndexModel]] = {
     "customers": [
@@ -66,6 +67,6 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
     connection (a server-side panic) when one command re-declares several
     existing indexes.
     """
-    for collection, models in (INDEXES | HANDOFF_INDEXES).items():
+    for collection, models in (INDEXES | HANDOFF_INDEXES | QUARANTINE_INDEXES).items():
         for model in models:
             await db[collection].create_indexes([model])

@@ -18,20 +18,22 @@ from hub.timeline.mongo.agents import AgentOps
 from hub.timeline.mongo.indexes import ensure_indexes
 from hub.timeline.mongo.migrations import run_migrations
 from hub.timeline.mongo.outbox import OutboxOps
+from hub.timeline.mongo.quarantine import QuarantineOps
 from hub.timeline.mongo.records import RecordOps
 from hub.timeline.mongo.units import UnitOps
 
 log = logging.getLogger(__name__)
 
 
-class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps):
+class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps, QuarantineOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else
     ``"omnihub"``. ``event_listeners`` are PyMongo monitoring listeners (benchmarks count
-    commands with one). ``open()`` connects, upgrades the database
-    (:mod:`.migrations`), creates the indexes and finishes any merge or
-    unmerge a crash left half-way.
+    commands with one). ``server_selection_timeout`` (seconds) bounds how long a command
+    waits for a reachable server, unless the URI sets ``serverSelectionTimeoutMS``.
+    ``open()`` connects, upgrades the database (:mod:`.migrations`), creates the
+    indexes and finishes any merge or unmerge a crash left half-way.
     """
 
     def __init__(
@@ -40,8 +42,14 @@ class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps):
         database: str | None = None,
         *,
         event_listeners: Sequence[monitoring.CommandListener] = (),
+        server_selection_timeout: float = 5.0,
     ) -> None:
-        super().__init__(uri, database, event_listeners=event_listeners)
+        super().__init__(
+            uri,
+            database,
+            event_listeners=event_listeners,
+            server_selection_timeout=server_selection_timeout,
+        )
 
     async def open(self) -> None:
         """Connect, run pending migrations, ensure indexes and resume pending merges

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from hub.errors import ConfigError
 from hub.timeline.sqlite.handoff import HANDOFF_SCHEMA
 from hub.timeline.sqlite.outbox import OUTBOX_SCHEMA
+from hub.timeline.sqlite.quarantine import QUARANTINE_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +257,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
         for step in pending_steps(version):
             for statement in step.statements:
                 conn.execute(statement)
-        for statement in (*SCHEMA, *HANDOFF_SCHEMA, *OUTBOX_SCHEMA):
+        for statement in (*SCHEMA, *HANDOFF_SCHEMA, *OUTBOX_SCHEMA, *QUARANTINE_SCHEMA):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:

@@ -18,6 +18,7 @@ from hub.timeline.sqlite.customers import CustomerOps
 from hub.timeline.sqlite.events import EventOps
 from hub.timeline.sqlite.handoff import HandoffOps
 from hub.timeline.sqlite.outbox import OutboxOps
+from hub.timeline.sqlite.quarantine import QuarantineOps
 from hub.timeline.sqlite.records import RecordOps
 from hub.timeline.sqlite.schema import create_schema
 from hub.timeline.sqlite.units import UnitOps
@@ -35,6 +36,7 @@ class SQLiteStore(
     AgentOps,
     UnreadOps,
     HandoffOps,
+    QuarantineOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 
@@ -63,9 +65,10 @@ class SQLiteStore(
             await self.engine.close()
 
     async def health(self) -> dict[str, Any]:
-        """``{"store": "sqlite", "ok": …, "path": …}`` from a trivial query."""
+        """``{"store": "sqlite", "ok": …, "path": …}`` from a committed write (a heartbeat
+        row), so a read-only file or a full disk is not healthy."""
         try:
-            await self._query(lambda conn: conn.execute("SELECT 1").fetchone())
+            await self.set_checkpoint("hub", "health", {})
         except (sqlite3.Error, RuntimeError) as exc:
             log.warning("sqlite health check failed: %s", exc)
             return {"store": "sqlite", "ok": False, "path": str(self.path)}

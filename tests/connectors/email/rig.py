@@ -119,6 +119,7 @@ async def make_rig(
         public_url="http://127.0.0.1",
         max_body_bytes=1 << 20,
         logger=logging.getLogger("tests.email"),
+        quarantine=store.quarantine,
     )
     connector = EmailConnector(settings, context)
     outbox = Outbox(store, pipeline, {"email": connector}, FAST)

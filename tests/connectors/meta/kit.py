@@ -73,6 +73,8 @@ class GraphDouble:
     script: list[Response] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     cdn: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
+    media_urls: dict[str, str] = field(default_factory=dict)
     downloads: list[tuple[str, str | None]] = field(default_factory=list)
     unauthorised: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -124,7 +126,9 @@ class GraphDouble:
         return JSONResponse(
             {
                 "messaging_product": "whatsapp",
-                "url": f"{str(request.base_url).rstrip('/')}/lookaside/{media_id}",
+                "url": self.media_urls.get(
+                    media_id, f"{str(request.base_url).rstrip('/')}/lookaside/{media_id}"
+                ),
                 "mime_type": mime,
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "file_size": len(data),
@@ -144,6 +148,8 @@ class GraphDouble:
     async def cdn_file(self, request: Request) -> Response:
         name = request.path_params["name"]
         self.downloads.append((f"cdn:{name}", request.headers.get("authorization")))
+        if name in self.redirects:
+            return Response(status_code=302, headers={"location": self.redirects[name]})
         if name not in self.cdn:
             return Response(status_code=404)
         data, mime = self.cdn[name]

@@ -9,7 +9,11 @@ import pytest
 from hub.timeline.model import Identity
 from tests.connectors.meta.conftest import MetaRig
 from tests.connectors.meta.kit import (
+    PAGE_ID,
     WA_TOKEN,
+    entry,
+    message,
+    messaging,
     wa_media,
     wa_status,
     wa_text,
@@ -124,3 +128,47 @@ async def test_replayed_webhook_is_one_event_and_media_is_fetched_once(meta: Met
     [event] = await meta.events(PHONE)
     assert len(event.attachments) == 1
     assert [what for what, _ in meta.graph.downloads] == ["info:1001", "file:1001"]
+
+
+async def test_hostile_items_are_skipped_and_never_fail_the_rest_of_the_batch(
+    meta: MetaRig,
+) -> None:
+    object_status = wa_status("wamid.OBJ", "delivered", ANA)
+    object_status["status"] = {"name": "delivered"}
+    far_future = wa_text(ANA, "wamid.FUTURE", "from year 9999", ts=253402300799)
+    dotted = wa_media(ANA, "wamid.LOC", "location", "x")
+    dotted["location"] = {"latitude": 1, "name": {"a.b": 1}}
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": "1", "changes": {"field": "messages"}},
+            {"id": "2", "changes": 7},
+            {
+                "id": "3",
+                "changes": [
+                    {"field": "messages", "value": {"messages": 5, "statuses": "x"}},
+                    wa_value(statuses=[object_status]),
+                    wa_value(messages=[far_future, dotted, wa_text(ANA, "wamid.OK", "kept")]),
+                ],
+            },
+        ],
+    }
+    for _ in range(2):  # a retry answers the same: nothing for Meta to retry for ever
+        r = await meta.post(payload)
+        assert r.status_code == 200, r.text
+        assert r.json()["failed"] == 0
+    [kept] = await meta.events(PHONE)
+    assert kept.text == "kept"
+    timeline = await meta.api.get(f"/api/v1/customers/{kept.customer_id}/timeline")
+    assert timeline.status_code == 200
+
+
+async def test_messenger_entry_with_changes_not_a_list_keeps_its_messages(
+    meta: MetaRig,
+) -> None:
+    good = entry(PAGE_ID, message("PSID-ANA", "m_ok", "kept"))
+    good["changes"] = 7
+    r = await meta.post(messaging("page", good, {"id": PAGE_ID, "messaging": 3}))
+    assert r.status_code == 200 and r.json()["failed"] == 0
+    [kept] = await meta.events(Identity("messenger", "PSID-ANA"))
+    assert kept.text == "kept"

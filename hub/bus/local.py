@@ -1,4 +1,8 @@
-"""In-process publish/subscribe for timeline changes.
+"""The bus port and its in-process adapter: publish/subscribe for timeline changes.
+
+:class:`Bus` is both the port and the in-process adapter (one process, the
+embedded default); other adapters (:class:`hub.bus.mongo.MongoBus`) subclass it,
+keep its local fan-out and carry messages between instances.
 
 Publishing never waits: each subscriber has a bounded queue, and a subscriber
 that falls behind is dropped and handed a :class:`Resync` marker, after which
@@ -77,13 +81,16 @@ class Subscription:
             return
         self._queue.put_nowait(message)
 
-    def _drop(self, reason: str) -> None:
+    def _drop(self, reason: str, *, warn: bool = True) -> None:
+        if self.closed:
+            return
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(Resync(reason))
         self.closed = True
         self._bus._remove(self)
-        log.warning("bus subscriber dropped: %s", reason)
+        if warn:
+            log.warning("bus subscriber dropped: %s", reason)
 
     async def get(self) -> BusMessage | Resync | None:
         """The next message, a Resync (then nothing more), or None once closed."""
@@ -114,7 +121,13 @@ class Subscription:
 
 
 class Bus:
-    """The hub's in-process fan-out."""
+    """The hub's fan-out to its subscribers, in this process.
+
+    The port every adapter keeps: :meth:`subscribe`, :meth:`publish` (never
+    waits), :meth:`start` / :meth:`stop` from the hub's lifespan, and
+    :meth:`close`. This class is the in-process adapter: nothing leaves the
+    process, so start and stop only close subscriptions.
+    """
 
     def __init__(self, default_maxsize: int = 1000) -> None:
         self._subscribers: set[Subscription] = set()
@@ -130,8 +143,26 @@ class Bus:
 
     def publish(self, message: BusMessage) -> None:
         """Hand ``message`` to every subscriber without waiting."""
+        self._fan_out(message)
+
+    def _fan_out(self, message: BusMessage) -> None:
         for sub in list(self._subscribers):
             sub._offer(message)
+
+    def resync_all(self, reason: str) -> None:
+        """End every subscription with a :class:`Resync` (messages may have been missed)."""
+        subscribers = list(self._subscribers)
+        for sub in subscribers:
+            sub._drop(reason, warn=False)
+        if subscribers:
+            log.warning("bus: %d subscribers told to resync: %s", len(subscribers), reason)
+
+    async def start(self) -> None:
+        """Begin carrying messages (the in-process adapter has nothing to start)."""
+
+    async def stop(self) -> None:
+        """Stop carrying messages and close every subscription."""
+        self.close()
 
     def _remove(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
