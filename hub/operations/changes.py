@@ -30,16 +30,17 @@ async def _name(ops: Operations, by: str) -> str:
 async def record_change(ops: Operations, conv: Conversation, data: dict[str, Any]) -> None:
     """Record the change ``data`` (a bus message's: ``by``, ``before``) made to ``conv``."""
     by = str(data["by"])
+    change = str(data.get("change") or new_id("chg"))  # the same on every instance
     who = await _name(ops, by)
     before: dict[str, Any] = data.get("before") or {}
     old_assignee = before.get("assignee")
     if old_assignee and conv.assignee and old_assignee != conv.assignee:
         page = await ops.store.events(conversation_id=conv.id, limit=200)
         count = 1 + sum(1 for e in page.items if e.meta.get("operations") == "transfer")
-        await ops.record(
+        stored = await ops.record(
             conv,
             "transfer",
-            new_id("tr"),
+            change,
             f"Transfer {count}: {await _name(ops, old_assignee)} → "
             f"{await _name(ops, conv.assignee)}",
             by=by,
@@ -47,14 +48,14 @@ async def record_change(ops: Operations, conv: Conversation, data: dict[str, Any
             previous=old_assignee,
             assignee=conv.assignee,
         )
-        if count > ops.settings.time_rules.max_transfers:
+        if stored is not None and count > ops.settings.time_rules.max_transfers:
             await ops.escalate(conv, "transfers", key=str(count), text=f"transferred {count} times")
     old_priority = before.get("priority")
     if old_priority and old_priority != conv.priority.value:
         await ops.record(
             conv,
             "override",
-            new_id("ov"),
+            f"{change}:priority",
             f"Priority set to {from_priority(conv.priority)} by {who}",
             by=by,
             field="priority",
@@ -71,7 +72,7 @@ async def record_change(ops: Operations, conv: Conversation, data: dict[str, Any
             await ops.record(
                 conv,
                 "override",
-                new_id("ov"),
+                f"{change}:{field}",
                 f"{field.capitalize()} set to {now_value} by {who}",
                 by=by,
                 field=field,

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from hub.app import build_app
+from hub.operations import Operations
 from hub.operations.report import breaches, rule_accuracy
 from hub.settings import Settings
 from hub.timeline.model import Identity, Priority
@@ -26,7 +27,10 @@ async def test_transfers_are_counted_and_a_third_escalates(store: TimelineStore)
     conv_id = event.conversation_id
     assert conv_id is not None
     await hub.pipeline.update_conversation(conv_id, ConversationUpdate(assignee=sam.id))
+    # a second instance on the same bus (the MongoDB bus reaches every instance)
+    twin = Operations(hub.pipeline, hub.ops.settings, clock=hub.clock)
     await hub.ops.start()
+    await twin.start()
     try:
         for n, to in enumerate((kim.id, sam.id, kim.id), start=1):
             before = await store.get_conversation(conv_id)
@@ -45,6 +49,7 @@ async def test_transfers_are_counted_and_a_third_escalates(store: TimelineStore)
         (escalation,) = await until(escalated)
     finally:
         await hub.ops.stop()
+        await twin.stop()
     assert escalation.meta["rule"] == "transfers" and escalation.meta["lead"] == lee.id
     transfers = await decisions(store, conv_id, "transfer")
     assert [e.meta["count"] for e in transfers] == [1, 2, 3]
