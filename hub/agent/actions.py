@@ -127,9 +127,20 @@ async def _assignee(hub: Hub, me: Agent, raw: str) -> str | None:
     return agent.id
 
 
+def _team_tags(tags: list[str], team: str, tier: str) -> list[str]:
+    team, tier = team.strip(), tier.strip().upper()
+    if len(team) > 64 or not all(c.isalnum() or c in "-_" for c in team):
+        raise InvalidInput("team", "a team name: letters, digits, - and _")
+    if tier not in ("", "T1", "T2", "T3"):
+        raise InvalidInput("tier", "tier must be T1, T2 or T3")
+    kept = [t for t in tags if not t.startswith(("team:", "tier:"))]
+    return kept + ([f"team:{team}"] if team else []) + ([f"tier:{tier.lower()}"] if tier else [])
+
+
 @action
 async def update(ctx: Ctx) -> Response:
-    """One change per post: ``op`` is assign, status, priority or snooze."""
+    """One change per post: ``op`` is assign, status, priority, team (with ``tier``:
+    the ``team:``/``tier:`` tags operations uses) or snooze."""
     conv = await _actionable(ctx)
     op = ctx.field("op")
     if op == "assign":
@@ -146,6 +157,10 @@ async def update(ctx: Ctx) -> Response:
             change = ConversationUpdate(priority=Priority(ctx.field("priority")))
         except ValueError:
             raise InvalidInput("priority", "unknown priority") from None
+    elif op == "team":
+        change = ConversationUpdate(
+            tags=_team_tags(conv.tags, ctx.field("team"), ctx.field("tier"))
+        )
     elif op == "snooze":
         hours = SNOOZE_HOURS.get(ctx.field("hours"))
         if hours is None:
@@ -154,7 +169,7 @@ async def update(ctx: Ctx) -> Response:
             status=ConversationStatus.SNOOZED, snoozed_until=utcnow() + timedelta(hours=hours)
         )
     else:
-        raise InvalidInput("op", "op must be assign, status, priority or snooze")
+        raise InvalidInput("op", "op must be assign, status, priority, team or snooze")
     updated = await ctx.hub.pipeline.update_conversation(
         conv.id, change, by=ctx.agent.id, before=conv
     )

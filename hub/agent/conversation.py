@@ -183,6 +183,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         sla=await sla_badges(hub, conv, customer),
         team=team_of(conv.tags),
         tier=tier_of(conv.tags),
+        teams=hub.operations.team_names() if hub.operations is not None else [],
         conv=conv,
         customer=customer,
         events_html=render_events(ctx, timeline.items, conv.id, customer),

@@ -107,6 +107,25 @@ def status_label(value: str) -> str:
     return gettext(known) if known else value.capitalize()
 
 
+SLA_CLOCKS = {
+    "first_response": N_("First response"),
+    "update": N_("Update"),
+    "resolution": N_("Resolution"),
+}
+
+
+def sla_label(badge: Any) -> str:
+    """An operations SLA badge (:class:`hub.operations.display.SlaBadge`) for people:
+    "First response due in 35m", "Update overdue by 1h 05m"."""
+    from hub.operations.display import span_text
+
+    name = gettext(SLA_CLOCKS.get(badge.clock, badge.clock))
+    left = span_text(badge.remaining)
+    if badge.state == "breached":
+        return gettext("%(clock)s overdue by %(left)s") % {"clock": name, "left": left}
+    return gettext("%(clock)s due in %(left)s") % {"clock": name, "left": left}
+
+
 def install(env: jinja2.Environment) -> None:
     """Register the filters on ``env``."""
     env.filters.update(
@@ -119,4 +138,5 @@ def install(env: jinja2.Environment) -> None:
         label=customer_label,
         priority=priority_label,
         status=status_label,
+        sla=sla_label,
     )

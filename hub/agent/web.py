@@ -148,6 +148,16 @@ def script_strings() -> dict[str, str]:
         ),
         "fillIn": _("Fill in before sending: %(fields)s"),
         "sendFailed": _("Could not send (%(status)s)"),
+        "slaDue": _("%(clock)s due in %(left)s"),
+        "slaOverdue": _("%(clock)s overdue by %(left)s"),
+        "sla_first_response": _("First response"),
+        "sla_update": _("Update"),
+        "sla_resolution": _("Resolution"),
+        "alertAssigned": _("Assigned to you"),
+        "alertSla": _("SLA warning"),
+        "alertPromise": _("Promise reminder"),
+        "alertEscalation": _("Escalation"),
+        "alert": _("Alert"),
     }
 
 

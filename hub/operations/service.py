@@ -30,7 +30,7 @@ from hub.operations.calendar import BusinessCalendar
 from hub.operations.settings import OperationsSettings
 from hub.operations.sla import Policies
 from hub.operations.staffing import choose_agent, estimate_wait, phrase_estimate
-from hub.operations.triage import Matcher, team_of
+from hub.operations.triage import Matcher, from_priority, team_of
 from hub.pipeline import HUB_CHANNEL, Pipeline, SendRejected
 from hub.timeline.fold import is_conversational
 from hub.timeline.model import (
@@ -84,6 +84,10 @@ class Operations:
             name: BusinessCalendar.from_settings(c) for name, c in settings.calendars.items()
         }
         self.policies = Policies(settings.sla, calendars)
+
+    def team_names(self) -> list[str]:
+        """Every team the configuration or a triage rule names, sorted."""
+        return sorted(set(self.settings.teams) | {r.team for r in self.settings.rules if r.team})
 
     async def reload(self) -> None:
         """Lay the stored edits (teams, staff, calendars) over the file's settings."""
@@ -240,18 +244,21 @@ class Operations:
             conversation=conv,
             returning=len(mine.items) > 1,
         )
-        if decision.empty:
-            return conv
         parts = [f"{field} {value}" for field, value in _described(decision.as_meta())]
+        summary = (
+            f"Triage ({', '.join(decision.rules)}): {'; '.join(parts)}"
+            if not decision.empty
+            else f"Triage: no rule matched ({from_priority(conv.priority)})"
+        )
         stored = await self.record(
             conv,
             "triage",
             event.id,
-            f"Triage ({', '.join(decision.rules)}): {'; '.join(parts)}",
-            rule=decision.rules[0],
+            summary,
+            rule=decision.rules[0] if decision.rules else None,
             decision=decision.as_meta(),
         )
-        if stored is None:
+        if stored is None or decision.empty:
             return conv
         update = ConversationUpdate(priority=decision.priority, tags=decision.new_tags(conv.tags))
         return await self.pipeline.update_conversation(conv.id, update)
@@ -357,6 +364,19 @@ def _described(meta: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 _CLOSED = ("resolved", "auto_close")
+
+
+def pending_opening(conv: Conversation, events: list[Event]) -> Event | None:
+    """The conversation's latest opening message if it was never triaged (the instance
+    that took it stopped, or fell behind the bus, before handling it)."""
+    for event in reversed(events):
+        if event.direction is Direction.IN and is_conversational(event):
+            if not _opens_cycle(event, events):
+                continue
+            key = f"ops:{conv.id}:triage:{event.id}"
+            done = any(e.external_id == key for e in events if e.channel == HUB_CHANNEL)
+            return None if done else event
+    return None
 
 
 def _opens_cycle(event: Event, events: list[Event]) -> bool:

@@ -6,6 +6,8 @@ came due while the hub was down fires on the next sweep. Each decision is
 stored once (see :meth:`Operations.record`), so two hubs sweeping together act
 once.
 
+* An opening message nobody triaged (its hub stopped first) is handled now:
+  triage, assignment, acknowledgement, escalation.
 * SLA (:mod:`hub.operations.sla`): at ``assign_at`` (50 %) an unassigned
   conversation goes to an available agent; at ``escalate_at`` (80 %) the team
   lead is notified and the priority raised a step; at 100 % the breach is
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from hub.errors import NotFound
 from hub.handoff.context import promises_of
+from hub.operations.service import pending_opening
 from hub.operations.sla import Clock, resolution_clock, response_clock, sla_priority
 from hub.operations.staffing import choose_agent
 from hub.operations.triage import from_priority, raise_priority
@@ -59,6 +62,11 @@ async def _conversation(
     ops: Operations, conv: Conversation, customer: Customer | None, now: datetime
 ) -> list[Event]:
     events = (await ops.store.events(conversation_id=conv.id, limit=200)).items
+    missed = pending_opening(conv, events)
+    if missed is not None:
+        await ops.on_inbound(missed)
+        conv = await _fresh(ops, conv)
+        events = (await ops.store.events(conversation_id=conv.id, limit=200)).items
     policy = ops.policies.policy_for(conv, customer)
     calendar = ops.policies.calendar(policy)
     out: list[Event] = []

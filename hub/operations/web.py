@@ -4,6 +4,7 @@ see :mod:`hub.operations.overrides`)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from starlette.responses import RedirectResponse, Response
@@ -11,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from hub.agent.web import Ctx, Forbidden, action, page
 from hub.errors import InvalidInput, NotFound
 from hub.operations.overrides import EDITABLE, load
+from hub.operations.report import breaches, rule_accuracy
 from hub.operations.service import Operations
 from hub.operations.settings import DAYS
 
@@ -26,11 +28,22 @@ def _ops(ctx: Ctx) -> Operations:
 @page
 async def operations_page(ctx: Ctx) -> Response:
     ops = _ops(ctx)
+    now = ops.clock()
+    targets = {str(k): v for k, v in ops.settings.sla.compliance_targets.items()}
     return ctx.render(
         "operations.html",
         s=ops.settings,
         edits=await load(ctx.hub.store),
         days=DAYS,
+        accuracy=await rule_accuracy(
+            ctx.hub.store,
+            since=now - timedelta(days=30),
+            until=now,
+            target=ops.settings.accuracy_target,
+        ),
+        week=await breaches(
+            ctx.hub.store, since=now - timedelta(days=7), until=now, targets=targets
+        ),
     )
 
 

@@ -163,11 +163,14 @@ class Records(PipelineBase):
         """Change a conversation (status, assignee, priority, subject, tags, snooze)
         and announce it. ``by`` names the person who changed it and ``before`` is the
         conversation as they saw it: both travel on the bus (``data["by"]``,
-        ``data["before"]``) so automations can tell a person's change from their own."""
+        ``data["before"]``, with ``data["change"]`` naming this change) so automations
+        — on every instance the bus reaches — can tell a person's change from their
+        own and record it once."""
         conv = await self.store.update_conversation(conversation_id, update)
         extra: dict[str, Any] = {}
         if by is not None:
             extra["by"] = by
+            extra["change"] = new_id("chg")
             if before is not None:
                 extra["before"] = {
                     "assignee": before.assignee,

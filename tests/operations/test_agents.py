@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from hub.app import build_app
+from hub.operations import Operations
 from hub.operations.report import breaches, rule_accuracy
 from hub.settings import Settings
 from hub.timeline.model import Identity, Priority
@@ -26,7 +27,10 @@ async def test_transfers_are_counted_and_a_third_escalates(store: TimelineStore)
     conv_id = event.conversation_id
     assert conv_id is not None
     await hub.pipeline.update_conversation(conv_id, ConversationUpdate(assignee=sam.id))
+    # a second instance on the same bus (the MongoDB bus reaches every instance)
+    twin = Operations(hub.pipeline, hub.ops.settings, clock=hub.clock)
     await hub.ops.start()
+    await twin.start()
     try:
         for n, to in enumerate((kim.id, sam.id, kim.id), start=1):
             before = await store.get_conversation(conv_id)
@@ -45,9 +49,11 @@ async def test_transfers_are_counted_and_a_third_escalates(store: TimelineStore)
         (escalation,) = await until(escalated)
     finally:
         await hub.ops.stop()
+        await twin.stop()
     assert escalation.meta["rule"] == "transfers" and escalation.meta["lead"] == lee.id
-    counts = [e.meta["count"] for e in await decisions(store, conv_id, "transfer")]
-    assert counts == [1, 2, 3]
+    transfers = await decisions(store, conv_id, "transfer")
+    assert [e.meta["count"] for e in transfers] == [1, 2, 3]
+    assert transfers[0].text == "Transfer 1: Sam → Kim"
 
 
 async def test_rule_accuracy_counts_what_agents_finally_set(store: TimelineStore) -> None:
@@ -200,3 +206,23 @@ async def test_admins_edit_teams_staff_and_hours_and_every_instance_follows(
 
         r = await client.delete("/api/v1/operations/teams/billing", headers=auth)
         assert r.status_code == 200 and "billing" not in r.json()["teams"]
+
+
+async def test_a_message_its_hub_never_handled_is_triaged_by_the_next_sweep(
+    store: TimelineStore,
+) -> None:
+    crashed = make_hub(store, FakeClock(FRIDAY))
+    event = await crashed.ingest("m1", "I was charged twice")  # stored; then the hub stopped
+    conv_id = event.conversation_id
+    assert conv_id is not None
+    assert await decisions(store, conv_id, "triage") == []
+    survivor = make_hub(store, FakeClock(FRIDAY))
+    await survivor.ops.tick(FRIDAY + timedelta(minutes=1))
+    (triage,) = await decisions(store, conv_id, "triage")
+    assert triage.meta["rule"] == "charged-twice"
+    assert len(await decisions(store, conv_id, "ack")) == 1
+    assert (await store.get_conversation(conv_id)).priority is Priority.HIGH
+    await survivor.ops.tick(FRIDAY + timedelta(minutes=2))
+    await survivor.ops.on_inbound(event)  # the bus catching up late: still once
+    assert len(await decisions(store, conv_id, "triage")) == 1
+    assert len(await decisions(store, conv_id, "ack")) == 1

@@ -187,8 +187,9 @@ async def test_a_reopened_conversation_is_triaged_and_acknowledged_again(
     assert again.conversation_id == conv_id
     await hub.ops.on_inbound(again)
     assert len(await decisions(store, conv_id, "ack")) == 2
-    (triage,) = await decisions(store, conv_id, "triage")
-    assert triage.meta["rule"] == "charged-twice"
+    triages = await decisions(store, conv_id, "triage")  # the opening, then the re-opening
+    assert [t.meta["rule"] for t in triages] == [None, "charged-twice"]
+    assert triages[0].text == "Triage: no rule matched (P3)"
     follow = await hub.ingest("m3", "Any news? I was charged twice", conversation_id=conv_id)
     await hub.ops.on_inbound(follow)
     assert len(await decisions(store, conv_id, "ack")) == 2  # not a new opening

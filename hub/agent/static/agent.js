@@ -374,9 +374,7 @@
   }
 
   // Operations alerts for this agent (an SLA warning, an escalation): text only.
-  const ALERT_LABELS = {
-    sla_assign: "Assigned to you", sla_warning: "SLA warning", promise_reminder: "Promise reminder",
-  };
+  const ALERT_LABELS = { sla_assign: "alertAssigned", sla_warning: "alertSla", promise_reminder: "alertPromise" };
   function showAlert(msg) {
     let box = document.getElementById("alerts");
     if (!box) {
@@ -390,7 +388,7 @@
     const item = document.createElement("a");
     item.className = "alert";
     item.href = "/agent/conversations/" + encodeURIComponent(msg.conversation_id || "");
-    const label = ALERT_LABELS[reason] || (reason.startsWith("escalation") ? "Escalation" : "Alert");
+    const label = tr(ALERT_LABELS[reason] || (reason.startsWith("escalation") ? "alertEscalation" : "alert"));
     item.textContent = label + ": " + ((msg.alert && msg.alert.text) || "");
     box.prepend(item);
     while (box.children.length > 5) box.lastChild.remove();
@@ -398,7 +396,7 @@
 
   // SLA countdowns (operations): the server renders each badge with its due time;
   // this keeps the wall-clock countdown current between refreshes.
-  const SLA_NAMES = { first_response: "First response", update: "Update", resolution: "Resolution" };
+
   function span(seconds) {
     seconds = Math.floor(Math.abs(seconds));
     if (seconds < 60) return seconds + "s";
@@ -413,10 +411,11 @@
   function tickSla() {
     for (const el of document.querySelectorAll(".sla[data-due]")) {
       const due = Date.parse(el.dataset.due || "");
-      const name = SLA_NAMES[el.dataset.sla || ""];
-      if (!due || !name) continue;
+      const clock = el.dataset.sla || "";
+      if (!due || !clock) continue;
       const left = (due - Date.now()) / 1000;
-      el.textContent = left < 0 ? name + " overdue by " + span(left) : name + " due in " + span(left);
+      const vars = { clock: tr("sla_" + clock), left: span(left) };
+      el.textContent = left < 0 ? tr("slaOverdue", vars) : tr("slaDue", vars);
       if (left < 0) { el.classList.remove("sla-ok", "sla-warning"); el.classList.add("sla-breached"); }
     }
   }
