@@ -21,6 +21,8 @@ from tests.conftest import missing_peer
 from tests.ferretdb import FerretDB, find_ferretdb
 from tests.servers import serve
 
+HEALTH_TOKEN = "monitor-" + "h" * 24
+
 
 @contextlib.contextmanager
 def small_disk(where: Path) -> Iterator[Path]:
@@ -56,9 +58,17 @@ def fill(path: Path) -> None:
 async def hub_on(
     store: SQLiteStore | MongoStore, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(store=str(tmp_path / "unused.db"), blobs=str(tmp_path / "blobs"))
+    settings = Settings(
+        store=str(tmp_path / "unused.db"),
+        blobs=str(tmp_path / "blobs"),
+        security={"health_token": HEALTH_TOKEN},
+    )
     app = build_app(settings, store=store)
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=14) as client:
+    headers = {"authorization": f"Bearer {HEALTH_TOKEN}"}  # the details, as a monitor sees them
+    async with (
+        serve(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=14, headers=headers) as client,
+    ):
         yield client
 
 

@@ -26,8 +26,15 @@ nothing else from ``hub``: these names are the stable, documented surface
   :class:`BadToken`, :class:`ExpiredToken` from :class:`Signer`;
   :class:`NotFound` from timeline reads; :class:`ConfigError` for settings that
   cannot work.
-* Helpers: :func:`download` (size-capped media fetch, :class:`MediaError`),
+* Helpers: :func:`download` and :func:`fetch_stream` (size-capped media fetch
+  under a :class:`FetchPolicy` that keeps requests on public provider hosts;
+  :class:`MediaError`, :class:`MediaRefused`), :func:`parse_json` (untrusted
+  webhook bodies; :class:`MalformedBody` → 400), :func:`from_epoch` (provider
+  Unix times), :func:`retry_after` (a provider's ``Retry-After``),
   :class:`Signer` (``context.signer``).
+* Quarantine: a message that cannot be ingested is kept as a
+  :class:`QuarantinedMessage` through ``context.quarantine`` (a
+  :data:`Quarantiner`); :func:`printable` makes its summary safe to show.
 * Discovery: ``ENTRY_POINT_GROUP`` is ``"omnihub.connectors"``, the entry-point
   group a plugin registers its class under; :class:`Registry` loads them.
 
@@ -50,10 +57,12 @@ from hub.connectors.base import (
     InboundMessage,
     IngestResult,
     OutboundMessage,
+    Quarantiner,
     SendResult,
     TimelineReader,
 )
-from hub.connectors.media import MediaError, download
+from hub.connectors.http import retry_after
+from hub.connectors.media import FetchPolicy, MediaError, MediaRefused, download, fetch_stream
 from hub.connectors.registry import Registry
 from hub.errors import (
     BadToken,
@@ -63,10 +72,12 @@ from hub.errors import (
     HubError,
     InvalidIdentity,
     InvalidInput,
+    MalformedBody,
     NotFound,
     PermanentError,
     TransientError,
 )
+from hub.payloads import from_epoch, parse_json
 from hub.signing import Signer
 from hub.timeline.model import (
     Attachment,
@@ -79,6 +90,7 @@ from hub.timeline.model import (
     normalise_identity,
     utcnow,
 )
+from hub.timeline.quarantine import QuarantinedMessage, printable
 from hub.timeline.store import EventPage, InvalidCursor
 
 __all__ = [
@@ -103,6 +115,7 @@ __all__ = [
     "EventKind",
     "EventPage",
     "ExpiredToken",
+    "FetchPolicy",
     "HubError",
     "Identity",
     "IdentityLinker",
@@ -111,10 +124,14 @@ __all__ = [
     "InvalidCursor",
     "InvalidIdentity",
     "InvalidInput",
+    "MalformedBody",
     "MediaError",
+    "MediaRefused",
     "NotFound",
     "OutboundMessage",
     "PermanentError",
+    "QuarantinedMessage",
+    "Quarantiner",
     "Registry",
     "Resync",
     "SendResult",
@@ -123,6 +140,11 @@ __all__ = [
     "Topic",
     "TransientError",
     "download",
+    "fetch_stream",
+    "from_epoch",
     "normalise_identity",
+    "parse_json",
+    "printable",
+    "retry_after",
     "utcnow",
 ]

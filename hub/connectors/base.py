@@ -237,8 +237,14 @@ class IdentityLinker(Protocol):
     ) -> Customer: ...
 
 
-Quarantiner = Callable[[QuarantinedMessage], Awaitable[tuple[QuarantinedMessage, bool]]]
-"""Records a message that cannot be ingested (``TimelineStore.quarantine``)."""
+class Quarantiner(Protocol):
+    """Records a message that cannot be ingested (``TimelineStore.quarantine``).
+
+    Answers the stored record and whether it is new: the same message
+    quarantined again (same ``channel`` and ``key``) counts one more attempt on
+    the existing record instead of adding another."""
+
+    async def __call__(self, message: QuarantinedMessage, /) -> tuple[QuarantinedMessage, bool]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,17 @@ CONNECTORS = Path(sdk.__file__).parent
 SDK_MODULES = {
     "hub.bus",
     "hub.connectors.base",
+    "hub.connectors.http",
     "hub.connectors.media",
     "hub.connectors.registry",
     "hub.errors",
+    "hub.payloads",
     "hub.signing",
     "hub.timeline.model",
+    "hub.timeline.quarantine",
     "hub.timeline.store",
 }
-SDK_FILES = ("base.py", "__init__.py", "media.py", "registry.py")  # the SDK itself
+SDK_FILES = ("base.py", "__init__.py", "http.py", "media.py", "registry.py")  # the SDK itself
 INTERNAL_USES = {
     # The chat widget pages history with cursors the hub mints for its own frames.
     "chat/connector.py: hub.timeline.store.encode_cursor",

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from hub.connectors import http
+from hub.connectors.http import retry_after as header_delay
 from hub.errors import ConnectorError, PermanentError, TransientError
 
 __all__ = ["graph_error", "json_object", "retry_after"]
@@ -25,7 +25,7 @@ TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80006, 130429, 131016, 131056
 
 def retry_after(response: httpx.Response) -> float | None:
     """The ``Retry-After`` delay in seconds (a number or an HTTP date), if any."""
-    return http.retry_after(response.headers.get("retry-after"))
+    return header_delay(response.headers.get("retry-after"))
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:
