@@ -325,7 +325,7 @@ class ChatConnector(Connector):
         return customer
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        live = bool(self.by_customer.get(message.customer_id))
+        live = any(not s.gone for s in self.by_customer.get(message.customer_id, ()))
         status = DeliveryStatus.DELIVERED if live else DeliveryStatus.SENT
         return SendResult(provider_id=message.event_id, status=status)
 
