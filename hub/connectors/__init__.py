@@ -77,7 +77,7 @@ from hub.errors import (
     PermanentError,
     TransientError,
 )
-from hub.payloads import from_epoch, parse_json
+from hub.payloads import from_epoch, parse_json, sanitise_html
 from hub.signing import Signer
 from hub.timeline.model import (
     Attachment,
@@ -146,5 +146,6 @@ __all__ = [
     "parse_json",
     "printable",
     "retry_after",
+    "sanitise_html",
     "utcnow",
 ]
