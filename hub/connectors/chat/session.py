@@ -46,6 +46,7 @@ CATCH_UP = (-1, "")
 
 MESSAGE_TOO_BIG = 1009
 POLICY = 1008
+TRY_LATER = 1013
 
 
 class Session:
@@ -183,9 +184,16 @@ class Session:
     async def _start(self, hello: HelloFrame) -> None:
         signer = self.connector.signer
         max_age = self.config.visitor_token_days * 86400
-        self.visitor = read_visitor(signer, self.site, hello.token, max_age) or issue_visitor(
-            signer, self.site
-        )
+        visitor = read_visitor(signer, self.site, hello.token, max_age)
+        if visitor is None:
+            if not self.connector.spend("new_visitor", self.ws):
+                await self.error(
+                    "too_many_visitors", "too many new visitors from this address: try later"
+                )
+                await self.ws.close(TRY_LATER, "too many new visitors")
+                raise WebSocketDisconnect(TRY_LATER)
+            visitor = issue_visitor(signer, self.site)
+        self.visitor = visitor
         self.context = self._context(hello)
         customer = await self.connector.timeline.find_customer(self.visitor.identity)
         self.connector.register(self, customer.id if customer else None)
@@ -312,6 +320,7 @@ class Session:
         )
         if not text and not attachments:
             raise FrameError("empty", "a message needs text or an attachment", frame.id)
+        self._spend_message(frame.id)
         result = await self._ingest(
             InboundMessage(
                 channel=CHANNEL,
@@ -331,6 +340,12 @@ class Session:
                 "duplicate": not result.created,
             }
         )
+
+    def _spend_message(self, frame_id: str) -> None:
+        if not self.connector.spend("visitor_message", self.ws):
+            raise FrameError(
+                "rate_limited", "too many messages from this address: slow down", frame_id
+            )
 
     def _typing(self, typing: bool) -> None:
         if typing != self.typing and self.customer_id is not None:
@@ -363,6 +378,7 @@ class Session:
             email = normalise_identity("email", frame.email).value
         except InvalidIdentity:
             raise FrameError("bad_email", "not an email address", frame.id) from None
+        self._spend_message(frame.id)
         await self._ingest(
             InboundMessage(
                 channel=CHANNEL,
