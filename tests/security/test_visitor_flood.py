@@ -7,6 +7,7 @@ only when the connection comes from a configured trusted proxy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -43,7 +44,6 @@ def hub_with(
 ) -> Callable[..., AbstractAsyncContextManager[tuple[Hub, Open]]]:
     """The hub behind real uvicorn with ``security`` settings; yields (hub, open) where
     ``open(forwarded_for)`` opens a widget socket, claiming that client address."""
-    import contextlib
 
     @contextlib.asynccontextmanager
     async def run(**security: Any) -> AsyncIterator[tuple[Hub, Open]]:
