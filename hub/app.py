@@ -36,6 +36,7 @@ from hub.operations import Operations
 from hub.operations import api as operations_api
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.security.clients import ClientBudgets
 from hub.security.headers import SecurityHeaders
 from hub.security.health import health_details_allowed
 from hub.settings import Settings
@@ -174,6 +175,7 @@ async def link_verified(
 
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
+    budgets = ClientBudgets(settings.security)
     for name, cls in registry.available.items():
         if not settings.connector_enabled(name, default=cls.enabled_by_default):
             continue
@@ -196,6 +198,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             timeline=hub.store,
             link_verified=functools.partial(link_verified, hub),
             quarantine=hub.store.quarantine,
+            client_budget=budgets,
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)

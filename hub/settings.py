@@ -29,6 +29,7 @@ __all__ = [
     "OutboxSettings",
     "RelaySettings",
     "SecuritySettings",
+    "ServerSettings",
     "Settings",
 ]
 
@@ -306,6 +307,26 @@ class SecuritySettings(BaseModel):
         return tuple(o.rstrip("/") for o in value)
 
 
+class ServerSettings(BaseModel):
+    """The limits ``omnihub serve`` gives uvicorn (``hub.serving``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="seconds a request's head and body may take to arrive; slower: dropped",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle kept-alive connection stays open"
+    )
+    max_connections: int = Field(
+        10_000,
+        ge=1,
+        description="connections and requests at once (widget sockets count); past it: 503",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start-up. See the README's configuration table."""
 
@@ -344,6 +365,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="the address `omnihub serve` listens on")
     port: int = Field(8000, description="the port `omnihub serve` listens on")
+    server: ServerSettings = ServerSettings()
     public_url: str = Field(
         "http://127.0.0.1:8000",
         description=(

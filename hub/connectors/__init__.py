@@ -49,6 +49,7 @@ from hub.connectors.base import (
     Capabilities,
     Channel,
     CheckpointStore,
+    ClientBudget,
     Connector,
     ConnectorContext,
     ConnectorSettings,
@@ -77,7 +78,7 @@ from hub.errors import (
     PermanentError,
     TransientError,
 )
-from hub.payloads import from_epoch, parse_json
+from hub.payloads import from_epoch, parse_json, sanitise_html
 from hub.signing import Signer
 from hub.timeline.model import (
     Attachment,
@@ -102,6 +103,7 @@ __all__ = [
     "Capabilities",
     "Channel",
     "CheckpointStore",
+    "ClientBudget",
     "ConfigError",
     "Connector",
     "ConnectorContext",
@@ -146,5 +148,6 @@ __all__ = [
     "parse_json",
     "printable",
     "retry_after",
+    "sanitise_html",
     "utcnow",
 ]

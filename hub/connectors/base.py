@@ -33,6 +33,7 @@ from hub.timeline.model import (
 from hub.timeline.quarantine import QuarantinedMessage
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
     from starlette.routing import BaseRoute
 
     from hub.bus import Bus
@@ -46,6 +47,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Capabilities",
     "Channel",
+    "ClientBudget",
     "Connector",
     "ConnectorContext",
     "ConnectorSettings",
@@ -189,6 +191,16 @@ class DeliveryReporter(Protocol):
     ) -> Event | None: ...
 
 
+class ClientBudget(Protocol):
+    """``context.client_budget``: whether the client behind ``connection`` (its address;
+    behind a configured trusted proxy, the address the proxy forwarded) may spend one unit
+    of ``budget`` now, counted when it may. The hub's budgets (``security.*``):
+    ``"new_visitor"`` (``visitors_per_client``) and ``"visitor_message"``
+    (``visitor_messages_per_client``), per ``client_window_seconds``."""
+
+    def __call__(self, budget: str, connection: HTTPConnection) -> bool: ...
+
+
 class CheckpointStore(Protocol):
     """``context.checkpoints``: small JSON state the connector keeps across restarts
     (a mailbox's last UID, the last update id), scoped to this connector."""
@@ -266,6 +278,9 @@ class ConnectorContext:
     ``quarantine`` records an inbound message the connector cannot ingest (its
     raw bytes already in ``blobs``) so its source can move on; agents list and
     retry such messages (see :meth:`Connector.retry_quarantined`).
+
+    ``client_budget`` limits what one client address may do (anonymous visitors
+    flooding the inbox); see :class:`ClientBudget`.
     """
 
     ingest: Callable[[InboundMessage], Awaitable[IngestResult]]
@@ -280,6 +295,7 @@ class ConnectorContext:
     timeline: TimelineReader | None = None
     link_verified: IdentityLinker | None = None
     quarantine: Quarantiner | None = None
+    client_budget: ClientBudget | None = None
 
 
 class Connector(abc.ABC):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 
 from hub.connectors.base import InboundMessage, IngestResult
-from hub.payloads import check_storable, check_timestamp
+from hub.payloads import check_storable, check_timestamp, sanitise_html
 from hub.pipeline.base import PipelineBase
 from hub.pipeline.types import IngestContext, Step
 from hub.timeline.fold import CONVERSATIONAL
@@ -168,7 +168,7 @@ class Inbound(PipelineBase):
             kind=message.kind,
             author=message.author,
             text=message.text,
-            html=message.html,
+            html=sanitise_html(message.html) if message.html else None,
             subject=message.subject,
             attachments=list(message.attachments),
             external_id=message.external_id,

@@ -163,6 +163,11 @@ class ChatConnector(Connector):
                 if not group:
                     del self.by_customer[customer_id]
 
+    def spend(self, budget: str, websocket: WebSocket) -> bool:
+        """One unit of the hub's per-client ``budget`` (``context.client_budget``)."""
+        spend = self.context.client_budget
+        return spend is None or spend(budget, websocket)
+
     # -- fan-out ---------------------------------------------------------------
     async def _watch(self) -> None:
         while True:
@@ -325,7 +330,7 @@ class ChatConnector(Connector):
         return customer
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        live = bool(self.by_customer.get(message.customer_id))
+        live = any(not s.gone for s in self.by_customer.get(message.customer_id, ()))
         status = DeliveryStatus.DELIVERED if live else DeliveryStatus.SENT
         return SendResult(provider_id=message.event_id, status=status)
 

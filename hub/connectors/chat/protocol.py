@@ -69,6 +69,7 @@ __all__ = [
     "PingFrame",
     "TypingFrame",
     "event_frame",
+    "frame_id_of",
     "parse_frame",
     "visible",
 ]
@@ -222,6 +223,16 @@ def parse_frame(text: str) -> ClientFrame:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "frame"
         raise FrameError("bad_frame", f"{where}: {first['msg']}", frame_id) from None
+
+
+def frame_id_of(text: str) -> str | None:
+    """The ``id`` a client frame carries (to name it in an error), else ``None``."""
+    try:
+        raw = parse_json(text, field="frame")
+    except ValueError:
+        return None
+    frame_id = raw.get("id") if isinstance(raw, dict) else None
+    return frame_id if isinstance(frame_id, str) and len(frame_id) <= 200 else None
 
 
 def visible(event: Event) -> bool:

@@ -12,9 +12,10 @@ import re
 from email.message import Message
 from html.parser import HTMLParser
 
-import nh3
 import quotequail
 from mailparser_reply.parser import EmailMessage as ReplyText
+
+from hub.payloads import sanitise_html
 
 __all__ = [
     "decode_payload",
@@ -103,11 +104,6 @@ def html_to_text(html: str) -> str:
     lines = [line.strip() for line in "".join(parser.out).replace("\xa0", " ").split("\n")]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def sanitise_html(html: str) -> str:
-    """HTML safe to show in the agent UI (nh3: no scripts, handlers or unsafe URLs)."""
-    return str(nh3.clean(html))
 
 
 def is_forward(subject: str | None, text: str) -> bool:

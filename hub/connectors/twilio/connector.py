@@ -237,12 +237,17 @@ class TwilioConnector(Connector):
     async def retry_later(
         self, original: InboundMessage, failures: list[dict[str, Any]], conversation_id: str | None
     ) -> None:
-        """Keep failed downloads and retry them in the background; a success lands
-        as a follow-up event (same kind) carrying the attachments."""
+        """Keep failed downloads (durably, in the connector's checkpoints) and retry them in
+        the background, also after a restart; a success lands as a follow-up event (same
+        kind) carrying the attachments. A webhook replayed while its retry is pending
+        changes nothing; one replayed after it settled retries again, and the follow-up
+        event is stored once (same external id)."""
         retryable = [f for f in failures if f["retry"]]
         if not retryable:
             return
         key = f"{original.channel}:{original.external_id}"
+        if key in await self.memory.pending():
+            return
         await self.memory.add_pending(
             key,
             {

@@ -91,7 +91,7 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
         meta=meta,
     )
     result = await c.ingest(message, our_number=number.number)
-    if result.created and failures:
+    if failures:  # a replay too: its first delivery may have died before queuing the retry
         await c.retry_later(message, failures, result.event.conversation_id)
     if keyword in ("stop", "start"):
         await _consent(c, sid, keyword, identity.value, number.number, result)

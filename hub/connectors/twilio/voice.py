@@ -292,7 +292,7 @@ async def recording(c: TwilioConnector, request: Request, form: Form) -> Respons
         meta={"call_sid": call_sid, "to": number.number, **meta},
     )
     result = await c.ingest(message, our_number=number.number)
-    if result.created and failures:
+    if failures:  # a replay too: its first delivery may have died before queuing the retry
         await c.retry_later(message, failures, result.event.conversation_id)
     return twiml(goodbye)
 
