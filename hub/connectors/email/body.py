@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 
 import nh3
 import quotequail
+from mailparser_reply.constants import MAIL_LANGUAGES
 from mailparser_reply.parser import EmailMessage as ReplyText
 
 from hub.connectors.email.quotes import cut_quotes
@@ -137,7 +138,8 @@ def strip_reply(text: str, languages: tuple[str, ...]) -> str:
     if top is None:
         top = text
         try:
-            parsed = ReplyText(text=text, languages=list(languages), keep_hyphen_lists=True).read()
+            known = [lang for lang in languages if lang in MAIL_LANGUAGES] or ["en"]
+            parsed = ReplyText(text=text, languages=known, keep_hyphen_lists=True).read()
             if len(parsed.replies) > 1:
                 top = parsed.replies[0].full_body
         except Exception:  # a library bug must not lose the message
