@@ -9,7 +9,8 @@ decides; the store runs it and writes the outcome atomically::
            ─► policies.extras (handoff card, suggestions) ─► the event
 
 Only events of conversational kinds (messages, calls, voicemails) open a
-conversation; anything else (an auto-reply, a bounce, a status record) that
+conversation, and only from a person: anything else (a status record, or an
+inbound message marked ``meta.automated`` — an auto-reply, a bounce) that
 threads to none is stored on the customer's timeline without one.
 """
 
@@ -21,7 +22,7 @@ from hub.connectors.base import InboundMessage, IngestResult
 from hub.payloads import check_storable, check_timestamp, sanitise_html
 from hub.pipeline.base import PipelineBase
 from hub.pipeline.types import IngestContext, Step
-from hub.timeline.fold import CONVERSATIONAL
+from hub.timeline.fold import CONVERSATIONAL, is_robot
 from hub.timeline.model import Conversation, Event, new_id, utcnow
 from hub.timeline.work import (
     FindEvent,
@@ -114,12 +115,12 @@ class Inbound(PipelineBase):
                 if routed is not None:
                     ctx.routed_by = policy.name
                     return routed, False
-            if not message.new_thread:
+            if not message.new_thread and not is_robot(message.direction, message.meta):
                 conv = yield OpenConversation(customer_id, message.channel)
                 if conv is not None:
                     ctx.routed_by = "same_channel"
                     return conv, False
-        if message.kind not in CONVERSATIONAL:
+        if message.kind not in CONVERSATIONAL or is_robot(message.direction, message.meta):
             ctx.routed_by = "none"
             return None, False
         if known:

@@ -9,11 +9,16 @@
   or resolved conversation. From us (``out``), a message or call stops
   ``waiting_since``; ``first_response_at`` is the earliest such reply. An
   automated one (``meta.automated``: an acknowledgement) is not a reply.
-* Anything else (auto-replies, bounces, status and merge records…) only moves
-  the activity time: robots never re-open a conversation or count as a reply.
+* An inbound event marked ``meta.automated`` (a robot wrote it: an
+  out-of-office reply, a bounce) is not conversational: like anything else
+  (status and merge records…) it only moves the activity time, so robots never
+  re-open a conversation, change its preview or count as the customer waiting.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from hub.timeline.model import Conversation, ConversationStatus, Direction, Event, EventKind
 
@@ -25,6 +30,7 @@ __all__ = [
     "fold",
     "is_conversational",
     "is_reply",
+    "is_robot",
 ]
 
 PREVIEW_CHARS = 140
@@ -33,9 +39,19 @@ REPLIES = (EventKind.MESSAGE, EventKind.CALL)
 REOPENS = (ConversationStatus.PENDING, ConversationStatus.SNOOZED, ConversationStatus.RESOLVED)
 
 
+def is_robot(direction: Direction, meta: Mapping[str, Any]) -> bool:
+    """Whether an event with ``direction`` and ``meta`` came in from a robot
+    (``meta.automated`` on inbound: an auto-reply, a bounce), not the customer."""
+    return direction is Direction.IN and bool(meta.get("automated"))
+
+
 def is_conversational(event: Event) -> bool:
     """Whether ``event`` is part of the exchange (see the module rules)."""
-    return event.kind in CONVERSATIONAL and event.direction is not Direction.INTERNAL
+    return (
+        event.kind in CONVERSATIONAL
+        and event.direction is not Direction.INTERNAL
+        and not is_robot(event.direction, event.meta)
+    )
 
 
 def is_reply(event: Event) -> bool:
