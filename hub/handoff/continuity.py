@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import InvalidIdentity
-from hub.handoff.context import packet_step
+from hub.handoff.context import Excerpt, packet_step
 from hub.handoff.identity import (
     REPLY_SCORE,
     SIGNATURE_SCORE,
@@ -37,10 +37,11 @@ from hub.handoff.identity import (
 )
 from hub.handoff.names import same_name_and_domain_step
 from hub.pipeline.records import link_event
-from hub.pipeline.types import HUB_CHANNEL, IngestContext, IngestPolicy, Step
+from hub.pipeline.types import HUB_CHANNEL, UNVERIFIED_FROM, IngestContext, IngestPolicy, Step
 from hub.timeline.fold import CONVERSATIONAL
 from hub.timeline.model import (
     Conversation,
+    ConversationStatus,
     Direction,
     Event,
     EventKind,
@@ -56,11 +57,19 @@ if TYPE_CHECKING:
     from hub.connectors.base import InboundMessage
     from hub.settings import HandoffSettings
 
-__all__ = ["HandoffPolicy", "handoff_event"]
+__all__ = [
+    "SUPERSEDED_BY",
+    "UNVERIFIED_FROM",
+    "HandoffPolicy",
+    "carried_promise",
+    "handoff_event",
+    "superseded",
+]
 
 _CLAIM_CHANNELS_SIGNATURE = ("email",)
 UNCONFIRMED_SCORE = 0.3
 THREAD_SCORE = 0.8
+SUPERSEDED_BY = "superseded_by"
 _YES = frozenset(
     [
         "yes",
@@ -92,6 +101,11 @@ def confirms(text: str | None) -> bool:
         return False
     first = words[0].replace("í", "i")
     return first in _YES and not any(w in ("not", "no", "wrong", "stop") for w in words[1:4])
+
+
+def _answers_us(message: InboundMessage) -> bool:
+    """Whether ``message`` names our message it answers (a reply token or In-Reply-To)."""
+    return bool(message.conversation_id or message.in_reply_to)
 
 
 _VIA_TEXT = {
@@ -143,6 +157,49 @@ def handoff_event(
     )
 
 
+def carried_promise(
+    conv: Conversation, earlier: Conversation, promise: Excerpt, *, at: datetime
+) -> Event:
+    """A promise of ``earlier`` not kept, carried into ``conv`` (a ``follow_up`` note the
+    side panel lists until it is fulfilled); ``earlier`` is then closed."""
+    return Event(
+        id=new_id("evt"),
+        customer_id=conv.customer_id,
+        conversation_id=conv.id,
+        channel=HUB_CHANNEL,
+        direction=Direction.INTERNAL,
+        kind=EventKind.NOTE,
+        author="handoff",
+        text=f"Promise carried over from the earlier conversation: {promise.text}",
+        occurred_at=at,
+        received_at=at,
+        meta={
+            "follow_up": True,
+            "carried_from": promise.event_id,
+            "earlier_conversation_id": earlier.id,
+        },
+    )
+
+
+def superseded(earlier: Conversation, conv: Conversation, *, carried: int, at: datetime) -> Event:
+    """The record closing ``earlier``: the customer came back in ``conv`` (the hub then
+    resolves ``earlier``, see :meth:`hub.handoff.Handoff.close_superseded`)."""
+    moved = f"; {carried} open promise(s) moved there" if carried else ""
+    return Event(
+        id=new_id("evt"),
+        customer_id=earlier.customer_id,
+        conversation_id=earlier.id,
+        channel=HUB_CHANNEL,
+        direction=Direction.INTERNAL,
+        kind=EventKind.STATUS,
+        author="handoff",
+        text=f"Closed: the customer came back in conversation {conv.id}{moved}",
+        occurred_at=at,
+        received_at=at,
+        meta={SUPERSEDED_BY: conv.id, "status": ConversationStatus.RESOLVED.value},
+    )
+
+
 class HandoffPolicy(IngestPolicy):
     """Continuity, handoff cards and claim suggestions: rules ``ingest`` consults."""
 
@@ -168,7 +225,11 @@ class HandoffPolicy(IngestPolicy):
             return
         detail = f"replied on {message.channel} to the offer the customer asked for"
         owner = ctx.sender.customer
-        if owner is None and not confirms(message.text):
+        if owner is None and not confirms(message.text) and _answers_us(message):
+            # An email answering our handoff message without confirming: in place,
+            # unverified (the agent decides; the customer's surfaces do not show it).
+            yield from self._answer_from_elsewhere(ctx)
+        elif owner is None and not confirms(message.text):
             # Perhaps a mistyped number: a stranger, until an agent says otherwise.
             suggestion = yield from suggestion_step(
                 target.id,
@@ -200,9 +261,10 @@ class HandoffPolicy(IngestPolicy):
                 ctx.suggestions.append(suggestion)
 
     def _answer_from_elsewhere(self, ctx: IngestContext) -> Step[None]:
-        """An answer to our message (``in_reply_to``) from an address nobody owns: the
-        address is suggested for the customer whose conversation it answers, so the
-        agent sees it there. Not linked: a thread can be forwarded to anyone."""
+        """An answer to our message (reply token or ``in_reply_to``) from an address
+        nobody owns joins the conversation it answers, marked ``unverified_from`` (the
+        agent sees it in place; the customer's surfaces never show it), and the address
+        is suggested for that customer. Not linked: a thread can be forwarded to anyone."""
         message = ctx.message
         if ctx.sender.customer is not None:
             return
@@ -219,6 +281,8 @@ class HandoffPolicy(IngestPolicy):
                 ours = parent.direction is Direction.OUT and parent.meta.get("handoff")
         if owner_id is None:
             return
+        expected = ctx.sender.expectation
+        ours = ours or (expected is not None and expected.conversation_id == conversation_id)
         target = yield GetCustomer(owner_id)
         seen: set[str] = set()
         while target is not None and target.merged_into and target.id not in seen:
@@ -241,6 +305,8 @@ class HandoffPolicy(IngestPolicy):
         )
         if suggestion is not None:
             ctx.suggestions.append(suggestion)
+        ctx.customer_id = target.id
+        ctx.event_meta[UNVERIFIED_FROM] = str(message.identity)
 
     # -- routing -------------------------------------------------------------------------
     def _rule_window(self, message: InboundMessage) -> timedelta | None:
@@ -304,6 +370,8 @@ class HandoffPolicy(IngestPolicy):
             and self._rule_window(message) is not None
         ):
             yield from self._earlier_card(ctx, conv, ctx.head)
+        if UNVERIFIED_FROM in ctx.event_meta:
+            return  # a stranger's claims say nothing about this customer
         yield from self._suggest_from(ctx)
         if ctx.new_customer and message.customer_name:
             made = yield from same_name_and_domain_step(
@@ -342,6 +410,12 @@ class HandoffPolicy(IngestPolicy):
         )
         event.meta["earlier_conversation_id"] = earlier.id
         ctx.extra_events.append(event)
+        for promise in packet.promises:
+            ctx.extra_events.append(carried_promise(conv, earlier, promise, at=ctx.now))
+        if earlier.status is not ConversationStatus.RESOLVED:
+            ctx.extra_events.append(
+                superseded(earlier, conv, carried=len(packet.promises), at=ctx.now)
+            )
 
     def _suggest_from(self, ctx: IngestContext) -> Step[None]:
         assert ctx.customer_id is not None

@@ -159,10 +159,12 @@ class Outbound(PipelineBase):
 
     def _option(self, conv: Conversation, info: Channel) -> Step[ReplyOption]:
         last_in = yield LastInbound(conv.customer_id, info.name)
+        customer = yield GetCustomer(conv.customer_id)
+        identities = customer.identities if customer is not None else []
         to = last_in.identity if last_in is not None else None
-        if to is None:
-            customer = yield GetCustomer(conv.customer_id)
-            identities = customer.identities if customer is not None else []
+        if to not in identities:
+            # Replies go only to the customer's own addresses, never to one that wrote
+            # in unproved (an answer from a second address waits for an agent's link).
             to = next(
                 (
                     i
