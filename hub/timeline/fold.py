@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hub.timeline.model import Conversation, ConversationStatus, Direction, Event, EventKind
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "fold",
     "is_conversational",
     "is_reply",
+    "refold",
 ]
 
 PREVIEW_CHARS = 140
@@ -68,3 +71,16 @@ def fold(conv: Conversation, event: Event) -> None:
         conv.waiting_since = None
         first = conv.first_response_at
         conv.first_response_at = min(first, at) if first else at
+
+
+def refold(conv: Conversation, events: Iterable[Event]) -> None:
+    """Recompute the summary of ``conv`` from all its ``events`` in order (after events
+    moved between conversations); status, assignee and the rest agents set are kept."""
+    status, resolved_at, snoozed_until = conv.status, conv.resolved_at, conv.snoozed_until
+    conv.channels = []
+    conv.last_channel = conv.last_message_preview = conv.customer_channel = None
+    conv.waiting_since = conv.first_response_at = None
+    for event in events:
+        conv.opened_at = min(conv.opened_at, event.occurred_at)
+        fold(conv, event)
+    conv.status, conv.resolved_at, conv.snoozed_until = status, resolved_at, snoozed_until
