@@ -30,6 +30,7 @@ from hub.connectors.registry import Registry
 from hub.errors import ConfigError
 from hub.handoff import Handoff, threads
 from hub.handoff import api as handoff_api
+from hub.handoff import shared as shared_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
 from hub.operations import Operations
@@ -273,7 +274,13 @@ def build_app(
         Route("/healthz", healthz),
         Mount(
             "/api/v1",
-            routes=[*api.routes, *handoff_api.routes, *threads.routes, *operations_api.routes],
+            routes=[
+                *api.routes,
+                *handoff_api.routes,
+                *threads.routes,
+                *shared_api.routes,
+                *operations_api.routes,
+            ],
         ),
         *handoff_web.routes,
         agent.mount(),

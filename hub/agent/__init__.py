@@ -85,6 +85,8 @@ def mount() -> Mount:
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/dismiss", suggestions.dismiss, methods=["POST"]),
+        Route("/suggestions/{suggestion_id}/share", suggestions.share, methods=["POST"]),
+        Route("/events/{event_id}/shared-sender", threads.shared_sender, methods=["POST"]),
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),

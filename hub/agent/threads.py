@@ -1,5 +1,6 @@
 """Agent view actions for one issue, one conversation: merge a conversation into
-another of the customer's (and undo it), and keep a promise.
+another of the customer's (and undo it), keep a promise, and say which person wrote
+from a shared address.
 
 Merging needs the agent to be able to act on both conversations (unassigned or
 theirs; admins everywhere); it moves nothing between customers, so it is not an
@@ -16,7 +17,7 @@ from hub.errors import InvalidInput
 from hub.handoff.threads import open_promises
 from hub.timeline.model import to_json
 
-__all__ = ["keep_promise", "merge_into", "unmerge_conversation"]
+__all__ = ["keep_promise", "merge_into", "shared_sender", "unmerge_conversation"]
 
 
 async def _acting(ctx: Ctx, conversation_id: str) -> None:
@@ -70,3 +71,18 @@ async def keep_promise(ctx: Ctx) -> Response:
         conv.id, f"Promise kept: {shown}", author=ctx.agent.name, meta={"fulfils": promise.id}
     )
     return _answer(ctx, conv.id, {"event": to_json(event)})
+
+
+@action
+async def shared_sender(ctx: Ctx) -> Response:
+    """Say which person wrote from a shared address (the question on the timeline)."""
+    from hub.handoff.shared import answer
+
+    event = await ctx.hub.store.get_event(ctx.request.path_params["event_id"])
+    if event.conversation_id is None:
+        raise InvalidInput("event_id", "not a message from a shared address")
+    await _acting(ctx, event.conversation_id)
+    note = await answer(
+        ctx.hub.pipeline, event.id, ctx.field("customer_id"), by=f"agent:{ctx.agent.name}"
+    )
+    return _answer(ctx, event.conversation_id, {"event": to_json(note)})

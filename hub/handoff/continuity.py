@@ -37,7 +37,15 @@ from hub.handoff.identity import (
 )
 from hub.handoff.names import same_name_and_domain_step
 from hub.pipeline.records import link_event
-from hub.pipeline.types import HUB_CHANNEL, UNVERIFIED_FROM, IngestContext, IngestPolicy, Step
+from hub.pipeline.types import (
+    HUB_CHANNEL,
+    SHARED,
+    SHARED_ANSWERED,
+    UNVERIFIED_FROM,
+    IngestContext,
+    IngestPolicy,
+    Step,
+)
 from hub.timeline.fold import CONVERSATIONAL
 from hub.timeline.model import (
     Conversation,
@@ -51,18 +59,20 @@ from hub.timeline.model import (
     to_json,
     utcnow,
 )
-from hub.timeline.work import GetConversation, GetCustomer, ThreadParent
+from hub.timeline.work import GetConversation, GetCustomer, SharedWith, ThreadParent
 
 if TYPE_CHECKING:
     from hub.connectors.base import InboundMessage
     from hub.settings import HandoffSettings
 
 __all__ = [
+    "SHARED_NUMBER",
     "SUPERSEDED_BY",
     "UNVERIFIED_FROM",
     "HandoffPolicy",
     "carried_promise",
     "handoff_event",
+    "shared_question",
     "superseded",
 ]
 
@@ -70,6 +80,7 @@ _CLAIM_CHANNELS_SIGNATURE = ("email",)
 UNCONFIRMED_SCORE = 0.3
 THREAD_SCORE = 0.8
 SUPERSEDED_BY = "superseded_by"
+SHARED_NUMBER = "shared_number"
 _YES = frozenset(
     [
         "yes",
@@ -181,6 +192,36 @@ def carried_promise(
     )
 
 
+def shared_question(
+    conv: Conversation, identity: Identity, shared: dict[str, Any], at: datetime
+) -> Event:
+    """The agent's question on a message from a shared address: which person is it?
+    (``meta.shared_question``: the people and whom it was routed to; agents only.)"""
+    people = shared["people"]
+    names = [p["name"] or p["customer_id"] for p in people]
+    routed = next(
+        (p["name"] or p["customer_id"] for p in people if p["customer_id"] == shared["routed_to"]),
+        "",
+    )
+    why = "we wrote to them there last" if shared["why"] == "texted_last" else "it is theirs"
+    return Event(
+        id=new_id("evt"),
+        customer_id=conv.customer_id,
+        conversation_id=conv.id,
+        channel=HUB_CHANNEL,
+        direction=Direction.INTERNAL,
+        kind=EventKind.NOTE,
+        author="handoff",
+        text=(
+            f"{identity} is shared by {' and '.join(names)}. This message went to {routed} "
+            f"({why}). Which person is it?"
+        ),
+        occurred_at=at,
+        received_at=at,
+        meta={"shared_question": shared, "identity": str(identity)},
+    )
+
+
 def superseded(earlier: Conversation, conv: Conversation, *, carried: int, at: datetime) -> Event:
     """The record closing ``earlier``: the customer came back in ``conv`` (the hub then
     resolves ``earlier``, see :meth:`hub.handoff.Handoff.close_superseded`)."""
@@ -213,6 +254,13 @@ class HandoffPolicy(IngestPolicy):
         message, expected = ctx.message, ctx.sender.expectation
         if message.direction is not Direction.IN:
             return
+        if ctx.sender.customer is not None:
+            members = yield SharedWith(message.identity)
+            if members:
+                yield from self._shared(ctx, (ctx.sender.customer.id, *members))
+                return
+        if expected is not None and expected.purpose in (SHARED, SHARED_ANSWERED):
+            expected = None  # the address is no longer shared
         if expected is None:
             yield from self._answer_from_elsewhere(ctx)
             return
@@ -259,6 +307,36 @@ class HandoffPolicy(IngestPolicy):
             )
             if suggestion is not None:
                 ctx.suggestions.append(suggestion)
+
+    def _shared(self, ctx: IngestContext, sharing: tuple[str, ...]) -> Step[None]:
+        """A message from an address several customers share (a household phone): it goes
+        to the one an agent said it is, else to the one we wrote to last there, else to
+        its owner — unverified (no customer surface shows it) and with a question for
+        the agent (:meth:`extras` adds it once the conversation is known)."""
+        people: list[tuple[str, str | None]] = []
+        for customer_id in sharing:
+            found = yield GetCustomer(customer_id)
+            seen: set[str] = set()
+            while found is not None and found.merged_into and found.id not in seen:
+                seen.add(found.id)
+                found = yield GetCustomer(found.merged_into)
+            if found is not None and found.id not in [p[0] for p in people]:
+                people.append((found.id, found.name))
+        ids = [p[0] for p in people]
+        expected = ctx.sender.expectation
+        chosen = expected.customer_id if expected is not None else None
+        if expected is not None and expected.purpose == SHARED_ANSWERED and chosen in ids:
+            ctx.customer_id = chosen  # an agent said who this is, for this exchange
+            return
+        texted = expected is not None and expected.purpose == SHARED and chosen in ids
+        target = chosen if texted and chosen else ids[0]
+        ctx.customer_id = target
+        ctx.event_meta[UNVERIFIED_FROM] = str(ctx.message.identity)
+        ctx.event_meta[SHARED_NUMBER] = {
+            "people": [{"customer_id": i, "name": n} for i, n in people],
+            "routed_to": target,
+            "why": "texted_last" if texted else "owner",
+        }
 
     def _answer_from_elsewhere(self, ctx: IngestContext) -> Step[None]:
         """An answer to our message (reply token or ``in_reply_to``) from an address
@@ -370,6 +448,9 @@ class HandoffPolicy(IngestPolicy):
             and self._rule_window(message) is not None
         ):
             yield from self._earlier_card(ctx, conv, ctx.head)
+        shared = ctx.event_meta.get(SHARED_NUMBER)
+        if isinstance(shared, dict):
+            ctx.extra_events.append(shared_question(conv, ctx.message.identity, shared, ctx.now))
         if UNVERIFIED_FROM in ctx.event_meta:
             return  # a stranger's claims say nothing about this customer
         yield from self._suggest_from(ctx)

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HUB_CHANNEL",
+    "SHARED",
+    "SHARED_ANSWERED",
+    "SHARED_REPLY_HOURS",
     "UNVERIFIED_FROM",
     "IngestContext",
     "IngestPolicy",
@@ -29,6 +32,13 @@ T = TypeVar("T")
 
 HUB_CHANNEL = "hub"
 """The channel of events the hub itself writes (notes, merges, handoff cards)."""
+
+SHARED = "shared"
+"""Purpose of the reply we expect from an address several customers share, after we
+wrote to it for one of them (the one texted last gets the reply)."""
+SHARED_ANSWERED = "shared_answered"
+"""Purpose of that expectation once an agent said which person the address is."""
+SHARED_REPLY_HOURS = 7 * 24
 
 UNVERIFIED_FROM = "unverified_from"
 """``meta`` key of a message filed on a customer from an address nobody has proved
