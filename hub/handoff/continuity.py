@@ -8,7 +8,13 @@ and decides, and the pipeline's unit of work stores what it decided.
   nobody yet (the reply proves control of it; the request came from the
   customer). A reply that does not confirm (a mistyped number: "who is this?")
   stays a stranger's, and a reply from an address someone else owns, only a
-  suggested link.
+  suggested link. The same holds for the exact address a handoff email went to
+  ("OK" links it). An answer to our message (reply token, In-Reply-To) from an
+  address nobody owns joins the conversation it answers, ``unverified_from``
+  (agents see it in place; customer surfaces never), with a suggestion. A message
+  from a shared address (:mod:`.shared`) goes to the person an agent said it is,
+  else the one we wrote to there last, else its owner — unverified, with a
+  question for the agent.
 * ``route`` — a message on channel B joins the customer's most recently active
   conversation if it was active within the window (default 7 days, open or
   not) on channel A, unless continuity is off for the channel / inbox
@@ -18,16 +24,27 @@ and decides, and the pipeline's unit of work stores what it decided.
   conversation, a ``handoff`` event carrying the context packet is appended
   just before the message; claims typed into the message (an email address, a
   phone number) become suggested links, and so does a new email customer named
-  like a customer at the same email domain (:mod:`.names`).
+  like a customer at the same email domain (:mod:`.names`). A customer back
+  past the window gets a new conversation opening with a card pointing at the
+  earlier one; that one's unkept promises are carried over as ``follow_up``
+  notes and it is closed (:mod:`.cards`; the hub resolves it after the commit).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import InvalidIdentity
-from hub.handoff.context import Excerpt, packet_step
+from hub.handoff.cards import (
+    SHARED_NUMBER,
+    SUPERSEDED_BY,
+    carried_promise,
+    handoff_event,
+    shared_question,
+    superseded,
+)
+from hub.handoff.context import packet_step
 from hub.handoff.identity import (
     REPLY_SCORE,
     SIGNATURE_SCORE,
@@ -38,7 +55,6 @@ from hub.handoff.identity import (
 from hub.handoff.names import same_name_and_domain_step
 from hub.pipeline.records import link_event
 from hub.pipeline.types import (
-    HUB_CHANNEL,
     SHARED,
     SHARED_ANSWERED,
     UNVERIFIED_FROM,
@@ -51,13 +67,10 @@ from hub.timeline.model import (
     Conversation,
     ConversationStatus,
     Direction,
-    Event,
     EventKind,
     Identity,
-    new_id,
     normalise_identity,
     to_json,
-    utcnow,
 )
 from hub.timeline.work import GetConversation, GetCustomer, SharedWith, ThreadParent
 
@@ -79,8 +92,6 @@ __all__ = [
 _CLAIM_CHANNELS_SIGNATURE = ("email",)
 UNCONFIRMED_SCORE = 0.3
 THREAD_SCORE = 0.8
-SUPERSEDED_BY = "superseded_by"
-SHARED_NUMBER = "shared_number"
 _YES = frozenset(
     [
         "yes",
@@ -117,128 +128,6 @@ def confirms(text: str | None) -> bool:
 def _answers_us(message: InboundMessage) -> bool:
     """Whether ``message`` names our message it answers (a reply token or In-Reply-To)."""
     return bool(message.conversation_id or message.in_reply_to)
-
-
-_VIA_TEXT = {
-    "link": "opened a continuation link",
-    "continuity": "wrote again within the continuity window",
-    "thread": "replied to our message",
-    "conversation_id": "continued from the conversation",
-    "earlier": "came back after the continuity window; the earlier conversation is linked",
-}
-"""How the customer came over, in words for the card's text (``meta.via`` keeps the code)."""
-
-
-def handoff_event(
-    conversation: Conversation,
-    *,
-    from_channel: str | None,
-    to_channel: str,
-    via: str,
-    packet: dict[str, Any],
-    short: str,
-    at: datetime | None = None,
-) -> Event:
-    """The ``handoff`` event (the agent's card); ``meta.card`` is the agent card JSON."""
-    now = at or utcnow()
-    text = (
-        f"Customer moved from {from_channel} to {to_channel}"
-        if from_channel
-        else (f"Customer continued on {to_channel}")
-    )
-    how = _VIA_TEXT.get(via)
-    return Event(
-        id=new_id("evt"),
-        customer_id=conversation.customer_id,
-        conversation_id=conversation.id,
-        channel=HUB_CHANNEL,
-        direction=Direction.INTERNAL,
-        kind=EventKind.HANDOFF,
-        author="handoff",
-        text=f"{text} ({how})" if how else text,
-        occurred_at=now,
-        received_at=now,
-        meta={
-            "from": from_channel,
-            "to": to_channel,
-            "via": via,
-            "card": packet,
-            "short": short,
-        },
-    )
-
-
-def carried_promise(
-    conv: Conversation, earlier: Conversation, promise: Excerpt, *, at: datetime
-) -> Event:
-    """A promise of ``earlier`` not kept, carried into ``conv`` (a ``follow_up`` note the
-    side panel lists until it is fulfilled); ``earlier`` is then closed."""
-    return Event(
-        id=new_id("evt"),
-        customer_id=conv.customer_id,
-        conversation_id=conv.id,
-        channel=HUB_CHANNEL,
-        direction=Direction.INTERNAL,
-        kind=EventKind.NOTE,
-        author="handoff",
-        text=f"Promise carried over from the earlier conversation: {promise.text}",
-        occurred_at=at,
-        received_at=at,
-        meta={
-            "follow_up": True,
-            "carried_from": promise.event_id,
-            "earlier_conversation_id": earlier.id,
-        },
-    )
-
-
-def shared_question(
-    conv: Conversation, identity: Identity, shared: dict[str, Any], at: datetime
-) -> Event:
-    """The agent's question on a message from a shared address: which person is it?
-    (``meta.shared_question``: the people and whom it was routed to; agents only.)"""
-    people = shared["people"]
-    names = [p["name"] or p["customer_id"] for p in people]
-    routed = next(
-        (p["name"] or p["customer_id"] for p in people if p["customer_id"] == shared["routed_to"]),
-        "",
-    )
-    why = "we wrote to them there last" if shared["why"] == "texted_last" else "it is theirs"
-    return Event(
-        id=new_id("evt"),
-        customer_id=conv.customer_id,
-        conversation_id=conv.id,
-        channel=HUB_CHANNEL,
-        direction=Direction.INTERNAL,
-        kind=EventKind.NOTE,
-        author="handoff",
-        text=(
-            f"{identity} is shared by {' and '.join(names)}. This message went to {routed} "
-            f"({why}). Which person is it?"
-        ),
-        occurred_at=at,
-        received_at=at,
-        meta={"shared_question": shared, "identity": str(identity)},
-    )
-
-
-def superseded(earlier: Conversation, conv: Conversation, *, carried: int, at: datetime) -> Event:
-    """The record closing ``earlier``: the customer came back in ``conv`` (the hub then
-    resolves ``earlier``, see :meth:`hub.handoff.Handoff.close_superseded`)."""
-    moved = f"; {carried} open promise(s) moved there" if carried else ""
-    return Event(
-        id=new_id("evt"),
-        customer_id=earlier.customer_id,
-        conversation_id=earlier.id,
-        channel=HUB_CHANNEL,
-        direction=Direction.INTERNAL,
-        kind=EventKind.STATUS,
-        author="handoff",
-        text=f"Closed: the customer came back in conversation {conv.id}{moved}",
-        occurred_at=at,
-        received_at=at,
-        meta={SUPERSEDED_BY: conv.id, "status": ConversationStatus.RESOLVED.value},
-    )
 
 
 class HandoffPolicy(IngestPolicy):

@@ -32,6 +32,10 @@ HANDOFF_INDEXES: dict[str, list[IndexModel]] = {
     "used_link_tokens": [
         IndexModel([("expires_at", ASCENDING)], name="expires_at"),
     ],
+    "shared_identities": [
+        IndexModel([("identity", ASCENDING)], name="identity"),
+        IndexModel([("customer_id", ASCENDING)], name="customer"),
+    ],
 }
 
 
