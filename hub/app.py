@@ -28,8 +28,9 @@ from hub.connectors.base import Connector, ConnectorContext
 from hub.connectors.chat import widget
 from hub.connectors.registry import Registry
 from hub.errors import ConfigError
-from hub.handoff import Handoff
+from hub.handoff import Handoff, threads
 from hub.handoff import api as handoff_api
+from hub.handoff import shared as shared_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
 from hub.operations import Operations
@@ -274,7 +275,16 @@ def build_app(
     ]
     routes += [
         Route("/healthz", healthz),
-        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes, *operations_api.routes]),
+        Mount(
+            "/api/v1",
+            routes=[
+                *api.routes,
+                *handoff_api.routes,
+                *threads.routes,
+                *shared_api.routes,
+                *operations_api.routes,
+            ],
+        ),
         *handoff_web.routes,
         agent.mount(),
         *widget.routes,

@@ -66,8 +66,12 @@ async def reply(ctx: Ctx) -> Response:
         missing = PLACEHOLDER.findall(text)
         if missing:
             raise InvalidInput("text", f"fill in the placeholders first: {', '.join(missing)}")
-    meta = {k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()}
+    meta: dict[str, object] = {
+        k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()
+    }
     meta["agent_id"] = ctx.agent.id
+    if ctx.field("follow_up"):
+        meta["follow_up"] = True
     key = ctx.field("idempotency_key")[:100]
     event = await ctx.hub.pipeline.send(
         conv.id,
@@ -83,7 +87,10 @@ async def reply(ctx: Ctx) -> Response:
 @action
 async def note(ctx: Ctx) -> Response:
     conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
-    event = await ctx.hub.pipeline.note(conv.id, ctx.field("text"), author=ctx.agent.name)
+    meta = {"follow_up": True} if ctx.field("follow_up") else None
+    event = await ctx.hub.pipeline.note(
+        conv.id, ctx.field("text"), author=ctx.agent.name, meta=meta
+    )
     return _done(ctx, conv.id, {"event": to_json(event)}, 201)
 
 

@@ -18,18 +18,19 @@ import secrets
 from typing import TYPE_CHECKING
 
 from hub.errors import BadToken, InvalidInput
-from hub.handoff.continuity import HandoffPolicy
+from hub.handoff.continuity import SUPERSEDED_BY, HandoffPolicy
 from hub.handoff.identity import Identities
 from hub.handoff.links import Links
 from hub.handoff.relay import Refused, Relay
-from hub.timeline.model import Event, Identity
-from hub.timeline.store import InboxFilter
+from hub.timeline.model import ConversationStatus, Event, EventKind, Identity
+from hub.timeline.store import ConversationUpdate, InboxFilter
 
 if TYPE_CHECKING:
     from hub.connectors.base import Connector
     from hub.pipeline import Pipeline
     from hub.settings import HandoffSettings
     from hub.signing import Signer
+    from hub.timeline.work import Outcome
 
 __all__ = ["ACTIONS", "Handoff"]
 
@@ -66,6 +67,23 @@ class Handoff:
             unverified_calls=relay.unverified_calls,
         )
         pipeline.policies.append(self.policy)
+        pipeline.on_ingested.append(self.close_superseded)
+
+    async def close_superseded(self, outcome: Outcome) -> None:
+        """A returning customer's new conversation (past the window) took over the
+        earlier one, which ingest marked (a ``status`` event, ``meta.superseded_by``):
+        resolve it, so it is not left open with a stale promise."""
+        for event in outcome.created_events:
+            if event.kind is not EventKind.STATUS or not event.meta.get(SUPERSEDED_BY):
+                continue
+            assert event.conversation_id is not None
+            earlier = await self.pipeline.store.get_conversation(event.conversation_id)
+            if earlier.status is ConversationStatus.RESOLVED:
+                continue
+            await self.pipeline.update_conversation(
+                earlier.id,
+                ConversationUpdate(status=ConversationStatus.RESOLVED),
+            )
 
     def attach(self, connectors: dict[str, Connector]) -> None:
         """Give connectors what they use from handoff (the Twilio voice greeting)."""

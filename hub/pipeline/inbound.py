@@ -47,6 +47,8 @@ class Inbound(PipelineBase):
 
         Idempotent on ``(channel, external_id)``: the same message again
         returns the stored event with ``created=False``, and nothing is published.
+        Once a new message is stored, each ``on_ingested`` hook gets the outcome (on
+        the one instance that stored it).
         Raises :class:`~hub.errors.InvalidInput` (``meta``, ``timestamp``) for data
         a store could not keep or read back (see :mod:`hub.payloads`).
         """
@@ -56,6 +58,8 @@ class Inbound(PipelineBase):
         assert outcome.event is not None
         if outcome.created:
             self.publish_outcome(outcome)
+            for then in self.on_ingested:
+                await then(outcome)
         return IngestResult(outcome.event, outcome.created)
 
     def plan_ingest(self, message: InboundMessage) -> Plan:
@@ -74,13 +78,14 @@ class Inbound(PipelineBase):
                 new_customer = NewCustomer(new_id("cus"), message.identity, message.customer_name)
                 ctx.customer_id = new_customer.id
                 ctx.new_customer = True
-        elif message.customer_name:
+        elif message.customer_name and ctx.link is not None:
             set_name = message.customer_name
         conversation, opened = yield from self._thread(ctx)
         ctx.conversation, ctx.new_conversation = conversation, opened
         for policy in self.policies:
             yield from policy.extras(ctx)
         event = self._inbound_event(message, ctx.customer_id, conversation)
+        event.meta.update(ctx.event_meta)
         return Writes(
             customer_id=ctx.customer_id,
             events=[*ctx.extra_events, event],

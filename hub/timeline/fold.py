@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hub.timeline.model import Conversation, ConversationStatus, Direction, Event, EventKind
@@ -31,6 +31,7 @@ __all__ = [
     "is_conversational",
     "is_reply",
     "is_robot",
+    "refold",
 ]
 
 PREVIEW_CHARS = 140
@@ -84,3 +85,16 @@ def fold(conv: Conversation, event: Event) -> None:
         conv.waiting_since = None
         first = conv.first_response_at
         conv.first_response_at = min(first, at) if first else at
+
+
+def refold(conv: Conversation, events: Iterable[Event]) -> None:
+    """Recompute the summary of ``conv`` from all its ``events`` in order (after events
+    moved between conversations); status, assignee and the rest agents set are kept."""
+    status, resolved_at, snoozed_until = conv.status, conv.resolved_at, conv.snoozed_until
+    conv.channels = []
+    conv.last_channel = conv.last_message_preview = conv.customer_channel = None
+    conv.waiting_since = conv.first_response_at = None
+    for event in events:
+        conv.opened_at = min(conv.opened_at, event.occurred_at)
+        fold(conv, event)
+    conv.status, conv.resolved_at, conv.snoozed_until = status, resolved_at, snoozed_until

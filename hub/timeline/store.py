@@ -266,6 +266,17 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         """Undo the merge of ``source``: everything it brought goes back to it."""
 
     # -- conversations -----------------------------------------------------
+    async def merge_conversations(self, source_id: str, target_id: str) -> Conversation:
+        """Move every event of ``source_id`` into ``target_id`` (same customer; each marked
+        ``meta.merged_from = source_id`` unless a merge moved it already), resolve the
+        source and refold the target (status and what agents set kept); the target.
+        Conflict for two customers' conversations or a conversation into itself."""
+
+    async def unmerge_conversation(self, source_id: str) -> list[Conversation]:
+        """Undo :meth:`merge_conversations`: events marked ``merged_from = source_id`` go
+        back, the source reopens; the source, then the conversations they left, refolded.
+        Conflict if nothing was merged from it."""
+
     async def open_conversation(
         self,
         customer_id: str,
