@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from hub.errors import PermanentError
+from hub.timeline.content import Content
 from hub.timeline.model import (
     Attachment,
     DeliveryStatus,
@@ -104,7 +105,9 @@ class InboundMessage:
     signed reply token); the pipeline honours it only for the same customer.
     ``new_thread`` says the message starts a topic of its own (an email with a
     new subject and no reply headers): it never joins the customer's open
-    conversation by default.
+    conversation by default. ``content`` is what the message carries besides
+    text and files (a location, contact cards, a reaction, an edit…; see
+    :mod:`hub.timeline.content`): set it rather than describing it in ``text``.
     """
 
     channel: str
@@ -124,6 +127,7 @@ class InboundMessage:
     conversation_id: str | None = None
     new_thread: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    content: Content | None = None
 
 
 @dataclass(frozen=True, slots=True)
