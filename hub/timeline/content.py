@@ -256,8 +256,16 @@ _NESTED: dict[str, type[Any]] = {"cards": Contact, "items": OrderItem}
 
 
 def content_to_doc(content: Content) -> dict[str, Any]:
-    """``content`` as a plain document (``type`` plus its fields)."""
-    return {"type": content.TYPE, **dataclasses.asdict(content)}
+    """``content`` as a plain document (``type`` plus its fields; lists, not tuples)."""
+    return {"type": content.TYPE, **_plain(dataclasses.asdict(content))}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def content_from_doc(doc: Any) -> Content | None:
@@ -271,7 +279,7 @@ def content_from_doc(doc: Any) -> Content | None:
             continue
         value = doc[f.name]
         nested = _NESTED.get(f.name)
-        if nested is not None and isinstance(value, list):
+        if nested is not None and isinstance(value, list | tuple):
             value = tuple(_nested(nested, v) for v in value if isinstance(v, dict))
         elif isinstance(value, list):
             value = tuple(value)
