@@ -86,11 +86,16 @@ class Capabilities:
 class Channel:
     """One channel a connector serves: its name, how customers are addressed on
     it, and what it can carry. A connector may serve several (Twilio: ``sms``
-    and ``voice``; Meta: ``messenger``, ``instagram``, ``whatsapp``)."""
+    and ``voice``; Meta: ``messenger``, ``instagram``, ``whatsapp``).
+
+    ``shared`` lets another connector declare the same channel (``whatsapp``
+    through Meta or through Twilio) when its declaration is shared too; the
+    settings then decide which one serves it (:meth:`Connector.serves`)."""
 
     name: str
     identity_kind: str | None
     capabilities: Capabilities = Capabilities()
+    shared: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +329,12 @@ class Connector(abc.ABC):
     def channel_names(cls) -> tuple[str, ...]:
         """The names of the channels this connector serves."""
         return tuple(c.name for c in cls.channel_specs())
+
+    def serves(self, channel: str) -> bool:
+        """Whether this connector, as configured, serves ``channel`` (one of its
+        declared channels). Override when a channel depends on settings: two
+        connectors may declare one channel, and only one may serve it."""
+        return True
 
     @classmethod
     async def setup(cls, settings: ConnectorSettings, public_url: str) -> str:

@@ -36,6 +36,11 @@ class TwilioNumber(BaseModel):
     agents: tuple[str, ...] = ()
     queue: str | None = Field(None, min_length=1, max_length=64)
     business_name: str | None = Field(None, max_length=100)
+    whatsapp: bool = Field(
+        False,
+        description="this number is also a WhatsApp sender on Twilio (`whatsapp:+…`): its "
+        "WhatsApp messages are the `whatsapp` channel and answered through Twilio",
+    )
 
     @field_validator("number")
     @classmethod
@@ -94,6 +99,11 @@ class TwilioSettings(ConnectorSettings):
         if len(seen) != len(set(seen)):
             raise ValueError("numbers: each number may be listed once")
         return self
+
+    @property
+    def whatsapp(self) -> bool:
+        """True when one of the numbers is a WhatsApp sender."""
+        return any(n.whatsapp for n in self.numbers)
 
     def number(self, e164: str) -> TwilioNumber | None:
         """The configured number ``e164``, or ``None``."""
