@@ -219,6 +219,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             timeline=hub.store,
             link_verified=functools.partial(link_verified, hub),
             quarantine=hub.store.quarantine,
+            default_region=settings.default_region,
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)

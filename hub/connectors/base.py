@@ -289,6 +289,9 @@ class ConnectorContext:
     timeline: TimelineReader | None = None
     link_verified: IdentityLinker | None = None
     quarantine: Quarantiner | None = None
+    default_region: str | None = None
+    """The hub's ``default_region`` (ISO 3166): how to read a national-format
+    phone number a provider sends (``normalise_identity(..., default_region=)``)."""
 
 
 class Connector(abc.ABC):

@@ -123,3 +123,38 @@ def test_whatsapp_through_both_meta_and_twilio_is_a_configuration_error(tmp_path
     both = settings(tmp_path, "http://127.0.0.1:9", meta=meta_settings("http://127.0.0.1:9"))
     with pytest.raises(ConfigError, match="'whatsapp' is served by both"):
         build_app(both)
+
+
+# -- senders that are not phone numbers; national formats ------------------------------
+@pytest.mark.parametrize(
+    ("sender", "identity"),
+    [("ACME Bank", Identity("sender", "ACME Bank")), ("54321", Identity("shortcode", "54321"))],
+)
+async def test_alphanumeric_senders_and_short_codes_are_stored_by_default(
+    rig: Rig, sender: str, identity: Identity
+) -> None:
+    r = await rig.twilio.sms("SM-alpha", "Your code is 1234", sender=sender)
+    assert r.status_code == 200
+    [event] = await rig.events(identity)
+    assert event.channel == "sms" and event.text == "Your code is 1234"
+
+
+async def test_other_senders_can_be_refused_and_national_numbers_use_the_default_region(
+    store: TimelineStore, tmp_path: Path
+) -> None:
+    rest = RestDouble()
+    async with serve(rest.app()) as rest_url:
+        base = settings(tmp_path, rest_url)
+        twilio = {**base.connectors["twilio"], "other_senders": "refuse"}
+        configured = base.model_copy(
+            update={"connectors": {"twilio": twilio}, "default_region": "DE"}
+        )
+        app = build_app(configured, store=store)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+            side = TwilioSide(url, client)
+            r = await side.sms("SM-alpha", "Your code is 1234", sender="ACME Bank")
+            assert r.status_code == 422 and "From" in r.text
+            r = await side.sms("SM-national", "Hallo", sender="030 1234567")
+            assert r.status_code == 200
+            hub: Hub = app.state.hub
+            assert await hub.store.find_customer(Identity("phone", "+49301234567")) is not None

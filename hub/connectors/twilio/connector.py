@@ -149,10 +149,11 @@ class TwilioConnector(Connector):
             raise BadForm(404, f"{to} is not a number this hub serves", "To")
         return found
 
-    @staticmethod
-    def phone(value: str, field: str) -> Identity:
+    def phone(self, value: str, field: str) -> Identity:
+        """The ``phone:`` identity of a number Twilio sent (national formats read in
+        the hub's ``default_region``); 422 naming ``field`` if it is none."""
         try:
-            return normalise_identity("phone", value)
+            return normalise_identity("phone", value, default_region=self.context.default_region)
         except InvalidIdentity as exc:
             raise BadForm(422, f"{field} is not a phone number: {exc.reason}", field) from None
 

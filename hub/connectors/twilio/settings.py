@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from hub.connectors.base import ConnectorSettings
@@ -85,6 +87,12 @@ class TwilioSettings(ConnectorSettings):
     """Seconds between background retries of a media or recording download that failed."""
     request_timeout: float = Field(10.0, gt=0)
     api_base_url: str | None = None
+    other_senders: Literal["store", "refuse"] = Field(
+        "store",
+        description="texts from short codes and alphanumeric sender ids: `store` them "
+        "(identity `shortcode:<code>` or `sender:<name>`, which cannot be answered), or "
+        "`refuse` them with a 422",
+    )
 
     @field_validator("callback_agent")
     @classmethod

@@ -22,7 +22,7 @@ from hub.connectors.twilio.segments import sms_segments
 from hub.connectors.twilio.webhooks import BadForm, Form, twiml
 from hub.errors import PermanentError
 from hub.timeline.content import Content, Location, Reply
-from hub.timeline.model import DeliveryStatus, EventKind
+from hub.timeline.model import DeliveryStatus, EventKind, Identity
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -73,7 +73,7 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
     number = c.inbox(channel_of(form.require("To"))[1])
     if channel == "whatsapp" and not number.whatsapp:
         raise BadForm(404, f"{number.number} is not configured as a WhatsApp sender", "To")
-    identity = c.phone(sender, "From")
+    identity = _sender(c, sender) if channel == "sms" else c.phone(sender, "From")
     body = form.get("Body") or ""
     count = form.integer("NumMedia")
     if not 0 <= count <= MAX_MEDIA:
@@ -81,7 +81,8 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
     media = [
         (form.require(f"MediaUrl{i}"), form.get(f"MediaContentType{i}") or "") for i in range(count)
     ]
-    keyword = consent_keyword(body, form.get("OptOutType")) if channel == "sms" else None
+    sms_consent = channel == "sms" and identity.kind == "phone"
+    keyword = consent_keyword(body, form.get("OptOutType")) if sms_consent else None
 
     attachments, failures = await c.fetch(media, prefix=sid)
     meta: dict[str, Any] = {"to": number.number, "inbox": number.label, "message_sid": sid}
@@ -116,6 +117,22 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
     if keyword == "help" and c.config.help_reply:
         answer.message(c.config.help_reply)
     return twiml(answer)
+
+
+def _sender(c: TwilioConnector, sender: str) -> Identity:
+    """A phone number, else (when ``other_senders = "store"``) a short code or an
+    alphanumeric sender id as an identity of its own; 422 naming ``From`` otherwise."""
+    try:
+        return c.phone(sender, "From")
+    except BadForm:
+        if c.config.other_senders != "store":
+            raise
+        value = sender.strip()
+        if value.isdigit() and 3 <= len(value) <= 8:
+            return Identity("shortcode", value)
+        if 1 <= len(value) <= 11 and value.replace(" ", "").replace("-", "").isalnum():
+            return Identity("sender", value)
+        raise
 
 
 def _whatsapp_content(form: Form) -> Content | None:
