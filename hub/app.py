@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from hub import agent, api
 from hub.agent.runtime import AgentRuntime
 from hub.bus import Bus
-from hub.connectors.base import Connector, ConnectorContext
+from hub.connectors.base import Channel, Connector, ConnectorContext
 from hub.connectors.chat import widget
 from hub.connectors.registry import Registry
 from hub.errors import ConfigError
@@ -121,7 +121,30 @@ class Hub:
 
     @property
     def channels(self) -> dict[str, Connector]:
-        return {ch: c for c in self.connectors.values() for ch in c.channel_names()}
+        """The connector serving each channel (see :func:`served_channels`)."""
+        return {name: c for name, (c, _) in served_channels(self.connectors).items()}
+
+
+def served_channels(connectors: dict[str, Connector]) -> dict[str, tuple[Connector, Channel]]:
+    """Each channel name with the one configured connector that serves it.
+
+    Two connectors may declare one channel (``whatsapp`` through Meta or through
+    Twilio); only one of them may be configured to serve it
+    (:meth:`~hub.connectors.base.Connector.serves`), else :class:`ConfigError`.
+    """
+    found: dict[str, tuple[Connector, Channel]] = {}
+    for connector in connectors.values():
+        for spec in connector.channel_specs():
+            if not connector.serves(spec.name):
+                continue
+            if spec.name in found:
+                other = found[spec.name][0].name
+                raise ConfigError(
+                    f"channel {spec.name!r} is served by both the {other} and the "
+                    f"{connector.name} connector: configure it on one of them"
+                )
+            found[spec.name] = (connector, spec)
+    return found
 
 
 def secret_values(settings: Settings, connectors: dict[str, Connector]) -> list[str]:
@@ -200,6 +223,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             link_verified=functools.partial(link_verified, hub),
             quarantine=hub.store.quarantine,
             client_budget=budgets,
+            default_region=settings.default_region,
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -263,10 +287,9 @@ def build_app(
         default_region=settings.default_region,
     )
     hub.handoff.attach(hub.connectors)
-    hub.outbox.connectors = hub.channels
-    pipeline.channels = {
-        spec.name: spec for c in hub.connectors.values() for spec in c.channel_specs()
-    }
+    served = served_channels(hub.connectors)
+    hub.outbox.connectors = {name: c for name, (c, _) in served.items()}
+    pipeline.channels = {name: spec for name, (_, spec) in served.items()}
 
     # Connectors first: provider webhooks are the hot path, routes match in order.
     routes: list[BaseRoute] = [

@@ -17,11 +17,14 @@ threads to none is stored on the customer's timeline without one.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from hub.connectors.base import InboundMessage, IngestResult
 from hub.payloads import check_storable, check_timestamp, sanitise_html
+from hub.pipeline.amend import amended
 from hub.pipeline.base import PipelineBase
 from hub.pipeline.types import IngestContext, Step
+from hub.timeline.content import AMENDING, content_to_doc
 from hub.timeline.fold import CONVERSATIONAL, is_robot
 from hub.timeline.model import Conversation, Event, new_id, utcnow
 from hub.timeline.work import (
@@ -52,8 +55,12 @@ class Inbound(PipelineBase):
         Raises :class:`~hub.errors.InvalidInput` (``meta``, ``timestamp``) for data
         a store could not keep or read back (see :mod:`hub.payloads`).
         """
-        check_storable(message.meta, "meta")
+        check_storable(_meta(message), "meta")
         check_timestamp(message.occurred_at, "timestamp")
+        if isinstance(message.content, AMENDING):
+            applied = await self._amend(message)
+            if applied is not None:
+                return applied
         outcome = await self.store.run(functools.partial(self.plan_ingest, message))
         assert outcome.event is not None
         if outcome.created:
@@ -61,6 +68,25 @@ class Inbound(PipelineBase):
             for then in self.on_ingested:
                 await then(outcome)
         return IngestResult(outcome.event, outcome.created)
+
+    async def _amend(self, message: InboundMessage) -> IngestResult | None:
+        """Apply a reaction, edit or deletion to its target (see :mod:`hub.pipeline.amend`)."""
+        target_id = getattr(message.content, "target", "")
+        if not target_id:
+            return None
+        target = await self.store.find_event(message.channel, target_id)
+        if target is None:
+            target = await self.store.find_event_by_provider_id(message.channel, target_id)
+        if target is None:
+            return None
+        sender = await self.store.find_customer(message.identity)
+        if sender is None or sender.id != target.customer_id:
+            return None
+        updated = await self.store.amend_event(target.id, functools.partial(amended, message))
+        if updated is None:
+            return IngestResult(await self.store.get_event(target.id), created=False)
+        self.publish_updated(updated)
+        return IngestResult(updated, created=True)
 
     def plan_ingest(self, message: InboundMessage) -> Plan:
         """The unit of work that ingests ``message`` (see the module docstring)."""
@@ -182,5 +208,12 @@ class Inbound(PipelineBase):
             identity=message.identity,
             occurred_at=message.occurred_at or now,
             received_at=now,
-            meta=dict(message.meta),
+            meta=_meta(message),
         )
+
+
+def _meta(message: InboundMessage) -> dict[str, Any]:
+    meta = dict(message.meta)
+    if message.content is not None:
+        meta["content"] = content_to_doc(message.content)
+    return meta

@@ -31,10 +31,20 @@ __all__ = [
     "is_conversational",
     "is_reply",
     "is_robot",
+    "preview",
     "refold",
 ]
 
 PREVIEW_CHARS = 140
+
+
+def preview(event: Event) -> str | None:
+    """The inbox preview of ``event``: its text, else a summary of its content."""
+    content = event.content
+    text = event.text or (content.summary() if content is not None else None)
+    return text[:PREVIEW_CHARS] if text else None
+
+
 CONVERSATIONAL = (EventKind.MESSAGE, EventKind.CALL, EventKind.VOICEMAIL)
 REPLIES = (EventKind.MESSAGE, EventKind.CALL)
 REOPENS = (ConversationStatus.PENDING, ConversationStatus.SNOOZED, ConversationStatus.RESOLVED)
@@ -72,8 +82,9 @@ def fold(conv: Conversation, event: Event) -> None:
     if event.channel not in conv.channels:
         conv.channels.append(event.channel)
     conv.last_channel = event.channel
-    if event.text:
-        conv.last_message_preview = event.text[:PREVIEW_CHARS]
+    shown = preview(event)
+    if shown:
+        conv.last_message_preview = shown
     if event.direction is Direction.IN:
         conv.customer_channel = event.channel
         conv.waiting_since = min(conv.waiting_since, at) if conv.waiting_since else at

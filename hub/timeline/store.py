@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -326,6 +327,16 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
 
     async def find_event_by_provider_id(self, channel: str, provider_id: str) -> Event | None:
         """The outbound event whose delivery got ``provider_id`` from the provider."""
+
+    async def amend_event(
+        self, event_id: str, change: Callable[[Event], Event | None]
+    ) -> Event | None:
+        """Replace an event's ``text``, ``html`` and ``meta`` by ``change(event)`` atomically.
+
+        ``change`` is pure and may run more than once (a store that races
+        another writer reads again); ``None`` from it changes nothing. Returns
+        the changed event, ``None`` when unchanged; raises ``NotFound``.
+        """
 
     async def find_event_by_thread_ref(self, refs: list[str]) -> Event | None:
         """The most recent event whose ``thread_ref`` is one of ``refs``."""
