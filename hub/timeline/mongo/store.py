@@ -20,12 +20,13 @@ from hub.timeline.mongo.migrations import run_migrations
 from hub.timeline.mongo.outbox import OutboxOps
 from hub.timeline.mongo.quarantine import QuarantineOps
 from hub.timeline.mongo.records import RecordOps
+from hub.timeline.mongo.search import SearchOps
 from hub.timeline.mongo.units import UnitOps
 
 log = logging.getLogger(__name__)
 
 
-class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps, QuarantineOps):
+class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps, QuarantineOps, SearchOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else

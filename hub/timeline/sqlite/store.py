@@ -21,6 +21,7 @@ from hub.timeline.sqlite.outbox import OutboxOps
 from hub.timeline.sqlite.quarantine import QuarantineOps
 from hub.timeline.sqlite.records import RecordOps
 from hub.timeline.sqlite.schema import create_schema
+from hub.timeline.sqlite.search import SearchOps
 from hub.timeline.sqlite.units import UnitOps
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class SQLiteStore(
     UnreadOps,
     HandoffOps,
     QuarantineOps,
+    SearchOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 
