@@ -8,6 +8,7 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.auth` — sign-in with lockout, sign-out; :mod:`.passwords` — scrypt
 * :mod:`.inbox` — the inbox; :mod:`.conversation` — the customer timeline and composer
 * :mod:`.actions` — replies, notes, assignment, status, merges
+* :mod:`.search` — search every timeline, a hit opens the timeline at the event
 * :mod:`.quarantine` — messages a connector could not import: list, download, retry
 * :mod:`.admin` — agent management; :mod:`.live` — the websocket fed by the bus
 """
@@ -30,6 +31,7 @@ def mount() -> Mount:
         inbox,
         live,
         quarantine,
+        search,
         suggestions,
     )
     from hub.operations import web as operations_web
@@ -72,6 +74,7 @@ def mount() -> Mount:
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/dismiss", suggestions.dismiss, methods=["POST"]),
+        Route("/search", search.search_page, methods=["GET"]),
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),

@@ -28,7 +28,7 @@ from hub.pipeline import HUB_CHANNEL
 from hub.timeline.handoff import LinkSuggestion
 from hub.timeline.merges import survivor
 from hub.timeline.model import Conversation, Customer, Direction, Event, normalise_identity
-from hub.timeline.store import InboxFilter
+from hub.timeline.store import EventPage, InboxFilter, encode_cursor
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -165,12 +165,40 @@ async def sla_badges(hub: Hub, conv: Conversation, customer: Customer) -> list[S
     return out
 
 
+AROUND = 10
+"""Events shown after the one a search hit opens the timeline at."""
+
+
+async def timeline_at(hub: Hub, customer: Customer, at: str | None) -> tuple[EventPage, bool]:
+    """The latest page of the customer's timeline, or (``at``: an event id of theirs)
+    the page ending a few events after that event; and whether later ones exist."""
+    if at:
+        try:
+            event = await hub.store.get_event(at)
+        except NotFound:
+            event = None
+        if event is not None and event.customer_id == customer.id:
+            before = await hub.store.events(
+                customer_id=customer.id, cursor=encode_cursor(event.seq + 1), limit=PAGE - AROUND
+            )
+            after = await hub.store.events(
+                customer_id=customer.id,
+                cursor=encode_cursor(event.seq),
+                direction="newer",
+                limit=AROUND,
+            )
+            items = before.items + after.items
+            page = EventPage(items, before.older, after.newer, after.has_newer)
+            return page, after.has_newer
+    return await hub.store.events(customer_id=customer.id, limit=PAGE), False
+
+
 @page
 async def conversation_page(ctx: Ctx) -> Response:
     hub = ctx.hub
     conv = await hub.store.get_conversation(ctx.request.path_params["conversation_id"])
     customer = await survivor(hub.store, conv.customer_id)
-    timeline = await hub.store.events(customer_id=customer.id, limit=PAGE)
+    timeline, later = await timeline_at(hub, customer, ctx.request.query_params.get("at"))
     others = await hub.store.list_conversations(
         InboxFilter(status=(), customer_id=customer.id), limit=20
     )
@@ -189,6 +217,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         events_html=render_events(ctx, timeline.items, conv.id, customer),
         older=timeline.older,
         newer=timeline.newer,
+        later=later,
         others=[c for c in others.items if c.id != conv.id],
         options=await reply_options(hub, conv),
         default_channel=default_channel(timeline.items, conv),

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from hub.errors import InvalidInput
 from hub.timeline.model import Event, EventKind
@@ -28,6 +29,7 @@ __all__ = [
     "SearchQuery",
     "has_phrase",
     "parse_query",
+    "query_from_params",
     "terms",
 ]
 
@@ -133,3 +135,35 @@ class SearchPage:
 
     items: list[Event] = field(default_factory=list)
     next: str | None = None
+
+
+def _day(field: str, raw: str, *, end: bool) -> datetime:
+    try:
+        if len(raw) == 10:
+            start = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(field, "give a date (2026-12-03) or an ISO 8601 time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def query_from_params(params: Mapping[str, str]) -> SearchQuery:
+    """A query from request parameters: ``q`` (words and ``"phrases"``), ``channel``,
+    ``customer`` (an id), ``tag``, ``from`` and ``to`` (dates, both inclusive, or
+    ISO 8601 times, UTC unless they say). Raises InvalidInput naming the field."""
+    since = _day("from", params["from"], end=False) if params.get("from") else None
+    until = _day("to", params["to"], end=True) if params.get("to") else None
+    for name in ("channel", "customer", "tag"):
+        if len(params.get(name, "")) > 200:
+            raise InvalidInput(name, f"{name} is too long")
+    if len(params.get("q", "")) > 1000:
+        raise InvalidInput("q", "the search is too long")
+    return parse_query(
+        params.get("q", ""),
+        channel=params.get("channel", "").strip() or None,
+        customer_id=params.get("customer", "").strip() or None,
+        tag=params.get("tag", "").strip() or None,
+        since=since,
+        until=until,
+    )

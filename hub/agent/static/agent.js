@@ -135,6 +135,9 @@
     // replaced by an answer asked for later than the one it came from.
     let issued = 0;
     const placedBy = new Map();
+    // Opened at a search hit with later history left out: events after the gap are
+    // not placed (the "later messages" link goes to them), updates of shown ones are.
+    const gapAfter = document.getElementById("later") ? lastSeq() : null;
 
     function place(node, ticket) {
       const seq = Number(node.dataset.seq);
@@ -142,6 +145,7 @@
       placedBy.set(node.id, ticket);
       const existing = document.getElementById(node.id);
       if (existing) { existing.replaceWith(node); return; }
+      if (gapAfter !== null && seq > gapAfter) return;
       const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
       let after = null;
       for (const li of list.querySelectorAll("li.ev")) {
@@ -202,6 +206,12 @@
       }, { root: scroller }).observe(older);
     }
     scroller.scrollTop = scroller.scrollHeight;
+    // A search hit opens the timeline at its event (#ev-…): show it, marked.
+    const target = location.hash.startsWith("#ev-") ? document.getElementById(location.hash.slice(1)) : null;
+    if (target) {
+      target.classList.add("found");
+      target.scrollIntoView({ block: "center" });
+    }
 
     handlers.push(function (msg) {
       if (msg.topic === "resync") { resync(); return; }
