@@ -68,6 +68,19 @@ class OutboxSettings(BaseModel):
     )
 
 
+class TonePhrase(BaseModel):
+    """A phrase a team asks its agents to avoid, for the tone coach (``[[agent.tone]]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phrase: str = Field(min_length=1, max_length=200, description="the phrase to flag")
+    rewrite: str = Field(min_length=1, max_length=500, description="what to say instead")
+    reason: str = Field("", max_length=300, description="why, shown to the agent")
+    team: str | None = Field(
+        None, description="only for conversations of this team (operations); none: everyone"
+    )
+
+
 class AgentSettings(BaseModel):
     """The agent view: sign-in lockout, session length, canned responses, presence.
 
@@ -93,6 +106,13 @@ class AgentSettings(BaseModel):
         description=(
             "canned responses, title → text (`{{placeholder}}` for the agent to fill); empty: "
             "built-in examples"
+        ),
+    )
+    tone: tuple[TonePhrase, ...] = Field(
+        (),
+        description=(
+            "the team's own phrases for the tone coach (`[[agent.tone]]` with phrase, rewrite, "
+            "reason, team), beside the shipped rules"
         ),
     )
     presence_grace_seconds: float = Field(

@@ -8,6 +8,7 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.auth` — sign-in with lockout, sign-out; :mod:`.passwords` — scrypt
 * :mod:`.inbox` — the inbox; :mod:`.conversation` — the customer timeline and composer
 * :mod:`.actions` — replies, notes, assignment, status, merges
+* :mod:`.tone` — the tone coach in the composer
 * :mod:`.search` — search every timeline, a hit opens the timeline at the event
 * :mod:`.quarantine` — messages a connector could not import: list, download, retry
 * :mod:`.admin` — agent management; :mod:`.live` — the websocket fed by the bus
@@ -33,6 +34,7 @@ def mount() -> Mount:
         quarantine,
         search,
         suggestions,
+        tone,
     )
     from hub.operations import web as operations_web
 
@@ -70,6 +72,7 @@ def mount() -> Mount:
             methods=["POST"],
         ),
         Route("/conversations/{conversation_id}/read", actions.mark_read, methods=["POST"]),
+        Route("/conversations/{conversation_id}/tone", tone.tone, methods=["POST"]),
         Route("/customers/{customer_id}/merge", actions.merge, methods=["POST"]),
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),

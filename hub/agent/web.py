@@ -147,6 +147,8 @@ def script_strings() -> dict[str, str]:
             "The %(label)s reply window closed at %(at)s: a %(needs)s is needed to reply"
         ),
         "fillIn": _("Fill in before sending: %(fields)s"),
+        "toneTry": _("Try:"),
+        "toneUse": _("Use this"),
         "sendFailed": _("Could not send (%(status)s)"),
         "slaDue": _("%(clock)s due in %(left)s"),
         "slaOverdue": _("%(clock)s overdue by %(left)s"),

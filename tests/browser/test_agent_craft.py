@@ -52,3 +52,39 @@ async def test_a_search_hit_opens_the_timeline_at_the_event(page: Page, site: Si
 
     await page.goto(f"{site.url}/agent/search?q=follow+up&channel=sms")
     await expect(page.get_by_text("Nothing matches.")).to_be_visible()
+
+
+async def _open_conversation(page: Page, site: Site, text: str = "My parcel is late") -> str:
+    from playwright.async_api import expect
+
+    result = await site.running.push("t-1", text=text)
+    await sign_in(page, site)
+    await page.goto(f"{site.url}/agent/conversations/{result['conversation_id']}")
+    await expect(page.locator("#reply-text")).to_be_editable()
+    return str(result["conversation_id"])
+
+
+async def test_the_tone_coach_flags_and_rewrites_but_never_blocks(page: Page, site: Site) -> None:
+    from playwright.async_api import expect
+
+    await _open_conversation(page, site)
+    box = page.locator("#reply-text")
+    await box.fill("Unfortunately it is late. Please calm down, it ships Monday.")
+    flags = page.locator("#tone-flags > li")
+    await expect(flags).to_have_count(2)
+    await expect(flags.nth(0)).to_have_attribute("data-rule", "unfortunately")
+    await expect(flags.nth(1)).to_have_attribute("data-rule", "calm_down")
+    await expect(flags.nth(1)).to_contain_text("I can see why this is frustrating")
+    await expect(page.locator("#send")).to_be_enabled()  # advice, never a block
+
+    await flags.nth(1).get_by_role("button", name="Use this").click()
+    await expect(box).to_have_value(
+        "Unfortunately it is late. I can see why this is frustrating, and I'm on it now."
+    )
+    await expect(flags).to_have_count(1)
+
+    await box.fill("Could you confirm your email address for me?")
+    await expect(flags).to_have_count(1)
+    await expect(flags.first).to_contain_text("ana@example.com")
+    await box.fill("Thanks, Ana: the replacement ships today and I'll send tracking by 5 pm.")
+    await expect(page.locator("#tone")).to_be_hidden()

@@ -320,8 +320,58 @@
       if (sendAllowed) send.disabled = blocked || missing.length > 0;
     }
 
+    // Tone coach: the server checks the draft after a pause in typing; flags are advice
+    // (built with textContent), and "Use this" swaps the flagged sentence for the rewrite.
+    const tone = document.getElementById("tone");
+    const toneFlags = document.getElementById("tone-flags");
+    let toneTimer = null, toneAsked = 0;
+    function showTone(draft, flags) {
+      toneFlags.replaceChildren();
+      for (const f of flags) {
+        const li = document.createElement("li");
+        li.dataset.rule = f.rule;
+        const q = document.createElement("q");
+        q.textContent = f.phrase;
+        const why = document.createElement("span");
+        why.textContent = " — " + f.reason + " ";
+        const hint = document.createElement("span");
+        hint.className = "rewrite";
+        hint.textContent = tr("toneTry") + " “" + f.rewrite + "”";
+        li.append(q, why, hint);
+        if (f.fixed !== null) {
+          const use = document.createElement("button");
+          use.type = "button";
+          use.className = "link";
+          use.textContent = tr("toneUse");
+          use.addEventListener("click", () => {
+            if (text.value !== draft) return;
+            text.value = f.fixed;
+            update();
+            checkTone();
+            text.focus();
+          });
+          li.append(" ", use);
+        }
+        toneFlags.append(li);
+      }
+      tone.hidden = flags.length === 0;
+    }
+    async function checkTone() {
+      clearTimeout(toneTimer);
+      const draft = text.value;
+      const ticket = ++toneAsked;
+      if (!draft.trim()) { showTone(draft, []); return; }
+      try {
+        const r = await post("/agent/conversations/" + convId + "/tone", { text: draft });
+        if (!r.ok) return;
+        const answer = await r.json();
+        if (ticket === toneAsked && answer.text === text.value) showTone(draft, answer.flags);
+      } catch (e) { /* advice only: a failed check shows nothing */ }
+    }
+    function toneSoon() { clearTimeout(toneTimer); toneTimer = setTimeout(checkTone, 350); }
+
     channel.addEventListener("change", () => { update(); if (typingOn) typing(true); });
-    text.addEventListener("input", () => { update(); typing(true); });
+    text.addEventListener("input", () => { update(); typing(true); toneSoon(); });
     text.addEventListener("blur", () => typing(false));
     canned.addEventListener("change", function () {
       const opt = canned.selectedOptions[0];
@@ -336,6 +386,7 @@
       const first = text.value.search(/\{\{/);
       if (first >= 0) text.setSelectionRange(first, text.value.indexOf("}}", first) + 2);
       update();
+      toneSoon();
     });
 
     async function submit(url) {
@@ -351,6 +402,7 @@
       }
       text.value = "";
       typing(false);
+      showTone("", []);
       form.elements.canned.value = "";
       newKey();
       update();
