@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, Response
 
-from hub.agent.conversation import PLACEHOLDER
+from hub.agent.conversation import macro_values
+from hub.agent.macros import PLACEHOLDER, fill, library, problem
 from hub.agent.presence import publish_read
 from hub.agent.web import Ctx, Forbidden, action, back
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.handoff import ACTIONS
+from hub.operations.triage import team_of
 from hub.timeline.merges import survivor
 from hub.timeline.model import (
     Agent,
@@ -68,6 +70,8 @@ async def reply(ctx: Ctx) -> Response:
             raise InvalidInput("text", f"fill in the placeholders first: {', '.join(missing)}")
     meta = {k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()}
     meta["agent_id"] = ctx.agent.id
+    if ctx.field("macro"):
+        meta["macro"] = await _macro_checked(ctx, conv, text)
     key = ctx.field("idempotency_key")[:100]
     event = await ctx.hub.pipeline.send(
         conv.id,
@@ -78,6 +82,22 @@ async def reply(ctx: Ctx) -> Response:
         meta=meta,
     )
     return _done(ctx, conv.id, {"event": to_json(event)}, 202)
+
+
+async def _macro_checked(ctx: Ctx, conv: Conversation, text: str) -> str:
+    """The macro id of a reply written from one; InvalidInput while it is untouched."""
+    wanted = ctx.field("macro")
+    macro = next(
+        (m for m in library(ctx.hub.settings.agent, team_of(conv.tags)) if m.id == wanted), None
+    )
+    if macro is None:
+        raise InvalidInput("macro", f"no macro {wanted!r} for this conversation")
+    customer = await survivor(ctx.hub.store, conv.customer_id)
+    filled = fill(macro.text, await macro_values(ctx.hub, customer, ctx.agent))
+    why = problem(text, filled)
+    if why is not None:
+        raise InvalidInput("text", why)
+    return macro.id
 
 
 @action

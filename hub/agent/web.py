@@ -147,6 +147,8 @@ def script_strings() -> dict[str, str]:
             "The %(label)s reply window closed at %(at)s: a %(needs)s is needed to reply"
         ),
         "fillIn": _("Fill in before sending: %(fields)s"),
+        "macroPersonal": _("Write the personal part in your own words before sending"),
+        "macroVerbatim": _("The macro is unchanged: make it yours before sending"),
         "toneTry": _("Try:"),
         "toneUse": _("Use this"),
         "sendFailed": _("Could not send (%(status)s)"),

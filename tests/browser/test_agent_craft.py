@@ -88,3 +88,38 @@ async def test_the_tone_coach_flags_and_rewrites_but_never_blocks(page: Page, si
     await expect(flags.first).to_contain_text("ana@example.com")
     await box.fill("Thanks, Ana: the replacement ships today and I'll send tracking by 5 pm.")
     await expect(page.locator("#tone")).to_be_hidden()
+
+
+async def test_a_macro_with_an_untouched_personal_slot_cannot_be_sent(
+    page: Page, site: Site
+) -> None:
+    from playwright.async_api import expect
+
+    await _open_conversation(page, site, "I was charged twice for order 55120!")
+    box = page.locator("#reply-text")
+    send = page.get_by_role("button", name="Send")
+    await page.get_by_label("Macro").select_option(label="Double charge")
+    await expect(box).to_have_value(
+        re.compile(r"^Hi Ana, I can see the two charges for order 55120")
+    )
+    await expect(page.locator("#placeholders")).to_contain_text("eta, check date")
+    await expect(send).to_be_disabled()
+
+    filled = (
+        (await box.input_value()).replace("{{eta}}", "Friday").replace("{{check date}}", "Monday")
+    )
+    await box.fill(filled)
+    await expect(page.locator("#placeholders")).to_contain_text("personal part")
+    await expect(send).to_be_disabled()
+    await box.press("Control+Enter")  # the shortcut is refused too
+    await expect(page.locator("li.ev.dir-out")).to_have_count(0)
+
+    slot = re.search(r"\[\[[^\]]*\]\]", filled)
+    assert slot is not None
+    await box.fill(
+        filled.replace(slot.group(), "Two charges on payday is the last thing you need.")
+    )
+    await expect(page.locator("#placeholders")).to_have_text("")
+    await expect(send).to_be_enabled()
+    await send.click()
+    await expect(page.locator("li.ev.dir-out", has_text="last thing you need")).to_be_visible()

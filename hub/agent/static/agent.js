@@ -261,8 +261,11 @@
     const error = document.getElementById("composer-error");
     const send = document.getElementById("send");
     const sendAllowed = !send.disabled;
-    const agentName = (document.querySelector(".me span") || { textContent: "" }).textContent.split(" · ")[0];
-    const customerName = (document.querySelector(".panel .name") || { textContent: "" }).textContent;
+    // The macro last inserted (filled by the server): it cannot be sent while a
+    // {{placeholder}} or [[personal slot]] is left, or while it is still there word for word.
+    let macroText = "", macroHints = [];
+    const SLOT = /\[\[([^\[\]]{1,200})\]\]/g;
+    const flat = (s) => s.replace(/\s+/g, " ").trim();
 
     // Typing: announced on the first keystroke and on a channel switch (repeated every
     // 5 s while typing goes on), withdrawn after a pause, on send, and when the text is cleared.
@@ -315,9 +318,14 @@
         });
       }
       constraints.textContent = parts.join(" · ");
-      const missing = form.elements.canned.value ? remaining() : [];
-      placeholders.textContent = missing.length ? tr("fillIn", { fields: missing.join(", ") }) : "";
-      if (sendAllowed) send.disabled = blocked || missing.length > 0;
+      const fromMacro = form.elements.macro.value !== "";
+      const missing = fromMacro ? remaining() : [];
+      const personal = fromMacro && (SLOT.test(text.value) || macroHints.some((h) => h && text.value.includes(h)));
+      SLOT.lastIndex = 0;
+      const verbatim = fromMacro && !missing.length && !personal && flat(text.value).includes(flat(macroText));
+      placeholders.textContent = missing.length ? tr("fillIn", { fields: missing.join(", ") })
+        : personal ? tr("macroPersonal") : verbatim ? tr("macroVerbatim") : "";
+      if (sendAllowed) send.disabled = blocked || missing.length > 0 || personal || verbatim;
     }
 
     // Tone coach: the server checks the draft after a pause in typing; flags are advice
@@ -376,15 +384,18 @@
     canned.addEventListener("change", function () {
       const opt = canned.selectedOptions[0];
       if (!opt || !opt.dataset.text) return;
-      const filled = opt.dataset.text
-        .replace(/\{\{\s*customer_name\s*\}\}/g, customerName || "there")
-        .replace(/\{\{\s*agent_name\s*\}\}/g, agentName);
+      const filled = opt.dataset.text;
+      const at = text.value ? text.value.length + 1 : 0;
       text.value = text.value ? text.value + "\n" + filled : filled;
-      form.elements.canned.value = "1";
+      form.elements.macro.value = opt.value;
+      macroText = filled;
+      macroHints = Array.from(filled.matchAll(SLOT), (m) => m[1].trim());
       canned.value = "";
       text.focus();
-      const first = text.value.search(/\{\{/);
-      if (first >= 0) text.setSelectionRange(first, text.value.indexOf("}}", first) + 2);
+      const slot = text.value.indexOf("[[", at);
+      const hole = text.value.indexOf("{{", at);
+      const first = slot >= 0 && (hole < 0 || slot < hole) ? slot : hole;
+      if (first >= 0) text.setSelectionRange(first, text.value.indexOf(first === slot ? "]]" : "}}", first) + 2);
       update();
       toneSoon();
     });
@@ -403,7 +414,9 @@
       text.value = "";
       typing(false);
       showTone("", []);
-      form.elements.canned.value = "";
+      form.elements.macro.value = "";
+      macroText = "";
+      macroHints = [];
       newKey();
       update();
       if (answer.event) showEvent(answer.event.id);
