@@ -149,6 +149,8 @@ def script_strings() -> dict[str, str]:
         "fillIn": _("Fill in before sending: %(fields)s"),
         "macroPersonal": _("Write the personal part in your own words before sending"),
         "macroVerbatim": _("The macro is unchanged: make it yours before sending"),
+        "othersViewing": _("Also viewing: %(names)s"),
+        "othersTyping": _("%(names)s is typing a reply"),
         "toneTry": _("Try:"),
         "toneUse": _("Use this"),
         "sendFailed": _("Could not send (%(status)s)"),

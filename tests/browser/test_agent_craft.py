@@ -16,7 +16,7 @@ import pytest
 from tests.browser.test_agent_view import Site, agent_site, sign_in
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Browser, Page
 
 
 @pytest.fixture
@@ -123,3 +123,29 @@ async def test_a_macro_with_an_untouched_personal_slot_cannot_be_sent(
     await expect(send).to_be_enabled()
     await send.click()
     await expect(page.locator("li.ev.dir-out", has_text="last thing you need")).to_be_visible()
+
+
+async def test_two_agents_see_each_other_viewing_and_typing(
+    page: Page, site: Site, browser: Browser
+) -> None:
+    from playwright.async_api import expect
+
+    await site.running.agent("ben@example.com", name="Ben Agent")
+    conv = await _open_conversation(page, site)  # Ana Agent
+    other = await browser.new_context(viewport={"width": 1100, "height": 760})
+    try:
+        ben = await other.new_page()
+        await sign_in(ben, site, "ben@example.com")
+        await ben.goto(f"{site.url}/agent/conversations/{conv}")
+        await expect(ben.locator("#live-status")).to_have_text("live")
+
+        await expect(ben.locator("#collision")).to_have_text("Also viewing: Ana Agent")
+        await expect(page.locator("#collision")).to_have_text("Also viewing: Ben Agent")
+
+        await page.locator("#reply-text").press_sequentially("On it")
+        await expect(ben.locator("#collision")).to_have_text("Ana Agent is typing a reply")
+
+        await page.goto(f"{site.url}/agent/")  # Ana leaves the conversation
+        await expect(ben.locator("#collision")).to_be_hidden()
+    finally:
+        await other.close()

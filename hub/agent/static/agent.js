@@ -230,6 +230,50 @@
     }, true);
 
     composer(convId, showEvent);
+    collision(convId);
+  }
+
+  // -- who else is here: other agents viewing or typing in this conversation --------
+  // Announced on connect and every 20 s; an agent not heard from for 50 s (viewing) or
+  // 8 s (typing) is dropped. Seeing someone new, this page announces itself at once,
+  // so the newcomer learns about it too.
+  function collision(convId) {
+    const me = body.dataset.me || "";
+    const box = document.getElementById("collision");
+    const others = new Map();
+    function announce(viewing) { sendLive({ type: "viewing", conversation_id: convId, viewing: viewing }); }
+    function render() {
+      const now = Date.now();
+      const viewing = [], typing = [];
+      for (const [id, o] of others) {
+        if (o.until < now) { others.delete(id); continue; }
+        if (o.typingUntil > now) typing.push(o.name); else viewing.push(o.name);
+      }
+      const parts = [];
+      if (typing.length) parts.push(tr("othersTyping", { names: typing.join(", ") }));
+      if (viewing.length) parts.push(tr("othersViewing", { names: viewing.join(", ") }));
+      box.textContent = parts.join(" · ");
+      box.hidden = parts.length === 0;
+    }
+    handlers.push(function (msg) {
+      if (msg.topic === "resync" && msg.reason === "connected") { announce(true); return; }
+      if (msg.conversation_id !== convId || !msg.agent || msg.agent === me) return;
+      if (msg.topic === "conversation.viewing") {
+        if (!msg.active) { others.delete(msg.agent); render(); return; }
+        const known = others.get(msg.agent);
+        others.set(msg.agent, { name: msg.name || "?", until: Date.now() + 50000, typingUntil: known ? known.typingUntil : 0 });
+        if (!known) announce(true);
+      } else if (msg.topic === "conversation.typing") {
+        if (!msg.active && !others.has(msg.agent)) return; // stopped typing after leaving
+        const o = others.get(msg.agent) || { name: msg.name || "?", until: 0, typingUntil: 0 };
+        o.until = Math.max(o.until, Date.now() + 50000);
+        o.typingUntil = msg.active ? Date.now() + 8000 : 0;
+        others.set(msg.agent, o);
+      } else return;
+      render();
+    });
+    setInterval(() => { announce(true); render(); }, 20000);
+    window.addEventListener("pagehide", () => announce(false));
   }
 
   // -- composer --------------------------------------------------------------------
