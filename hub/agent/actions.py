@@ -147,6 +147,9 @@ async def _assignee(hub: Hub, me: Agent, raw: str) -> str | None:
     return agent.id
 
 
+MAX_LABELS = 20
+
+
 def _team_tags(tags: list[str], team: str, tier: str) -> list[str]:
     team, tier = team.strip(), tier.strip().upper()
     if len(team) > 64 or not all(c.isalnum() or c in "-_" for c in team):
@@ -157,10 +160,22 @@ def _team_tags(tags: list[str], team: str, tier: str) -> list[str]:
     return kept + ([f"team:{team}"] if team else []) + ([f"tier:{tier.lower()}"] if tier else [])
 
 
+def _label_tags(tags: list[str], raw: str) -> list[str]:
+    """The conversation's tags with its labels (every tag but ``team:``/``tier:``)
+    replaced by the comma-separated ``raw``."""
+    labels = list(dict.fromkeys(" ".join(p.split()) for p in raw.split(",") if p.strip()))
+    if len(labels) > MAX_LABELS:
+        raise InvalidInput("labels", f"at most {MAX_LABELS} labels")
+    for label in labels:
+        if len(label) > 40 or not all(c.isalnum() or c in " -_" for c in label):
+            raise InvalidInput("labels", "a label: up to 40 letters, digits, spaces, - and _")
+    return [t for t in tags if t.startswith(("team:", "tier:"))] + labels
+
+
 @action
 async def update(ctx: Ctx) -> Response:
     """One change per post: ``op`` is assign, status, priority, team (with ``tier``:
-    the ``team:``/``tier:`` tags operations uses) or snooze."""
+    the ``team:``/``tier:`` tags operations uses), labels (the other tags) or snooze."""
     conv = await _actionable(ctx)
     op = ctx.field("op")
     if op == "assign":
@@ -181,6 +196,8 @@ async def update(ctx: Ctx) -> Response:
         change = ConversationUpdate(
             tags=_team_tags(conv.tags, ctx.field("team"), ctx.field("tier"))
         )
+    elif op == "labels":
+        change = ConversationUpdate(tags=_label_tags(conv.tags, ctx.field("labels")))
     elif op == "snooze":
         hours = SNOOZE_HOURS.get(ctx.field("hours"))
         if hours is None:
@@ -189,7 +206,7 @@ async def update(ctx: Ctx) -> Response:
             status=ConversationStatus.SNOOZED, snoozed_until=utcnow() + timedelta(hours=hours)
         )
     else:
-        raise InvalidInput("op", "op must be assign, status, priority, team or snooze")
+        raise InvalidInput("op", "op must be assign, status, priority, team, labels or snooze")
     updated = await ctx.hub.pipeline.update_conversation(
         conv.id, change, by=ctx.agent.id, before=conv
     )

@@ -149,3 +149,18 @@ async def test_two_agents_see_each_other_viewing_and_typing(
         await expect(ben.locator("#collision")).to_be_hidden()
     finally:
         await other.close()
+
+
+async def test_labels_are_shown_and_edited(page: Page, site: Site) -> None:
+    from playwright.async_api import expect
+
+    await _open_conversation(page, site)
+    await page.get_by_label("Labels (comma-separated)").fill("refund,  VIP customer ,refund")
+    await page.get_by_role("button", name="Save labels").click()
+    labels = page.get_by_label("Labels", exact=True)
+    await expect(labels.locator(".badge")).to_have_text(["refund", "VIP customer"])
+    await expect(page.get_by_label("Labels (comma-separated)")).to_have_value(
+        "refund, VIP customer"
+    )
+    await page.goto(f"{site.url}/agent/")
+    await expect(page.locator("#inbox-rows .badge.label")).to_have_text(["refund", "VIP customer"])
