@@ -69,6 +69,33 @@ class OutboxSettings(BaseModel):
     )
 
 
+class TonePhrase(BaseModel):
+    """A phrase a team asks its agents to avoid, for the tone coach (``[[agent.tone]]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phrase: str = Field(min_length=1, max_length=200, description="the phrase to flag")
+    rewrite: str = Field(min_length=1, max_length=500, description="what to say instead")
+    reason: str = Field("", max_length=300, description="why, shown to the agent")
+    team: str | None = Field(
+        None, description="only for conversations of this team (operations); none: everyone"
+    )
+
+
+class MacroSetting(BaseModel):
+    """A team's own macro (``[[agent.macros]]``); see :mod:`hub.agent.macros`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=80, description="what the picker shows")
+    text: str = Field(
+        min_length=1,
+        max_length=5000,
+        description="the reply, with `{{placeholders}}` and `[[personal slots]]`",
+    )
+    team: str | None = Field(None, description="only for conversations of this team")
+
+
 class AgentSettings(BaseModel):
     """The agent view: sign-in lockout, session length, canned responses, presence.
 
@@ -92,8 +119,22 @@ class AgentSettings(BaseModel):
     canned: dict[str, str] = Field(
         default_factory=dict,
         description=(
-            "canned responses, title → text (`{{placeholder}}` for the agent to fill); empty: "
-            "built-in examples"
+            "canned responses, title → text (`{{placeholder}}` for the agent to fill), shown "
+            "as macros after the starter set"
+        ),
+    )
+    macros: tuple[MacroSetting, ...] = Field(
+        (),
+        description=(
+            "the team's own macros (`[[agent.macros]]` with title, text, team) beside the "
+            "starter set; `{{placeholder}}` and `[[personal slot]]` in the text"
+        ),
+    )
+    tone: tuple[TonePhrase, ...] = Field(
+        (),
+        description=(
+            "the team's own phrases for the tone coach (`[[agent.tone]]` with phrase, rewrite, "
+            "reason, team), beside the shipped rules"
         ),
     )
     presence_grace_seconds: float = Field(

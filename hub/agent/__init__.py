@@ -9,6 +9,8 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.inbox` — the inbox; :mod:`.conversation` — the customer timeline and composer
 * :mod:`.actions` — replies, notes, assignment, status, merges
 * :mod:`.threads` — merging a customer's conversations, keeping promises
+* :mod:`.tone` — the tone coach in the composer
+* :mod:`.search` — search every timeline, a hit opens the timeline at the event
 * :mod:`.quarantine` — messages a connector could not import: list, download, retry
 * :mod:`.admin` — agent management; :mod:`.live` — the websocket fed by the bus
 """
@@ -31,8 +33,10 @@ def mount() -> Mount:
         inbox,
         live,
         quarantine,
+        search,
         suggestions,
         threads,
+        tone,
     )
     from hub.operations import web as operations_web
 
@@ -81,12 +85,14 @@ def mount() -> Mount:
             threads.keep_promise,
             methods=["POST"],
         ),
+        Route("/conversations/{conversation_id}/tone", tone.tone, methods=["POST"]),
         Route("/customers/{customer_id}/merge", actions.merge, methods=["POST"]),
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/dismiss", suggestions.dismiss, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/share", suggestions.share, methods=["POST"]),
         Route("/events/{event_id}/shared-sender", threads.shared_sender, methods=["POST"]),
+        Route("/search", search.search_page, methods=["GET"]),
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),

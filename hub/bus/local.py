@@ -36,6 +36,8 @@ class Topic:
     # Ephemeral signals (nothing stored); ``data`` says who and where:
     TYPING = "conversation.typing"
     """``{"from": "agent"|"customer", "typing": bool, "agent"?, "conversation_id"?}``"""
+    VIEWING = "conversation.viewing"
+    """An agent has the conversation open: ``{"agent", "name", "conversation_id", "viewing"}``."""
     READ = "conversation.read"
     """An agent read the customer's messages: ``{"agent", "up_to": event id}``."""
     AGENT_PRESENCE = "agent.presence"

@@ -55,6 +55,7 @@ from hub.timeline.model import (
     ReadMark,
 )
 from hub.timeline.quarantine import QuarantineRecords
+from hub.timeline.search import SearchPage, SearchQuery
 from hub.timeline.work import Outcome, PlanFactory, Read
 
 __all__ = [
@@ -355,6 +356,13 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         Without a cursor, ``older`` gives the latest page and ``newer`` the first.
         With one, the events strictly before / after it.
         """
+
+    async def search(
+        self, query: SearchQuery, *, cursor: str | None = None, limit: int = 20
+    ) -> SearchPage:
+        """Events of every customer matching ``query``, newest first (``seq``
+        descending); ``next`` pages on. The index is written with the append, in
+        its transaction (see :mod:`hub.timeline.search`)."""
 
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(

@@ -33,6 +33,7 @@ from hub.timeline.cursors import clamp, seq_cursor
 from hub.timeline.fold import is_conversational, is_reply, preview
 from hub.timeline.model import ConversationStatus, Direction, Event, EventKind
 from hub.timeline.mongo.base import Doc, MongoBase, as_stored_id, stored, with_id
+from hub.timeline.search import event_terms
 from hub.timeline.store import Direction as PageDirection
 from hub.timeline.store import EventPage, encode_cursor
 
@@ -63,8 +64,12 @@ def next_seq(previous: int) -> int:
 
 
 def event_doc(record: Event) -> Doc:
-    """The document for an event (``seq`` and ``after`` set by the caller)."""
+    """The document for an event (``seq`` and ``after`` set by the caller), with its
+    search ``terms`` (:mod:`hub.timeline.search`)."""
     doc = as_stored_id(event_to_doc(record))
+    found = event_terms(record)
+    if found:
+        doc["terms"] = found
     if record.delivery is not None:
         doc["delivery"]["rank"] = record.delivery.status.rank
     return doc

@@ -22,6 +22,7 @@ from hub.timeline.sqlite.outbox import OutboxOps
 from hub.timeline.sqlite.quarantine import QuarantineOps
 from hub.timeline.sqlite.records import RecordOps
 from hub.timeline.sqlite.schema import create_schema
+from hub.timeline.sqlite.search import SearchOps
 from hub.timeline.sqlite.units import UnitOps
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class SQLiteStore(
     HandoffOps,
     QuarantineOps,
     MoveOps,
+    SearchOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 
