@@ -32,6 +32,8 @@ from hub.handoff import Handoff
 from hub.handoff import api as handoff_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
+from hub.metrics import HubMetrics
+from hub.metrics import prom as metrics_routes
 from hub.operations import Operations
 from hub.operations import api as operations_api
 from hub.outbox import Outbox
@@ -116,6 +118,7 @@ class Hub:
     handoff: Handoff | None = None
     agent_runtime: AgentRuntime | None = None
     operations: Operations | None = None
+    metrics: HubMetrics | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -246,6 +249,7 @@ def build_app(
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)
+    hub.metrics = HubMetrics(hub)
     hub.agent_runtime = runtime = AgentRuntime(hub)
     if settings.operations.enabled:
         hub.operations = Operations(
@@ -271,6 +275,7 @@ def build_app(
     ]
     routes += [
         Route("/healthz", healthz),
+        *metrics_routes.routes,
         Mount("/api/v1", routes=[*api.routes, *handoff_api.routes, *operations_api.routes]),
         *handoff_web.routes,
         agent.mount(),

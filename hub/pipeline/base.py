@@ -34,6 +34,9 @@ class PipelineBase:
         self.channels: dict[str, Channel] = dict(channels or {})
         self.policies = list(policies)
         self.on_queued: list[Callable[[Event], None]] = []
+        self.observers: list[Callable[[str, Event], None]] = []
+        """Called with ``("created", event)`` for each event this instance stored and
+        ``("updated", event)`` for each delivery change it recorded (``/metrics``)."""
 
     async def append(self, events: Sequence[Event]) -> Outcome:
         """Append ``events`` of one customer as one unit and announce them."""
@@ -48,6 +51,8 @@ class PipelineBase:
         """Announce what a unit appended and the conversations it changed."""
         for event in outcome.created_events:
             self.bus.publish(BusMessage(Topic.EVENT_CREATED, event.customer_id, event=event))
+            for observe in self.observers:
+                observe("created", event)
         for conv in outcome.conversations:
             self.bus.publish(
                 BusMessage(
@@ -107,3 +112,5 @@ class PipelineBase:
     def publish_updated(self, event: Event) -> None:
         """Tell subscribers an event changed (a delivery status)."""
         self.bus.publish(BusMessage(Topic.EVENT_UPDATED, event.customer_id, event=event))
+        for observe in self.observers:
+            observe("updated", event)

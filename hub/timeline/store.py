@@ -348,6 +348,9 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         whose lease ran out on attempt ``max_attempts`` is failed instead (returned
         with status failed, not to be sent)."""
 
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Outbound events not yet sent (queued or sending) and when the oldest was queued."""
+
     async def renew_lease(self, event_id: str, lease_token: str, *, until: datetime) -> bool:
         """Extend a claim while its send runs; ``False`` if the claim is no longer held."""
 
