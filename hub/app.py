@@ -33,6 +33,7 @@ from hub.handoff import api as handoff_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
 from hub.metrics import HubMetrics
+from hub.metrics import api as metrics_api
 from hub.metrics import prom as metrics_routes
 from hub.operations import Operations
 from hub.operations import api as operations_api
@@ -276,7 +277,15 @@ def build_app(
     routes += [
         Route("/healthz", healthz),
         *metrics_routes.routes,
-        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes, *operations_api.routes]),
+        Mount(
+            "/api/v1",
+            routes=[
+                *api.routes,
+                *handoff_api.routes,
+                *operations_api.routes,
+                *metrics_api.routes,
+            ],
+        ),
         *handoff_web.routes,
         agent.mount(),
         *widget.routes,
