@@ -43,6 +43,8 @@ from hub.security.headers import SecurityHeaders
 from hub.security.health import health_details_allowed
 from hub.settings import Settings
 from hub.signing import Signer, load_secret_key
+from hub.surveys import web as surveys_web
+from hub.surveys.service import Surveys
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
@@ -120,6 +122,7 @@ class Hub:
     agent_runtime: AgentRuntime | None = None
     operations: Operations | None = None
     metrics: HubMetrics | None = None
+    surveys: Surveys | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -264,6 +267,14 @@ def build_app(
         default_region=settings.default_region,
     )
     hub.handoff.attach(hub.connectors)
+    if settings.surveys.enabled:
+        hub.surveys = Surveys(
+            pipeline,
+            hub.signer,
+            settings.surveys,
+            public_url=settings.public_url,
+            business_name=settings.handoff.business_name,
+        )
     hub.outbox.connectors = hub.channels
     pipeline.channels = {
         spec.name: spec for c in hub.connectors.values() for spec in c.channel_specs()
@@ -287,6 +298,7 @@ def build_app(
             ],
         ),
         *handoff_web.routes,
+        *surveys_web.routes,
         agent.mount(),
         *widget.routes,
     ]
@@ -308,6 +320,9 @@ def build_app(
             if hub.operations is not None:
                 await hub.operations.start()
                 stack.push_async_callback(hub.operations.stop)
+            if hub.surveys is not None:
+                await hub.surveys.start()
+                stack.push_async_callback(hub.surveys.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from hub.operations.settings import OperationsSettings
+from hub.surveys.settings import SurveySettings
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -390,6 +391,7 @@ class Settings(BaseSettings):
             "off by default); every key is in [Support operations](#support-operations)"
         ),
     )
+    surveys: SurveySettings = SurveySettings()
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

@@ -22,7 +22,7 @@ from hub.payloads import check_storable, check_timestamp
 from hub.pipeline.base import PipelineBase
 from hub.pipeline.types import IngestContext, Step
 from hub.timeline.fold import CONVERSATIONAL
-from hub.timeline.model import Conversation, Event, new_id, utcnow
+from hub.timeline.model import Conversation, Event, EventKind, new_id, utcnow
 from hub.timeline.work import (
     FindEvent,
     GetConversation,
@@ -80,6 +80,9 @@ class Inbound(PipelineBase):
         for policy in self.policies:
             yield from policy.extras(ctx)
         event = self._inbound_event(message, ctx.customer_id, conversation)
+        if ctx.record_as is not None:
+            event.kind = EventKind.STATUS
+            event.meta = {**event.meta, **ctx.record_as}
         return Writes(
             customer_id=ctx.customer_id,
             events=[*ctx.extra_events, event],

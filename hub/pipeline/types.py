@@ -61,7 +61,9 @@ class IngestContext:
     ``"new"``. ``head`` is the customer's most recently active conversation
     (read before ``route``; ``None`` for a new customer). ``extras`` may add
     events appended just before the message (a handoff card) and suggestions.
-    ``now`` is the time the plan runs.
+    ``now`` is the time the plan runs. ``record_as`` (set by a policy) stores the
+    message as a ``status`` event with that added to its ``meta`` — an answer to
+    something we asked (a survey's "4"), which must not reopen the conversation.
     """
 
     message: InboundMessage
@@ -76,6 +78,7 @@ class IngestContext:
     routed_by: str = "new"
     extra_events: list[Event] = field(default_factory=list)
     suggestions: list[LinkSuggestion] = field(default_factory=list)
+    record_as: dict[str, Any] | None = None
 
 
 Step = Generator["Read", Any, T]

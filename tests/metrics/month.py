@@ -17,7 +17,7 @@ from hub.operations import Operations, OperationsSettings
 from hub.pipeline import Pipeline
 from hub.settings import HandoffSettings
 from hub.signing import Signer
-from hub.surveys import answer_event, sent_event
+from hub.surveys.records import answer_event, sent_event
 from hub.timeline.model import (
     Agent,
     Conversation,
