@@ -176,7 +176,7 @@ class Surveys:
                     "survey_request": {
                         "kind": "csat",
                         "scale": list(SCALES["csat"]),
-                        "url": self.answer_url(conv, "csat", channel),
+                        "url": f"/s/{self.token(conv, 'csat', channel)}",
                         "question": QUESTIONS["csat"],
                     },
                 },
