@@ -54,11 +54,14 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
         raise InvalidInput(name, f"{name} must be an ISO 8601 date or time") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # a plain date from a form: UTC midnight
+    if name == "until" and len(raw) == 10:
+        value += timedelta(days=1)  # "until 30 November" includes that day
     return value
 
 
 def parse_period(params: Mapping[str, str], *, days: int = 7) -> tuple[datetime, datetime]:
-    """``since`` and ``until`` from query parameters (default: the last ``days`` days)."""
+    """``since`` and ``until`` from query parameters (default: the last ``days`` days); a
+    plain date means UTC midnight, and ``until`` as a date includes that day."""
     until = _time(params, "until") or utcnow()
     since = _time(params, "since") or until - timedelta(days=days)
     if since >= until:
