@@ -47,6 +47,7 @@ STORE_OPERATIONS = (
     "events",
     "get_conversation",
     "list_conversations",
+    "conversation_events",
     "get_customer",
     "claim_outbound",
     "record_delivery",

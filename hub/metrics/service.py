@@ -26,7 +26,6 @@ from hub.metrics.facts import DIMENSIONS, Facts, facts_of
 from hub.operations.calendar import BusinessCalendar
 from hub.operations.settings import OperationsSettings
 from hub.operations.sla import Policies
-from hub.timeline.model import Event
 from hub.timeline.store import InboxFilter, TimelineStore
 
 __all__ = ["DIMENSIONS", "Summary", "collect", "group", "policies_for", "summarise"]
@@ -36,19 +35,6 @@ def policies_for(settings: OperationsSettings) -> Policies:
     """The SLA policies and calendars the metrics measure business time on."""
     calendars = {n: BusinessCalendar.from_settings(c) for n, c in settings.calendars.items()}
     return Policies(settings.sla, calendars)
-
-
-async def _all_events(store: TimelineStore, conversation_id: str) -> list[Event]:
-    out: list[Event] = []
-    cursor: str | None = None
-    while True:
-        page = await store.events(
-            conversation_id=conversation_id, cursor=cursor, direction="newer", limit=500
-        )
-        out += page.items
-        if not page.has_newer or not page.items:
-            return out
-        cursor = page.newer
 
 
 async def collect(
@@ -62,13 +48,14 @@ async def collect(
         page = await store.list_conversations(InboxFilter(status=()), cursor=cursor, limit=200)
         recent = [c for c in page.items if c.last_activity_at >= since]
         customers = await store.get_customers(sorted({c.customer_id for c in recent}))
+        by_conversation = await store.conversation_events([c.id for c in recent])
         for conv in recent:
-            events = await _all_events(store, conv.id)
+            events = by_conversation.get(conv.id, [])
             facts = facts_of(conv, events, customers.get(conv.customer_id), policies, names=names)
             if facts is not None and since <= facts.opened_at < until:
                 out.append(facts)
         cursor = page.next
-        if cursor is None or not page.items:
+        if cursor is None or not page.items or page.items[-1].last_activity_at < since:
             return sorted(out, key=lambda f: (f.opened_at, f.conversation_id))
 
 

@@ -334,6 +334,9 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         With one, the events strictly before / after it.
         """
 
+    async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
+        """Every event of each conversation, oldest first (reports read many at once)."""
+
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(
         self,
