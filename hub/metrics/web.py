@@ -5,8 +5,8 @@ each bar is a link to the conversations behind it and carries its value as text)
 the figures are a table, the period and grouping a plain GET form.
 
 * ``GET /agent/reports?since=&until=&by=`` — the dashboard (default: the last 30
-  days by channel); ``group=<value>`` and/or ``only=<breached|reopened|fcr|open|
-  unanswered|surveyed>`` list the conversations behind a number;
+  days by channel); ``group=<value>`` and/or ``only=<all|breached|reopened|fcr|
+  open|unanswered|surveyed>`` list the conversations behind a number;
 * ``GET /agent/reports.csv?…`` — the same figures as CSV (with ``group``/``only``:
   one row per conversation).
 """
@@ -32,6 +32,7 @@ from hub.metrics.service import Summary
 __all__ = ["ONLY", "Bar", "Chart", "reports_csv", "reports_page"]
 
 ONLY: dict[str, Callable[[Facts], bool]] = {
+    "all": lambda f: True,
     "breached": lambda f: f.breaches > 0,
     "reopened": lambda f: f.reopened,
     "fcr": lambda f: f.fcr,
