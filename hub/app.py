@@ -32,9 +32,10 @@ from hub.handoff import Handoff
 from hub.handoff import api as handoff_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
-from hub.metrics import HubMetrics
 from hub.metrics import api as metrics_api
 from hub.metrics import prom as metrics_routes
+from hub.metrics.prom import HubMetrics
+from hub.metrics.weekly import WeeklySummary
 from hub.operations import Operations
 from hub.operations import api as operations_api
 from hub.outbox import Outbox
@@ -123,6 +124,7 @@ class Hub:
     operations: Operations | None = None
     metrics: HubMetrics | None = None
     surveys: Surveys | None = None
+    weekly: WeeklySummary | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -254,6 +256,7 @@ def build_app(
     )
     hub.connectors = _make_connectors(settings, registry, hub)
     hub.metrics = HubMetrics(hub)
+    hub.weekly = weekly = WeeklySummary(hub)
     hub.agent_runtime = runtime = AgentRuntime(hub)
     if settings.operations.enabled:
         hub.operations = Operations(
@@ -323,6 +326,8 @@ def build_app(
             if hub.surveys is not None:
                 await hub.surveys.start()
                 stack.push_async_callback(hub.surveys.stop)
+            await weekly.start()
+            stack.push_async_callback(weekly.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

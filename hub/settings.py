@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.metrics.settings import ReportSettings
 from hub.operations.settings import OperationsSettings
 from hub.surveys.settings import SurveySettings
 
@@ -392,6 +393,7 @@ class Settings(BaseSettings):
         ),
     )
     surveys: SurveySettings = SurveySettings()
+    reports: ReportSettings = ReportSettings()
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

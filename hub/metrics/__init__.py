@@ -1,12 +1,8 @@
-"""Measuring the service: operational metrics for Prometheus (``prom``), service
-metrics computed from the timeline (``service``), and the reports built on them.
+"""Measuring the service: operational metrics for Prometheus (``prom``), each
+conversation's facts from its timeline (``facts``), service metrics over a period
+(``service``), reports as JSON/CSV (``report``, ``api``), the agent view's Reports page
+(``web``) and the weekly summary email (``weekly``; settings in ``settings``).
 
 Surveys (CSAT, CES, NPS) live in :mod:`hub.surveys`; their answers are timeline
 events, which is what the service metrics read.
 """
-
-from __future__ import annotations
-
-from hub.metrics.prom import HubMetrics
-
-__all__ = ["HubMetrics"]
