@@ -1,8 +1,11 @@
 """:class:`Surveys`: ask after a resolution, on the customer's channel, once.
 
-* **chat** and **sms** — at once when the conversation is resolved: the widget shows
-  stars (the message's ``meta.survey_request`` carries the signed answer URL); the
-  text asks for a reply of 1-5 (:mod:`hub.surveys.sms`).
+* **chat**, **sms**, **whatsapp**, **messenger**, **instagram** — at once when the
+  conversation is resolved: the widget shows stars (the message's
+  ``meta.survey_request`` carries the signed answer URL); the text asks for a reply of
+  1-5; WhatsApp and Messenger add the scores as a list / quick replies
+  (``meta.choices``), and the pick is the answer (:mod:`hub.surveys.replies`). A
+  closed reply window refuses the send: no survey then.
 * **email** — by the sweep, ``email_delay_minutes`` after the resolution and within
   the hour: one link per score, signed, answered once (:mod:`hub.surveys.web`). CES
   questions join where ``ces_channels`` asks; an NPS question when the customer has
@@ -27,8 +30,8 @@ from hub.errors import NotFound
 from hub.pipeline import Pipeline, SendRejected
 from hub.signing import Signer
 from hub.surveys.records import QUESTIONS, SCALES, answer_event, sent_event
+from hub.surveys.replies import CHOICE, ReplyAnswers
 from hub.surveys.settings import SurveySettings
-from hub.surveys.sms import SmsAnswers
 from hub.timeline.fold import is_conversational, is_reply
 from hub.timeline.model import Conversation, ConversationStatus, Direction, Event, utcnow
 from hub.timeline.store import InboxFilter
@@ -40,6 +43,7 @@ log = logging.getLogger("hub.surveys")
 PURPOSE = "survey"
 AUTHOR = "Survey (automatic)"
 RESOLVED = InboxFilter(status=(ConversationStatus.RESOLVED,))
+_WORDS = {5: "great", 4: "good", 3: "okay", 2: "poor", 1: "bad"}
 _LABELS = {"csat": ("poor", "great"), "ces": ("very hard", "very easy"), "nps": ("not", "very")}
 
 
@@ -64,7 +68,7 @@ class Surveys:
         self.business_name = business_name
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
-        pipeline.policies.append(SmsAnswers(settings.answer_days))
+        pipeline.policies.append(ReplyAnswers(settings.answer_days))
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -105,11 +109,11 @@ class Surveys:
 
     # -- the bus -----------------------------------------------------------------
     async def handle(self, message: BusMessage) -> None:
-        """React to one bus message: a resolution, or an SMS survey reply."""
+        """React to one bus message: a resolution, or a reply to a survey."""
         if message.topic == Topic.EVENT_CREATED and message.event is not None:
             reply = message.event.meta.get("survey_reply")
             if isinstance(reply, dict):
-                await self._sms_answer(message.event, reply)
+                await self._reply_answer(message.event, reply)
         elif message.topic == Topic.CONVERSATION_UPDATED and message.conversation is not None:
             conv = message.conversation
             if conv.status is ConversationStatus.RESOLVED:
@@ -164,6 +168,12 @@ class Surveys:
             kinds.append("nps")
         for kind in kinds[1:]:
             await self.pipeline.append([sent_event(conv, kind, channel, at)])
+        extra: dict[str, Any] = {}
+        if channel in ("whatsapp", "messenger", "instagram"):
+            extra["choices"] = [
+                {"id": f"{CHOICE}{n}", "title": f"{n} - {_WORDS[n]}"} for n in range(5, 0, -1)
+            ]
+            extra["choices_button"] = "Rate us"
         try:
             await self.pipeline.send(
                 conv.id,
@@ -172,6 +182,7 @@ class Surveys:
                 author=AUTHOR,
                 client_ref=f"survey:{conv.id}",
                 meta={
+                    **extra,
                     "automated": True,
                     "survey_request": {
                         "kind": "csat",
@@ -196,6 +207,8 @@ class Surveys:
         name = self.business_name
         if channel == "sms":
             return f"{name}: how did we do? Reply 1 (poor) to 5 (great)."
+        if channel in ("whatsapp", "messenger", "instagram"):
+            return f"{name}: how did we do? Choose (or reply) 1 (poor) to 5 (great)."
         if channel != "email":
             return QUESTIONS["csat"]
         parts = [f"Thank you for contacting {name}. One click tells us how we did."]
@@ -233,10 +246,10 @@ class Surveys:
         found = await self.store.find_event(HUB_CHANNEL, f"survey-answer:{conversation_id}:{kind}")
         return found is not None
 
-    async def _sms_answer(self, event: Event, reply: dict[str, Any]) -> None:
+    async def _reply_answer(self, event: Event, reply: dict[str, Any]) -> None:
         try:
             await self.answer(
-                str(reply["conversation_id"]), "csat", int(reply["score"]), "sms", None
+                str(reply["conversation_id"]), "csat", int(reply["score"]), event.channel, None
             )
         except NotFound:
             return

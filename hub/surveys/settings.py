@@ -10,14 +10,14 @@ __all__ = ["SurveySettings"]
 class SurveySettings(BaseModel):
     """Off by default: a hub that starts surveying customers by itself would surprise its
     owner. ``enabled = true`` gives CSAT on chat (in the widget, at once), email (after
-    ``email_delay_minutes``) and SMS (reply 1-5); CES where ``ces_channels`` asks; NPS at
-    most every ``nps_days`` per customer, in the email survey."""
+    ``email_delay_minutes``), SMS (reply 1-5), WhatsApp and Messenger (buttons); CES where
+    ``ces_channels`` asks; NPS at most every ``nps_days`` per customer, in the email survey."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(False, description="survey customers after a conversation is resolved")
     channels: tuple[str, ...] = Field(
-        ("chat", "email", "sms"),
+        ("chat", "email", "sms", "whatsapp", "messenger", "instagram"),
         description="channels a survey goes out on (the customer's channel in the conversation)",
     )
     email_delay_minutes: float = Field(

@@ -1,7 +1,10 @@
-"""An SMS of just ``1``-``5`` from a customer we sent the SMS survey to (and who has not
-answered) is their answer: stored as a ``status`` event (``meta.survey_reply``) in the
-surveyed conversation, so it never reopens it; :class:`~hub.surveys.service.Surveys`
-then records the answer."""
+"""A customer's reply to a survey sent on a messaging channel is their answer: a bare
+``1``-``5`` (SMS, or typed anywhere), a Messenger/Instagram quick reply
+(``meta.quick_reply``) or a WhatsApp list pick (``meta.reply_id``) of
+``survey:csat:<n>``. When the customer's latest conversation is resolved and got the
+survey on this channel within ``answer_days``, unanswered, the message is stored as a
+``status`` event (``meta.survey_reply``) in that conversation, so it never reopens it;
+:class:`~hub.surveys.service.Surveys` then records the answer."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from hub.pipeline.types import Step
 from hub.timeline.model import Conversation, ConversationStatus, Direction
 from hub.timeline.work import FindEvent, GetConversation, Head
 
-__all__ = ["SmsAnswers", "score_of"]
+__all__ = ["CHOICE", "REPLY_CHANNELS", "ReplyAnswers", "score_of"]
 
 _SCORE = re.compile(r"^\s*([1-5])\s*[.!]?\s*$")
+CHOICE = "survey:csat:"
+REPLY_CHANNELS = ("sms", "whatsapp", "messenger", "instagram")
 
 
 def score_of(text: str | None) -> int | None:
@@ -24,8 +29,16 @@ def score_of(text: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
-class SmsAnswers(IngestPolicy):
-    """The ingest policy taking an SMS survey's reply as the answer."""
+def _picked(meta: dict[str, object]) -> int | None:
+    for key in ("quick_reply", "reply_id"):
+        value = meta.get(key)
+        if isinstance(value, str) and value.startswith(CHOICE):
+            return score_of(value.removeprefix(CHOICE))
+    return None
+
+
+class ReplyAnswers(IngestPolicy):
+    """The ingest policy taking a survey's reply as the answer."""
 
     name = "survey"
 
@@ -34,16 +47,18 @@ class SmsAnswers(IngestPolicy):
 
     def resolve(self, ctx: IngestContext) -> Step[None]:
         message, owner = ctx.message, ctx.sender.customer
-        if message.direction is not Direction.IN or message.channel != "sms" or owner is None:
+        if message.direction is not Direction.IN or message.channel not in REPLY_CHANNELS:
             return
-        score = score_of(message.text)
+        if owner is None:
+            return
+        score = _picked(message.meta) or score_of(message.text)
         if score is None:
             return
         head: Conversation | None = yield Head(owner.id)
         if head is None or head.status is not ConversationStatus.RESOLVED:
             return
         sent = yield FindEvent(HUB_CHANNEL, f"survey:{head.id}:csat")
-        if sent is None or (sent.meta.get("survey_sent") or {}).get("channel") != "sms":
+        if sent is None or (sent.meta.get("survey_sent") or {}).get("channel") != message.channel:
             return
         if sent.occurred_at < ctx.now - timedelta(days=self.answer_days):
             return
