@@ -7,9 +7,10 @@
   (``meta.choices``), and the pick is the answer (:mod:`hub.surveys.replies`). A
   closed reply window refuses the send: no survey then.
 * **email** — by the sweep, ``email_delay_minutes`` after the resolution and within
-  the hour: one link per score, signed, answered once (:mod:`hub.surveys.web`). CES
-  questions join where ``ces_channels`` asks; an NPS question when the customer has
-  not had one in ``nps_days``.
+  the hour: one link per score, signed, answered once (:mod:`hub.surveys.web`). The
+  effort question (CES) joins where ``ces_channels`` names ``email`` or the account
+  (``email:<account>``); an NPS question when the customer has not had one in
+  ``nps_days``. Other channels ask CSAT only (one tap or one digit).
 
 Never twice for one conversation: the ``sent`` record (``survey:<conv>:csat``) is
 stored before anything goes out, and only the instance that stored it sends. Never
@@ -162,7 +163,7 @@ class Surveys:
         if not stored.created:
             return False
         kinds = ["csat"]
-        if channel in self.settings.ces_channels:
+        if channel == "email" and _asks_effort(self.settings.ces_channels, channel, events):
             kinds.append("ces")
         if channel == "email" and await self._nps_due(conv, at):
             kinds.append("nps")
@@ -253,6 +254,18 @@ class Surveys:
             )
         except NotFound:
             return
+
+
+def _asks_effort(wanted: tuple[str, ...], channel: str, events: list[Event]) -> bool:
+    """Whether ``ces_channels`` names the channel, or ``channel:inbox`` for the inbox
+    (an SMS number's label, an email account's name) the customer last wrote to."""
+    if channel in wanted:
+        return True
+    for event in reversed(events):
+        if event.direction is Direction.IN and event.channel == channel:
+            inbox = event.meta.get("inbox") or event.meta.get("account")
+            return bool(inbox) and f"{channel}:{inbox}" in wanted
+    return False
 
 
 def _worth_asking(events: list[Event]) -> bool:

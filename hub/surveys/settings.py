@@ -24,7 +24,11 @@ class SurveySettings(BaseModel):
         10, ge=0, le=60, description="minutes after the resolution before the email survey goes"
     )
     ces_channels: tuple[str, ...] = Field(
-        (), description="channels whose surveys also ask the effort question (CES, 1-7)"
+        (),
+        description=(
+            "`email`, or `email:<account>` for one inbox: its email surveys also ask the "
+            "effort question (CES, 1-7)"
+        ),
     )
     nps_days: int = Field(
         90, ge=1, description="days between two NPS questions to one customer (in email surveys)"

@@ -46,10 +46,18 @@ class SurveyHub:
         assert url.startswith(PUBLIC), url
         return url.removeprefix(PUBLIC)
 
-    async def conversation(self, identity: Identity, channel: str, text: str) -> str:
-        """The customer writes, an agent answers; the conversation id."""
+    async def conversation(
+        self, identity: Identity, channel: str, text: str, *, account: str = "support"
+    ) -> str:
+        """The customer writes (to the ``support`` account), an agent answers; the id."""
         result = await self.hub.pipeline.ingest(
-            InboundMessage(channel=channel, external_id=new_id("m"), identity=identity, text=text)
+            InboundMessage(
+                channel=channel,
+                external_id=new_id("m"),
+                identity=identity,
+                text=text,
+                meta={"account": account},
+            )
         )
         conv = result.event.conversation_id
         assert conv is not None
@@ -79,7 +87,7 @@ async def survey_hub(
             public_url=PUBLIC,
             secret_key="survey-tests-secret-key-0123456789",
             outbox=OutboxSettings(poll_interval=0.05, backoff_base=0.01, backoff_cap=0.05),
-            surveys={"enabled": True, "ces_channels": ["email"], "check_seconds": 3600},
+            surveys={"enabled": True, "ces_channels": ["email:support"], "check_seconds": 3600},
             handoff={"business_name": "Acme"},
             connectors={
                 "twilio": twilio_settings(rest_url),

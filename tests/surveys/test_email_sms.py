@@ -121,3 +121,19 @@ async def test_no_survey_for_spam_or_a_conversation_we_never_answered(
         assert fresh.resolved_at is not None
         assert await s.hub.surveys.survey(fresh, "email", now=fresh.resolved_at) is False
         assert not [e for e in await s.events(conv) if "survey_sent" in e.meta]
+
+
+async def test_the_effort_question_is_asked_only_for_the_named_inbox(
+    survey_hub: SurveyHub,
+) -> None:
+    s = survey_hub
+    assert s.hub.surveys is not None
+    conv = await s.conversation(
+        Identity("email", "bo@example.com"), "email", "Invoice copy?", account="sales"
+    )
+    await s.resolve(conv)
+    fresh = await s.hub.store.get_conversation(conv)
+    assert fresh.resolved_at is not None
+    assert await s.hub.surveys.survey(fresh, "email", now=fresh.resolved_at) is True
+    kinds = [e.meta["survey_sent"]["kind"] for e in await s.events(conv) if "survey_sent" in e.meta]
+    assert kinds == ["csat", "nps"]  # no CES: ces_channels names email:support only
