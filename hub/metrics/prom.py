@@ -4,7 +4,8 @@ Each hub instance keeps its own registry (``prometheus-client``) and reports
 what *it* did, so summing over instances counts each message once:
 
 * ``omnihub_messages_ingested_total{channel}`` — customer messages this instance stored;
-* ``omnihub_messages_sent_total{channel}`` — replies its outbox handed to a provider;
+* ``omnihub_messages_sent_total{channel}`` — replies its outbox handed to a provider
+  (sent, or delivered at once as a live chat reply is);
 * ``omnihub_delivery_failures_total{channel}`` — deliveries that failed for good
   (``omnihub_delivery_retries_total`` counts transient ones);
 * ``omnihub_outbox_depth`` / ``omnihub_outbox_oldest_age_seconds`` — replies not yet
@@ -149,12 +150,13 @@ class HubMetrics:
         delivery = event.delivery
         if delivery is None:
             return
-        if delivery.status is DeliveryStatus.SENT:
-            self.sent.labels(event.channel).inc()
-        elif delivery.status is DeliveryStatus.FAILED:
-            self.failures.labels(event.channel).inc()
-        elif delivery.status is DeliveryStatus.QUEUED and delivery.error:
+        status = delivery.status
+        if status is DeliveryStatus.FAILED:
+            self.failures.labels(event.channel).inc()  # a send that failed, or "undelivered"
+        elif what == "attempt" and status is DeliveryStatus.QUEUED and delivery.error:
             self.retries.labels(event.channel).inc()
+        elif what == "attempt" and status.rank >= DeliveryStatus.SENT.rank:
+            self.sent.labels(event.channel).inc()
 
     def instrument(self, store: object) -> None:
         """Time ``store``'s :data:`STORE_OPERATIONS` (wrapping them on the instance)."""

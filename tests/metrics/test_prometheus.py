@@ -22,6 +22,7 @@ from hub.app import Hub, build_app
 from hub.bus import BusMessage, Topic
 from hub.connectors.api import sign
 from hub.settings import OutboxSettings, Settings
+from hub.timeline.model import Identity
 from hub.timeline.store import TimelineStore
 from tests.operations.kit import until
 from tests.servers import serve
@@ -137,8 +138,18 @@ async def test_websocket_connections_and_bus_drops(running: Running) -> None:
     ws_url = running.url.replace("http", "ws") + "/connectors/chat/ws?site=default"
     async with websockets.connect(ws_url, origin=websockets.Origin(running.url)) as ws:
         await ws.send(json.dumps({"type": "hello"}))
-        assert json.loads(await ws.recv())["type"] == "welcome"
+        welcome = json.loads(await ws.recv())
+        assert welcome["type"] == "welcome"
         await running.until("omnihub_websocket_connections", {"kind": "chat"}, 1)
+        await ws.send(json.dumps({"type": "message", "id": "c-1", "text": "Hi there"}))
+        await running.until("omnihub_messages_ingested_total", {"channel": "chat"}, 1)
+        customer = await running.hub.store.find_customer(Identity("chat", welcome["visitor"]))
+        assert customer is not None
+        conv = (await running.hub.store.events(customer_id=customer.id)).items[0].conversation_id
+        assert conv is not None
+        await running.hub.pipeline.send(conv, text="Hello!", channel="chat", author="Sam")
+        # delivered at once to the open widget: still a send
+        await running.until("omnihub_messages_sent_total", {"channel": "chat"}, 1)
     await running.until("omnihub_websocket_connections", {"kind": "chat"}, 0)
 
     slow = running.hub.bus.subscribe(maxsize=1)
