@@ -9,7 +9,8 @@ what *it* did, so summing over instances counts each message once:
 * ``omnihub_delivery_failures_total{channel}`` — deliveries that failed for good
   (``omnihub_delivery_retries_total`` counts transient ones);
 * ``omnihub_outbox_depth`` / ``omnihub_outbox_oldest_age_seconds`` — replies not yet
-  sent (queued or sending) in the store, and how long the oldest has waited;
+  sent (queued or sending) in the store, and how long the oldest has waited
+  (``omnihub_store_up`` says whether the store answered the scrape);
 * ``omnihub_websocket_connections{kind}`` — open widget (``chat``) and agent-page sockets;
 * ``omnihub_bus_subscribers_dropped_total`` / ``omnihub_bus_resyncs_total`` — bus
   subscribers that fell behind, and those told to re-read after a gap;
@@ -22,6 +23,7 @@ API token (what a monitor holds), else 401.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["STORE_OPERATIONS", "HubMetrics", "routes"]
 
+log = logging.getLogger("hub.metrics")
+
 STORE_OPERATIONS = (
     "run",
     "events",
@@ -63,18 +67,24 @@ class _Live(Collector):
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.backlog: tuple[int, float] = (0, 0.0)
+        self.backlog: tuple[int, float] | None = (0, 0.0)
 
     def collect(self) -> Iterator[Metric]:
-        depth, age = self.backlog
         yield GaugeMetricFamily(
-            "omnihub_outbox_depth", "Replies queued or sending, not yet sent", value=depth
+            "omnihub_store_up",
+            "Whether the store answered this scrape",
+            value=0 if self.backlog is None else 1,
         )
-        yield GaugeMetricFamily(
-            "omnihub_outbox_oldest_age_seconds",
-            "How long the oldest unsent reply has waited",
-            value=age,
-        )
+        if self.backlog is not None:
+            depth, age = self.backlog
+            yield GaugeMetricFamily(
+                "omnihub_outbox_depth", "Replies queued or sending, not yet sent", value=depth
+            )
+            yield GaugeMetricFamily(
+                "omnihub_outbox_oldest_age_seconds",
+                "How long the oldest unsent reply has waited",
+                value=age,
+            )
         sockets = GaugeMetricFamily(
             "omnihub_websocket_connections", "Open websockets on this instance", labels=["kind"]
         )
@@ -181,10 +191,16 @@ class HubMetrics:
         return timed
 
     async def render(self) -> bytes:
-        """The exposition text, with the outbox backlog read from the store now."""
-        depth, oldest = await self.hub.store.outbox_backlog()
-        age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
-        self.live.backlog = (depth, age)
+        """The exposition text, with the outbox backlog read from the store now (left out,
+        and ``omnihub_store_up 0``, when the store does not answer)."""
+        try:
+            depth, oldest = await self.hub.store.outbox_backlog()
+        except Exception:  # a scrape reports an outage, it does not fail with it
+            log.warning("metrics: the store did not answer", exc_info=True)
+            self.live.backlog = None
+        else:
+            age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+            self.live.backlog = (depth, age)
         return generate_latest(self.registry)
 
 

@@ -157,3 +157,11 @@ async def test_websocket_connections_and_bus_drops(running: Running) -> None:
         running.hub.bus.publish(BusMessage(Topic.TYPING, "cus_x", data={}))
     assert slow.closed
     await running.until("omnihub_bus_subscribers_dropped_total", {}, 1)
+
+
+async def test_a_scrape_during_a_store_outage_says_so(running: Running) -> None:
+    assert (await running.scrape())[("omnihub_store_up", ())] == 1
+    await running.hub.store.close()
+    seen = await running.scrape()
+    assert seen[("omnihub_store_up", ())] == 0
+    assert ("omnihub_outbox_depth", ()) not in seen
