@@ -33,6 +33,10 @@ from hub.handoff import api as handoff_api
 from hub.handoff import shared as shared_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
+from hub.metrics import api as metrics_api
+from hub.metrics import prom as metrics_routes
+from hub.metrics.prom import HubMetrics
+from hub.metrics.weekly import WeeklySummary
 from hub.operations import Operations
 from hub.operations import api as operations_api
 from hub.outbox import Outbox
@@ -42,6 +46,8 @@ from hub.security.headers import SecurityHeaders
 from hub.security.health import health_details_allowed
 from hub.settings import Settings
 from hub.signing import Signer, load_secret_key
+from hub.surveys import web as surveys_web
+from hub.surveys.service import Surveys
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
@@ -118,6 +124,9 @@ class Hub:
     handoff: Handoff | None = None
     agent_runtime: AgentRuntime | None = None
     operations: Operations | None = None
+    metrics: HubMetrics | None = None
+    surveys: Surveys | None = None
+    weekly: WeeklySummary | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -274,6 +283,8 @@ def build_app(
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)
+    hub.metrics = HubMetrics(hub)
+    hub.weekly = weekly = WeeklySummary(hub)
     hub.agent_runtime = runtime = AgentRuntime(hub)
     if settings.operations.enabled:
         hub.operations = Operations(
@@ -287,6 +298,14 @@ def build_app(
         default_region=settings.default_region,
     )
     hub.handoff.attach(hub.connectors)
+    if settings.surveys.enabled:
+        hub.surveys = Surveys(
+            pipeline,
+            hub.signer,
+            settings.surveys,
+            public_url=settings.public_url,
+            business_name=settings.handoff.business_name,
+        )
     served = served_channels(hub.connectors)
     hub.outbox.connectors = {name: c for name, (c, _) in served.items()}
     pipeline.channels = {name: spec for name, (_, spec) in served.items()}
@@ -298,6 +317,7 @@ def build_app(
     ]
     routes += [
         Route("/healthz", healthz),
+        *metrics_routes.routes,
         Mount(
             "/api/v1",
             routes=[
@@ -306,9 +326,11 @@ def build_app(
                 *threads.routes,
                 *shared_api.routes,
                 *operations_api.routes,
+                *metrics_api.routes,
             ],
         ),
         *handoff_web.routes,
+        *surveys_web.routes,
         agent.mount(),
         *widget.routes,
     ]
@@ -330,6 +352,11 @@ def build_app(
             if hub.operations is not None:
                 await hub.operations.start()
                 stack.push_async_callback(hub.operations.stop)
+            if hub.surveys is not None:
+                await hub.surveys.start()
+                stack.push_async_callback(hub.surveys.stop)
+            await weekly.start()
+            stack.push_async_callback(weekly.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

@@ -20,7 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.metrics.settings import ReportSettings
 from hub.operations.settings import OperationsSettings
+from hub.surveys.settings import SurveySettings
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -453,6 +455,8 @@ class Settings(BaseSettings):
             "off by default); every key is in [Support operations](#support-operations)"
         ),
     )
+    surveys: SurveySettings = SurveySettings()
+    reports: ReportSettings = ReportSettings()
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

@@ -38,6 +38,7 @@ def mount() -> Mount:
         threads,
         tone,
     )
+    from hub.metrics import web as reports
     from hub.operations import web as operations_web
 
     routes: list[BaseRoute] = [
@@ -96,6 +97,8 @@ def mount() -> Mount:
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),
+        Route("/reports", reports.reports_page, methods=["GET"]),
+        Route("/reports.csv", reports.reports_csv, methods=["GET"]),
         Route("/operations", operations_web.operations_page, methods=["GET"]),
         Route("/operations", operations_web.edit, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),

@@ -40,6 +40,11 @@ class Presence:
         """Ids of the agents currently online (open sockets or within the grace)."""
         return set(self._sockets) | set(self._leaving)
 
+    @property
+    def sockets(self) -> int:
+        """Agent pages connected to this instance."""
+        return sum(self._sockets.values())
+
     def opened(self, agent: Agent) -> None:
         """An agent page connected."""
         count = self._sockets.get(agent.id, 0)

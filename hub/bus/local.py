@@ -92,6 +92,7 @@ class Subscription:
         self.closed = True
         self._bus._remove(self)
         if warn:
+            self._bus.dropped += 1
             log.warning("bus subscriber dropped: %s", reason)
 
     async def get(self) -> BusMessage | Resync | None:
@@ -134,6 +135,10 @@ class Bus:
     def __init__(self, default_maxsize: int = 1000) -> None:
         self._subscribers: set[Subscription] = set()
         self.default_maxsize = default_maxsize
+        self.dropped = 0
+        """Subscribers dropped for falling behind, since start (``/metrics``)."""
+        self.resyncs = 0
+        """Subscribers told to resync because messages may have been missed."""
 
     def subscribe(
         self, accept: Filter | None = None, *, maxsize: int | None = None
@@ -156,6 +161,7 @@ class Bus:
         subscribers = list(self._subscribers)
         for sub in subscribers:
             sub._drop(reason, warn=False)
+        self.resyncs += len(subscribers)
         if subscribers:
             log.warning("bus: %d subscribers told to resync: %s", len(subscribers), reason)
 

@@ -26,7 +26,7 @@ from hub.pipeline.base import PipelineBase
 from hub.pipeline.types import IngestContext, Step
 from hub.timeline.content import AMENDING, content_to_doc
 from hub.timeline.fold import CONVERSATIONAL, is_robot
-from hub.timeline.model import Conversation, Event, new_id, utcnow
+from hub.timeline.model import Conversation, Event, EventKind, new_id, utcnow
 from hub.timeline.work import (
     FindEvent,
     GetConversation,
@@ -112,6 +112,9 @@ class Inbound(PipelineBase):
             yield from policy.extras(ctx)
         event = self._inbound_event(message, ctx.customer_id, conversation)
         event.meta.update(ctx.event_meta)
+        if ctx.record_as is not None:
+            event.kind = EventKind.STATUS
+            event.meta = {**event.meta, **ctx.record_as}
         return Writes(
             customer_id=ctx.customer_id,
             events=[*ctx.extra_events, event],

@@ -87,6 +87,9 @@ class IngestContext:
     event's ``meta``: a policy that files a message from an address nobody has proved
     on a customer (an answer to our email from a second address) sets
     ``unverified_from`` there, and customer surfaces never show such an event.
+    ``now`` is the time the plan runs. ``record_as`` (set by a policy) stores the
+    message as a ``status`` event with that added to its ``meta`` — an answer to
+    something we asked (a survey's "4"), which must not reopen the conversation.
     """
 
     message: InboundMessage
@@ -102,6 +105,7 @@ class IngestContext:
     extra_events: list[Event] = field(default_factory=list)
     suggestions: list[LinkSuggestion] = field(default_factory=list)
     event_meta: dict[str, Any] = field(default_factory=dict)
+    record_as: dict[str, Any] | None = None
 
 
 Step = Generator["Read", Any, T]

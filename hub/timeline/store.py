@@ -363,6 +363,8 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         """Events of every customer matching ``query``, newest first (``seq``
         descending); ``next`` pages on. The index is written with the append, in
         its transaction (see :mod:`hub.timeline.search`)."""
+    async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
+        """Every event of each conversation, oldest first (reports read many at once)."""
 
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(
@@ -377,6 +379,9 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         an expired lease): status → sending, attempts + 1, a fresh lease token. One
         whose lease ran out on attempt ``max_attempts`` is failed instead (returned
         with status failed, not to be sent)."""
+
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Outbound events not yet sent (queued or sending) and when the oldest was queued."""
 
     async def renew_lease(self, event_id: str, lease_token: str, *, until: datetime) -> bool:
         """Extend a claim while its send runs; ``False`` if the claim is no longer held."""

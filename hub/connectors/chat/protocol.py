@@ -287,6 +287,11 @@ def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     }
     if event.direction is Direction.IN and event.external_id and ":" in event.external_id:
         out["client_id"] = event.external_id.split(":", 1)[1]
+    survey = event.meta.get("survey_request")
+    if event.direction is Direction.OUT and isinstance(survey, dict):
+        url = survey.get("url")
+        if isinstance(url, str) and url.startswith("/s/"):
+            out["survey"] = {"url": url, "kind": survey.get("kind"), "scale": survey.get("scale")}
     return out
 
 

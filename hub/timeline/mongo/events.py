@@ -236,6 +236,19 @@ class EventOps(MongoBase):
             counts[doc["_id"]] = min(int(doc["n"]), cap)
         return counts
 
+    async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
+        ids = list(dict.fromkeys(conversation_ids))
+        out: dict[str, list[Event]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):
+            found = self.event_docs.find({"conversation_id": {"$in": ids[start : start + 500]}})
+            async for doc in found:
+                event = event_from_doc(with_id(doc))
+                assert event.conversation_id is not None
+                out[event.conversation_id].append(event)
+        for events in out.values():
+            events.sort(key=lambda e: e.seq)
+        return out
+
     async def _exists(self, query: Doc) -> bool:
         return await self.event_docs.find_one(query, {"_id": 1}) is not None
 

@@ -176,8 +176,29 @@ def page(
     return items, bool(older), len(found) > limit
 
 
+def _of_conversations(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[Event]]:
+    out: dict[str, list[Event]] = {i: [] for i in ids}
+    marks = ", ".join("?" * len(ids))
+    found = rows(
+        conn,
+        f"SELECT * FROM events WHERE conversation_id IN ({marks}) "  # noqa: S608
+        "ORDER BY conversation_id, seq",
+        ids,
+    )
+    for row in found:
+        out[row["conversation_id"]].append(event_record(row))
+    return out
+
+
 class EventOps(SQLiteBase):
     """The event half of the store (reads; appends are units of work)."""
+
+    async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
+        out: dict[str, list[Event]] = {}
+        ids = list(dict.fromkeys(conversation_ids))
+        for start in range(0, len(ids), 500):
+            out |= await self._query(_of_conversations, ids[start : start + 500])
+        return out
 
     async def get_event(self, event_id: str) -> Event:
         found = await self._query(event_where, "id = ?", (event_id,))
