@@ -39,12 +39,13 @@ from hub.pipeline import Pipeline
 from hub.security.headers import SecurityHeaders
 from hub.security.health import health_details_allowed
 from hub.settings import Settings
+from hub.shared import SharedState
 from hub.signing import Signer, load_secret_key
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 
-__all__ = ["Hub", "build_app", "open_bus", "open_store", "secret_values"]
+__all__ = ["Hub", "build_app", "open_bus", "open_shared", "open_store", "secret_values"]
 
 log = logging.getLogger("hub.app")
 
@@ -75,6 +76,18 @@ def open_bus(settings: Settings, store: TimelineStore) -> Bus:
     from hub.bus.mongo import MongoBus
 
     return MongoBus(lambda: store.db)
+
+
+def open_shared(settings: Settings, store: TimelineStore) -> SharedState:
+    """Presence, budgets and leases, shared the way the bus is: in process, or in the
+    MongoDB store's database for every instance on it."""
+    from hub.timeline.mongo import MongoStore
+
+    if settings.bus == "memory" or not isinstance(store, MongoStore):
+        return SharedState()
+    from hub.shared.mongo import MongoSharedState
+
+    return MongoSharedState(lambda: store.db)
 
 
 def open_blobs(settings: Settings, store: TimelineStore) -> BlobStore:
@@ -111,6 +124,7 @@ class Hub:
     pipeline: Pipeline
     outbox: Outbox
     signer: Signer
+    shared: SharedState = field(default_factory=SharedState)
     connectors: dict[str, Connector] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
     handoff: Handoff | None = None
@@ -172,6 +186,12 @@ async def link_verified(
     return customer
 
 
+async def _agents_online(hub: Hub) -> dict[str, str]:
+    if hub.agent_runtime is None:
+        return {}
+    return await hub.agent_runtime.presence.everywhere()
+
+
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     for name, cls in registry.available.items():
@@ -196,6 +216,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             timeline=hub.store,
             link_verified=functools.partial(link_verified, hub),
             quarantine=hub.store.quarantine,
+            agents_online=functools.partial(_agents_online, hub),
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -243,6 +264,7 @@ def build_app(
         pipeline=pipeline,
         outbox=Outbox(store, pipeline, {}, settings.outbox),
         signer=Signer(load_secret_key(settings)),
+        shared=open_shared(settings, store),
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)
@@ -257,6 +279,7 @@ def build_app(
         settings.handoff,
         public_url=settings.public_url,
         default_region=settings.default_region,
+        shared=hub.shared,
     )
     hub.handoff.attach(hub.connectors)
     hub.outbox.connectors = hub.channels
@@ -284,6 +307,8 @@ def build_app(
             stack.push_async_callback(store.close)
             await bus.start()
             stack.push_async_callback(bus.stop)
+            await hub.shared.start()
+            stack.push_async_callback(hub.shared.stop)
             for connector in hub.connectors.values():
                 await connector.start()
                 stack.push_async_callback(connector.stop)

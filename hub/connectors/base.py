@@ -261,7 +261,9 @@ class ConnectorContext:
     Optional, for connectors that talk to customers live (the chat widget):
     ``bus`` to watch timeline changes and publish ephemeral signals (typing,
     presence — never records); ``timeline`` read-only access to the store;
-    ``link_verified`` links identities on verified evidence.
+    ``link_verified`` links identities on verified evidence;
+    ``agents_online`` answers the agents online on any hub instance (id → name),
+    for a connector that starts, or resyncs, after they came online.
 
     ``quarantine`` records an inbound message the connector cannot ingest (its
     raw bytes already in ``blobs``) so its source can move on; agents list and
@@ -280,6 +282,7 @@ class ConnectorContext:
     timeline: TimelineReader | None = None
     link_verified: IdentityLinker | None = None
     quarantine: Quarantiner | None = None
+    agents_online: Callable[[], Awaitable[dict[str, str]]] | None = None
 
 
 class Connector(abc.ABC):
