@@ -4,6 +4,7 @@ on one reaches the widgets and agent pages connected to the other."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -162,3 +163,40 @@ async def wait_for(check: Callable[[], Awaitable[bool]], within: float = WAIT) -
             if await check():
                 return
             await asyncio.sleep(0.2)
+
+
+async def test_an_agent_typing_on_a_shows_in_a_widget_on_b(shared: Shared, tmp_path: Path) -> None:
+    async with (
+        run_hubs(2, tmp_path, shared.env) as (a, b),
+        widget(b) as visitor,
+        agent_session(a, AGENT) as browser,
+        agent_live(a, browser) as live,
+    ):
+        await visitor.say("c1", "Hello?")
+        conversation_id = await conversation_of(shared.store, visitor.visitor)
+        typing = {"type": "typing", "conversation_id": conversation_id, "channel": "chat"}
+        await live.send(json.dumps({**typing, "typing": True}))
+        shown = await frame_where(visitor.ws, lambda f: f["type"] == "typing")
+        assert shown == {"type": "typing", "typing": True, "name": "Sam"}
+        await live.send(json.dumps({**typing, "typing": False}))
+        await frame_where(visitor.ws, lambda f: f["type"] == "typing" and not f["typing"])
+
+
+async def test_an_agent_whose_hub_dies_goes_offline_in_widgets_on_the_other(
+    shared: Shared, tmp_path: Path
+) -> None:
+    env = {
+        **shared.env,
+        "OMNIHUB_AGENT__PRESENCE_HEARTBEAT_SECONDS": "1",
+        "OMNIHUB_CONNECTORS__CHAT__PRESENCE_TTL_SECONDS": "3",
+    }
+    async with (
+        run_hubs(2, tmp_path, env) as (a, b),
+        agent_session(a, AGENT) as browser,
+        agent_live(a, browser),
+        widget(b) as visitor,
+    ):
+        if not visitor.welcome["online"]:
+            await frame_where(visitor.ws, lambda f: f == {"type": "presence", "online": True})
+        a.process.kill()  # no goodbye: only expiry can tell
+        await frame_where(visitor.ws, lambda f: f == {"type": "presence", "online": False})

@@ -251,9 +251,16 @@ class ChatConnector(Connector):
     def _presence(self, data: dict[str, Any]) -> None:
         agent = str(data.get("agent", ""))
         if data.get("online"):
-            self._agents[agent] = time.monotonic() + self.config.presence_ttl_seconds
+            ttl = self.config.presence_ttl_seconds
+            self._agents[agent] = time.monotonic() + ttl
+            # An instance that stops without a word (crashed) stops renewing: lapse then.
+            asyncio.get_running_loop().call_later(ttl + 0.05, self._tell_presence)
         else:
             self._agents.pop(agent, None)
+        self._tell_presence()
+
+    def _tell_presence(self) -> None:
+        """Tell every socket when being online changed."""
         online = self.online
         if online != self._was_online:
             self._was_online = online
