@@ -83,12 +83,31 @@ async def test_a_budget_is_spent_across_instances_and_refills(pair: Pair) -> Non
 
 
 async def test_a_refused_spend_costs_nothing_and_a_refund_gives_one_back(pair: Pair) -> None:
-    pair.clock.now = 60 * 1_000_000  # the start of a window: the previous one is empty
     assert await pair.a.spend("d:1", 1, 60)
     assert not await pair.b.spend("d:1", 1, 60)
     await pair.a.refund("d:1", 60)
     assert await pair.b.spend("d:1", 1, 60)
     assert not await pair.a.spend("d:1", 1, 60)
+
+
+async def test_a_reset_makes_a_budget_whole_again(pair: Pair) -> None:
+    for _ in range(2):
+        assert await pair.a.spend("s:1", 2, 60)
+    assert not await pair.b.spend("s:1", 2, 60)
+    await pair.b.reset("s:1", 60)
+    assert await pair.a.spend("s:1", 2, 60)
+
+
+async def test_what_happened_is_recorded_beyond_the_limit_and_read_back(pair: Pair) -> None:
+    for _ in range(3):
+        await pair.a.record("f:1", 60)
+    assert await pair.b.used("f:1", 60) == 3
+    pair.clock.now += 59
+    assert await pair.b.used("f:1", 60) == 3  # the window opened at the first one
+    pair.clock.now += 2
+    assert await pair.a.used("f:1", 60) == 0
+    await pair.b.record("f:1", 60)
+    assert await pair.a.used("f:1", 60) == 1
 
 
 async def test_one_instance_holds_a_lease_until_it_lapses_or_is_released(pair: Pair) -> None:

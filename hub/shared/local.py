@@ -7,7 +7,7 @@
   instance until they expire or are dropped, so a crashed instance's entries
   lapse by themselves;
 * **budgets** — ``spend(key, limit, seconds)``: at most ``limit`` per ``seconds``
-  across every instance (a sliding window estimated from two fixed windows);
+  across every instance (a window opens at the first spend and lasts ``seconds``);
 * **leases** — ``lease(name, seconds)``: one holder per name at a time, renewed by
   asking again, so a scheduler runs on one instance and moves on when it stops.
 
@@ -18,7 +18,6 @@ store's MongoDB database.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -45,16 +44,19 @@ class SharedState:
     (the contract tests use it).
     """
 
+    distributed = False
+    """Whether other processes share this state (False: this process is the only one)."""
+
     def __init__(
         self, *, clock: Callable[[], float] = time.time, joining: SharedState | None = None
     ) -> None:
         self.clock = clock
         self.instance = os.urandom(8).hex()
         self._entries: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
-        self._counts: dict[tuple[str, int], int] = {}
+        self._budgets: dict[str, tuple[float, int]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         if joining is not None:
-            self._entries, self._counts = joining._entries, joining._counts
+            self._entries, self._budgets = joining._entries, joining._budgets
             self._leases = joining._leases
 
     async def start(self) -> None:
@@ -90,31 +92,47 @@ class SharedState:
     async def spend(self, key: str, limit: int, seconds: float) -> bool:
         """Spend one unit of ``key``'s budget of ``limit`` per ``seconds``; False (and
         nothing spent) when it is used up."""
-        now = self.clock()
-        window = math.floor(now / seconds)
-        current = await self._add(key, window, 1, until=(window + 2) * seconds)
-        previous = await self._count(key, window - 1)
-        elapsed = now / seconds - window
-        if previous * (1 - elapsed) + current > limit:
-            await self._add(key, window, -1, until=(window + 2) * seconds)
+        if await self._bump(key, 1, seconds) > limit:
+            await self._bump(key, -1, seconds, start=False)
             return False
         return True
 
-    async def refund(self, key: str, seconds: float) -> None:
-        """Give back one unit spent on ``key`` in the current window."""
-        window = math.floor(self.clock() / seconds)
-        await self._add(key, window, -1, until=(window + 2) * seconds)
+    async def used(self, key: str, seconds: float) -> int:
+        """What ``key``'s current window has spent (0 once it lapsed)."""
+        return await self._read(key, seconds)
 
-    async def _add(self, key: str, window: int, delta: int, *, until: float) -> int:
-        if len(self._counts) > 100_000:
-            for stale in [k for k in self._counts if k[1] < window - 1]:
-                del self._counts[stale]
-        count = self._counts.get((key, window), 0) + delta
-        self._counts[(key, window)] = count
+    async def record(self, key: str, seconds: float) -> None:
+        """Spend one unit of ``key`` whatever its limit (count something that happened)."""
+        await self._bump(key, 1, seconds)
+
+    async def refund(self, key: str, seconds: float) -> None:
+        """Give back one unit spent on ``key`` in its current window."""
+        await self._bump(key, -1, seconds, start=False)
+
+    async def reset(self, key: str, seconds: float) -> None:
+        """Forget what was spent on ``key`` (its budget is whole again)."""
+        self._budgets.pop(key, None)
+
+    async def _bump(self, key: str, delta: int, seconds: float, *, start: bool = True) -> int:
+        """Add ``delta`` to ``key``'s live window (one lasts ``seconds`` from its first
+        spend), or begin a new window with it (``start``); the window's count."""
+        now = self.clock()
+        since, count = self._budgets.get(key, (0.0, 0))
+        if since > now - seconds:
+            count += delta
+        elif start:
+            since, count = now, delta
+            if len(self._budgets) > 100_000:
+                for stale in [k for k, v in self._budgets.items() if v[0] <= now - seconds]:
+                    del self._budgets[stale]
+        else:
+            return 0
+        self._budgets[key] = (since, count)
         return count
 
-    async def _count(self, key: str, window: int) -> int:
-        return self._counts.get((key, window), 0)
+    async def _read(self, key: str, seconds: float) -> int:
+        since, count = self._budgets.get(key, (0.0, 0))
+        return count if since > self.clock() - seconds else 0
 
     # -- leases ------------------------------------------------------------------------
     async def lease(self, name: str, seconds: float) -> bool:

@@ -6,7 +6,8 @@ Three small collections, each written with single-document atomic operations
 * ``shared_entries`` — ``{_id: "kind|key|instance", kind, key, instance, data,
   expires}``; readers skip what has expired, and expired entries are deleted now
   and then (a TTL index does it too where the server has them);
-* ``shared_budgets`` — ``{_id: "key|window", n, expires}`` counted with ``$inc``;
+* ``shared_budgets`` — ``{_id: key, n, since, expires}``: ``$inc`` while the window
+  that opened at ``since`` is live, else a conditional upsert opens a new one;
 * ``shared_leases`` — ``{_id: name, holder, until}`` taken by a conditional upsert:
   the filter matches only a lease this instance holds or one that has lapsed, so
   when another instance holds it the upsert collides on ``_id`` and fails.
@@ -40,6 +41,8 @@ def _at(seconds: float) -> datetime:
 
 class MongoSharedState(SharedState):
     """:class:`SharedState` kept in ``database()`` (the store's database)."""
+
+    distributed = True
 
     def __init__(
         self,
@@ -91,17 +94,39 @@ class MongoSharedState(SharedState):
         return [Entry(d["key"], d["instance"], d.get("data") or {}) async for d in cursor]
 
     # -- budgets ---------------------------------------------------------------------
-    async def _add(self, key: str, window: int, delta: int, *, until: float) -> int:
-        doc = await self._c("shared_budgets").find_one_and_update(
-            {"_id": f"{key}|{window}"},
-            {"$inc": {"n": delta}, "$set": {"expires": _at(until)}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(doc["n"]) if doc is not None else delta
+    async def reset(self, key: str, seconds: float) -> None:
+        await self._c("shared_budgets").delete_one({"_id": key})
 
-    async def _count(self, key: str, window: int) -> int:
-        doc = await self._c("shared_budgets").find_one({"_id": f"{key}|{window}"})
+    async def _bump(self, key: str, delta: int, seconds: float, *, start: bool = True) -> int:
+        budgets = self._c("shared_budgets")
+        for _ in range(5):
+            now = self.clock()
+            live = {"$gt": _at(now - seconds)}
+            doc = await budgets.find_one_and_update(
+                {"_id": key, "since": live},
+                {"$inc": {"n": delta}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                return int(doc["n"])
+            if not start:
+                return 0
+            try:  # none, or lapsed: open a new window (unless another instance just did)
+                fresh = {"n": delta, "since": _at(now), "expires": _at(now + seconds)}
+                await budgets.find_one_and_update(
+                    {"_id": key, "since": {"$lte": _at(now - seconds)}},
+                    {"$set": fresh},
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                continue  # it is live now: count in it
+            return delta
+        raise DuplicateKeyError(f"budget {key!r} could not be counted")
+
+    async def _read(self, key: str, seconds: float) -> int:
+        doc = await self._c("shared_budgets").find_one(
+            {"_id": key, "since": {"$gt": _at(self.clock() - seconds)}}
+        )
         return int(doc["n"]) if doc is not None else 0
 
     # -- leases ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hub.timeline.model import AgentRole, DeliveryStatus, Identity
 from hub.timeline.mongo import MongoStore
 from hub.timeline.store import InboxFilter
 from hub.tokens import issue_token
-from tests.agent.kit import PASSWORD
+from tests.agent.kit import PASSWORD, csrf_of
 from tests.hubs import run_hubs
 from tests.scaleout.live import (
     API_SECRET,
@@ -200,3 +200,19 @@ async def test_an_agent_whose_hub_dies_goes_offline_in_widgets_on_the_other(
             await frame_where(visitor.ws, lambda f: f == {"type": "presence", "online": True})
         a.process.kill()  # no goodbye: only expiry can tell
         await frame_where(visitor.ws, lambda f: f == {"type": "presence", "online": False})
+
+
+async def test_failed_sign_ins_count_across_hubs(shared: Shared, tmp_path: Path) -> None:
+    env = {**shared.env, "OMNIHUB_SECURITY__SIGN_IN_BACKOFF_SECONDS": "600"}
+    async with run_hubs(2, tmp_path, env) as hubs:
+
+        async def sign_in(n: int, password: str) -> int:
+            async with httpx.AsyncClient(base_url=hubs[n % 2].url, timeout=WAIT) as client:
+                page = await client.get("/agent/login")
+                form = {"email": AGENT, "password": password, "csrf": csrf_of(page.text)}
+                return (await client.post("/agent/login", data=form)).status_code
+
+        # Five wrong guesses, alternating: neither hub alone has seen five.
+        assert [await sign_in(n, "wrong password!") for n in range(5)] == [401] * 5
+        assert await sign_in(5, PASSWORD) == 429  # locked everywhere, even the right one
+        assert await sign_in(6, PASSWORD) == 429
