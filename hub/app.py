@@ -192,6 +192,10 @@ async def _agents_online(hub: Hub) -> dict[str, str]:
     return await hub.agent_runtime.presence.everywhere()
 
 
+async def _agents_online_ids(hub: Hub) -> set[str]:
+    return set(await _agents_online(hub))
+
+
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     for name, cls in registry.available.items():
@@ -271,7 +275,10 @@ def build_app(
     hub.agent_runtime = runtime = AgentRuntime(hub)
     if settings.operations.enabled:
         hub.operations = Operations(
-            pipeline, settings.operations, online=lambda: runtime.presence.online
+            pipeline,
+            settings.operations,
+            online=lambda: runtime.presence.online,
+            everywhere=functools.partial(_agents_online_ids, hub),
         )
     hub.handoff = Handoff(
         pipeline,
