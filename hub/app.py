@@ -45,6 +45,7 @@ from hub.security.clients import ClientBudgets
 from hub.security.headers import SecurityHeaders
 from hub.security.health import health_details_allowed
 from hub.settings import Settings
+from hub.shared import SharedState
 from hub.signing import Signer, load_secret_key
 from hub.surveys import web as surveys_web
 from hub.surveys.service import Surveys
@@ -52,7 +53,7 @@ from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 
-__all__ = ["Hub", "build_app", "open_bus", "open_store", "secret_values"]
+__all__ = ["Hub", "build_app", "open_bus", "open_shared", "open_store", "secret_values"]
 
 log = logging.getLogger("hub.app")
 
@@ -83,6 +84,18 @@ def open_bus(settings: Settings, store: TimelineStore) -> Bus:
     from hub.bus.mongo import MongoBus
 
     return MongoBus(lambda: store.db)
+
+
+def open_shared(settings: Settings, store: TimelineStore) -> SharedState:
+    """Presence, budgets and leases, shared the way the bus is: in process, or in the
+    MongoDB store's database for every instance on it."""
+    from hub.timeline.mongo import MongoStore
+
+    if settings.bus == "memory" or not isinstance(store, MongoStore):
+        return SharedState()
+    from hub.shared.mongo import MongoSharedState
+
+    return MongoSharedState(lambda: store.db)
 
 
 def open_blobs(settings: Settings, store: TimelineStore) -> BlobStore:
@@ -119,6 +132,7 @@ class Hub:
     pipeline: Pipeline
     outbox: Outbox
     signer: Signer
+    shared: SharedState = field(default_factory=SharedState)
     connectors: dict[str, Connector] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
     handoff: Handoff | None = None
@@ -206,6 +220,16 @@ async def link_verified(
     return customer
 
 
+async def _agents_online(hub: Hub) -> dict[str, str]:
+    if hub.agent_runtime is None:
+        return {}
+    return await hub.agent_runtime.presence.everywhere()
+
+
+async def _agents_online_ids(hub: Hub) -> set[str]:
+    return set(await _agents_online(hub))
+
+
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     budgets = ClientBudgets(settings.security)
@@ -233,6 +257,7 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             quarantine=hub.store.quarantine,
             client_budget=budgets,
             default_region=settings.default_region,
+            agents_online=functools.partial(_agents_online, hub),
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -280,6 +305,7 @@ def build_app(
         pipeline=pipeline,
         outbox=Outbox(store, pipeline, {}, settings.outbox),
         signer=Signer(load_secret_key(settings)),
+        shared=open_shared(settings, store),
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)
@@ -288,7 +314,10 @@ def build_app(
     hub.agent_runtime = runtime = AgentRuntime(hub)
     if settings.operations.enabled:
         hub.operations = Operations(
-            pipeline, settings.operations, online=lambda: runtime.presence.online
+            pipeline,
+            settings.operations,
+            online=lambda: runtime.presence.online,
+            everywhere=functools.partial(_agents_online_ids, hub),
         )
     hub.handoff = Handoff(
         pipeline,
@@ -296,6 +325,7 @@ def build_app(
         settings.handoff,
         public_url=settings.public_url,
         default_region=settings.default_region,
+        shared=hub.shared,
     )
     hub.handoff.attach(hub.connectors)
     if settings.surveys.enabled:
@@ -342,6 +372,8 @@ def build_app(
             stack.push_async_callback(store.close)
             await bus.start()
             stack.push_async_callback(bus.stop)
+            await hub.shared.start()
+            stack.push_async_callback(hub.shared.stop)
             for connector in hub.connectors.values():
                 await connector.start()
                 stack.push_async_callback(connector.stop)

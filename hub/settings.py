@@ -442,8 +442,9 @@ class Settings(BaseSettings):
     bus: Literal["auto", "memory", "mongodb"] = Field(
         "auto",
         description=(
-            "how hub instances hear each other's changes: `memory` (one process), `mongodb` (a "
-            "capped collection in the store's database); `auto`: `mongodb` when the store is"
+            "how hub instances hear each other's changes and share presence, rate limits and "
+            "scheduler leases: `memory` (one process), `mongodb` (collections in the store's "
+            "database); `auto`: `mongodb` when the store is MongoDB"
         ),
     )
     agent: AgentSettings = AgentSettings()

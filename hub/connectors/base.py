@@ -282,7 +282,9 @@ class ConnectorContext:
     Optional, for connectors that talk to customers live (the chat widget):
     ``bus`` to watch timeline changes and publish ephemeral signals (typing,
     presence — never records); ``timeline`` read-only access to the store;
-    ``link_verified`` links identities on verified evidence.
+    ``link_verified`` links identities on verified evidence;
+    ``agents_online`` answers the agents online on any hub instance (id → name),
+    for a connector that starts, or resyncs, after they came online.
 
     ``quarantine`` records an inbound message the connector cannot ingest (its
     raw bytes already in ``blobs``) so its source can move on; agents list and
@@ -308,6 +310,7 @@ class ConnectorContext:
     default_region: str | None = None
     """The hub's ``default_region`` (ISO 3166): how to read a national-format
     phone number a provider sends (``normalise_identity(..., default_region=)``)."""
+    agents_online: Callable[[], Awaitable[dict[str, str]]] | None = None
 
 
 class Connector(abc.ABC):

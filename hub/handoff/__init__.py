@@ -22,6 +22,7 @@ from hub.handoff.continuity import SUPERSEDED_BY, HandoffPolicy
 from hub.handoff.identity import Identities
 from hub.handoff.links import Links
 from hub.handoff.relay import Refused, Relay
+from hub.shared import SharedState
 from hub.timeline.model import ConversationStatus, Event, EventKind, Identity
 from hub.timeline.store import ConversationUpdate, InboxFilter
 
@@ -48,6 +49,7 @@ class Handoff:
         *,
         public_url: str,
         default_region: str | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.signer = signer
@@ -65,6 +67,7 @@ class Handoff:
             window_seconds=relay.window_seconds,
             countries=relay.countries or ((default_region,) if default_region else ()),
             unverified_calls=relay.unverified_calls,
+            shared=shared,
         )
         pipeline.policies.append(self.policy)
         pipeline.on_ingested.append(self.close_superseded)
@@ -149,7 +152,7 @@ class Handoff:
         owner = await self.pipeline.store.find_customer(to)
         if owner is None or owner.id != (await self.identities.survivor(conv.customer_id)).id:
             try:
-                self.relay.check(action, to, visitor=str(requester))
+                await self.relay.check(action, to, visitor=str(requester))
             except Refused as exc:
                 await self.pipeline.note(
                     conv.id,
