@@ -310,6 +310,8 @@ async def test_a_national_number_is_read_in_the_hubs_default_region(
         r = await running.push(message(**{"from": "phone:030 1234567"}))
         assert r.status_code in (200, 201), r.text
         assert await running.hub.store.find_customer(Identity("phone", "+49301234567"))
+
+
 async def test_search_across_customers_with_filters(running: Running) -> None:
     await running.push(message("s1", text="I was charged twice"))
     await running.push(message("s2", **{"from": "email:ben@example.com"}, text="Charged twice!"))

@@ -59,6 +59,7 @@ class Presence:
     def sockets(self) -> int:
         """Agent pages connected to this instance."""
         return sum(self._sockets.values())
+
     async def everywhere(self) -> dict[str, str]:
         """The agents online on any instance: id → name."""
         entries = await self.shared.entries(KIND)

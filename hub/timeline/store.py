@@ -363,6 +363,7 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         """Events of every customer matching ``query``, newest first (``seq``
         descending); ``next`` pages on. The index is written with the append, in
         its transaction (see :mod:`hub.timeline.search`)."""
+
     async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
         """Every event of each conversation, oldest first (reports read many at once)."""
 
