@@ -189,6 +189,7 @@ async def test_another_instance_receives_records_intact_in_order_and_once(
 async def test_an_instance_started_later_hears_only_what_follows(instances: Instances) -> None:
     a = await instances.start()
     a.publish(note(1))
+    await a.flush()  # published, and stored, before the late instance starts
     late = await instances.start()
     sub = late.subscribe()
     a.publish(note(2))

@@ -206,6 +206,10 @@ class Bus:
         """Hand ``message`` to every subscriber without waiting."""
         self._fan_out(message)
 
+    async def flush(self) -> None:
+        """Wait until what this instance published has been handed to the other
+        instances' transport (in process: at once)."""
+
     def _fan_out(self, message: BusMessage) -> None:
         targets = list(self._unkeyed)
         for key in keys_of(message):
