@@ -59,6 +59,9 @@ __all__ = ["ChatConnector"]
 _TOPICS = {Topic.EVENT_CREATED, Topic.TYPING, Topic.READ, Topic.AGENT_PRESENCE}
 
 
+_REACHED = (DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED)
+
+
 class ChatConnector(Connector):
     """The website chat widget's channel (``chat:<visitor id>``)."""
 
@@ -212,7 +215,7 @@ class ChatConnector(Connector):
             if event is None or not self.shows(event):
                 return
             seq = event.seq
-            self._delivered(event)
+            self.mark_delivered(event)
             frame: dict[str, Any] = {
                 "type": "event",
                 "event": self.frame_of(event),
@@ -237,11 +240,12 @@ class ChatConnector(Connector):
         for session in list(group):
             session.push(seq, text)
 
-    def _delivered(self, event: Event) -> None:
+    def mark_delivered(self, event: Event) -> None:
         """A reply reaching a live socket here is delivered, whichever instance's
-        outbox sends it (an early status waits for the send, and never goes back)."""
+        outbox sends it and whether it came live or in a catch-up (an early status
+        waits for the send, and never goes back)."""
         delivery = event.delivery
-        if event.channel != CHANNEL or delivery is None or delivery.status.final:
+        if event.channel != CHANNEL or delivery is None or delivery.status in _REACHED:
             return
         report = self.context.report_delivery(CHANNEL, event.id, DeliveryStatus.DELIVERED)
         task = asyncio.ensure_future(report)

@@ -32,7 +32,7 @@ from hub.connectors.chat.protocol import (
 )
 from hub.connectors.chat.visitors import Visitor, issue_visitor, read_visitor
 from hub.errors import HubError, InvalidIdentity
-from hub.timeline.model import EventKind, normalise_identity
+from hub.timeline.model import Direction, EventKind, normalise_identity
 from hub.timeline.store import InvalidCursor
 
 if TYPE_CHECKING:
@@ -256,12 +256,21 @@ class Session:
     async def _send_events(
         self, items: list[Any], cursor: str, *, older: str | None, reset: bool
     ) -> None:
-        frames = [self.connector.frame_of(e) for e in items if self.connector.shows(e)]
+        shown = [e for e in items if self.connector.shows(e)]
         if items:
             self.cursor_seq = max(self.cursor_seq, items[-1].seq)
         await self.send(
-            {"type": "events", "events": frames, "cursor": cursor, "older": older, "reset": reset}
+            {
+                "type": "events",
+                "events": [self.connector.frame_of(e) for e in shown],
+                "cursor": cursor,
+                "older": older,
+                "reset": reset,
+            }
         )
+        for event in shown:
+            if event.direction is Direction.OUT:
+                self.connector.mark_delivered(event)
 
     async def _write(self) -> None:
         while True:
