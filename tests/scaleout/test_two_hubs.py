@@ -140,7 +140,8 @@ async def test_replies_with_both_outboxes_running_are_each_delivered_once(
 
     async def reply(hub: HubProcess, n: int) -> str:
         text = f"slow {n}" if n < SLOW else f"reply {n}"
-        async with in_flight, httpx.AsyncClient(base_url=hub.url, timeout=120) as client:
+        # generous: on a loaded machine FerretDB serialises both hubs' writes and claims
+        async with in_flight, httpx.AsyncClient(base_url=hub.url, timeout=600) as client:
             r = await client.post(
                 f"/api/v1/conversations/{conversation_id}/reply",
                 json={"text": text, "channel": "api"},
@@ -160,7 +161,7 @@ async def test_replies_with_both_outboxes_running_are_each_delivered_once(
                 return
             await asyncio.sleep(0.25)
 
-    await asyncio.wait_for(all_sent(), 240)
+    await asyncio.wait_for(all_sent(), 600)
     counts = Counter(cluster.received)
     assert set(counts) == set(ids)
     doubled = [await cluster.store.get_event(i) for i, c in counts.items() if c > 1]
