@@ -146,6 +146,8 @@ async def answer(pipeline: Pipeline, event_id: str, customer_id: str, *, by: str
         hours=SHARED_REPLY_HOURS,
         purpose=SHARED_ANSWERED,
     )
+    if message is not None and customer_id == question.customer_id:
+        await pipeline.store.release_unverified(customer_id, identity, event_id=message.id)
     said_who = (
         "it was this customer"
         if customer_id == question.customer_id

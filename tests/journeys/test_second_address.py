@@ -99,6 +99,13 @@ async def test_a_reply_from_a_second_address_joins_in_place_as_a_suggestion(site
     merged = texts(await rig.timeline(ana))
     assert "Refund 31 please" in merged and "Thanks, from work" in merged
     assert len(await site.conversations()) == 1
+    # Her own words now: the next transcript carries them.
+    r = await rig.api.post(
+        f"/api/v1/conversations/{conv['id']}/handoff/email_transcript", json={"to": str(ANA)}
+    )
+    assert r.status_code == 202, r.text
+    again = (await site.smtp.wait_for(4))[3].get_body(("plain",))
+    assert again is not None and "Thanks, from work" in again.get_content()
 
 
 async def handoff_mail(site: Site, to: str) -> tuple[str, str, str]:
