@@ -20,7 +20,7 @@ from hub.agent.i18n import N_
 from hub.agent.inbox import agent_names
 from hub.agent.macros import fill, hub_values, library
 from hub.agent.presence import publish_read
-from hub.agent.visitors import visitor_context
+from hub.agent.visitors import customer_label, visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
 from hub.handoff.threads import merge_suggestions, open_promises
@@ -68,12 +68,26 @@ def attachment_kind(content_type: str) -> str:
 templates.filters["attachment_kind"] = attachment_kind
 
 
-def render_events(
+async def people_labels(ctx: Ctx, events: list[Event]) -> dict[str, str]:
+    """How the agent view names the people a shared-address question offers."""
+    ids = {
+        str(p.get("customer_id"))
+        for e in events
+        if isinstance(e.meta.get("shared_question"), dict)
+        for p in e.meta["shared_question"].get("people", [])
+        if isinstance(p, dict)
+    }
+    found = await ctx.hub.store.get_customers(sorted(ids)) if ids else {}
+    return {cid: customer_label(c) for cid, c in found.items()}
+
+
+async def render_events(
     ctx: Ctx, events: list[Event], conversation_id: str | None, customer: Customer | None = None
 ) -> str:
     """The timeline items for ``events`` (autoescaped HTML)."""
     tpl = templates.get_template("_events.html")
     return tpl.render(
+        labels=await people_labels(ctx, events),
         events=events,
         conversation_id=conversation_id,
         customer_name=customer.name if customer else None,
@@ -221,7 +235,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         teams=hub.operations.team_names() if hub.operations is not None else [],
         conv=conv,
         customer=customer,
-        events_html=render_events(ctx, timeline.items, conv.id, customer),
+        events_html=await render_events(ctx, timeline.items, conv.id, customer),
         older=timeline.older,
         newer=timeline.newer,
         later=later,
@@ -250,7 +264,7 @@ async def event_fragment(ctx: Ctx) -> Response:
             "id": event.id,
             "seq": event.seq,
             "customer_id": customer.id,
-            "html": render_events(ctx, [event], conversation_id, customer),
+            "html": await render_events(ctx, [event], conversation_id, customer),
         }
     )
 
@@ -270,7 +284,7 @@ async def events_fragment(ctx: Ctx) -> Response:
     )
     return JSONResponse(
         {
-            "html": render_events(ctx, timeline.items, q.get("conversation"), customer),
+            "html": await render_events(ctx, timeline.items, q.get("conversation"), customer),
             "older": timeline.older,
             "newer": timeline.newer,
             "has_newer": timeline.has_newer,

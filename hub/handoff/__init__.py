@@ -3,7 +3,10 @@
 :class:`Handoff` wires the parts (``build_app`` creates one per hub):
 
 * :mod:`.identity` — resolve, link on verified evidence, suggested links, merge/unmerge;
-* :mod:`.continuity` — the ingest policy: cross-channel continuity and handoff cards;
+* :mod:`.continuity` — the ingest policy: cross-channel continuity and handoff cards
+  (the events it writes: :mod:`.cards`);
+* :mod:`.threads` — merging a customer's conversations, merge suggestions, promises;
+* :mod:`.shared` — addresses several customers share (a household phone);
 * :mod:`.context` — the context packet (agent card, short text, email header);
 * :mod:`.links` — continuation links and the actions that send them;
 * :mod:`.web` — ``/c/<token>`` and the customer's session routes;

@@ -118,11 +118,10 @@ def shared_question(
     """The agent's question on a message from a shared address: which person is it?
     (``meta.shared_question``: the people and whom it was routed to; agents only.)"""
     people = shared["people"]
-    names = [p["name"] or p["customer_id"] for p in people]
-    routed = next(
-        (p["name"] or p["customer_id"] for p in people if p["customer_id"] == shared["routed_to"]),
-        "",
-    )
+    names = [p["name"] for p in people]
+    who = " and ".join(names) if all(names) else f"{len(people)} customers"
+    routed = next((p["name"] for p in people if p["customer_id"] == shared["routed_to"]), None)
+    to = routed or "this customer"
     why = "we wrote to them there last" if shared["why"] == "texted_last" else "it is theirs"
     return Event(
         id=new_id("evt"),
@@ -133,8 +132,7 @@ def shared_question(
         kind=EventKind.NOTE,
         author="handoff",
         text=(
-            f"{identity} is shared by {' and '.join(names)}. This message went to {routed} "
-            f"({why}). Which person is it?"
+            f"{identity} is shared by {who}. This message went to {to} ({why}). Which person is it?"
         ),
         occurred_at=at,
         received_at=at,

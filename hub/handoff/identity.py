@@ -150,6 +150,8 @@ class Identities:
             by=by,
             evidence=f"suggestion {decided.id} confirmed ({reason or evidence})",
         )
+        # What it wrote in place, unverified, is the customer's own now.
+        await self.store.release_unverified(customer.id, decided.identity)
         return decided, customer
 
     async def dismiss(

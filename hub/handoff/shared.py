@@ -146,9 +146,16 @@ async def answer(pipeline: Pipeline, event_id: str, customer_id: str, *, by: str
         hours=SHARED_REPLY_HOURS,
         purpose=SHARED_ANSWERED,
     )
+    if message is not None and customer_id == question.customer_id:
+        await pipeline.store.release_unverified(customer_id, identity, event_id=message.id)
+    said_who = (
+        "it was this customer"
+        if customer_id == question.customer_id
+        else f"it was {name}; continued in conversation {conversation_id}"
+    )
     return await pipeline.note(
         question.conversation_id,
-        f"{by}: this was {name}",
+        f"{by}: {said_who}",
         author=by,
         meta={"shared_answer": customer_id, "question": question.id},
     )

@@ -109,3 +109,9 @@ class HandoffRecords(Protocol):
 
     async def shared_of(self, customer_id: str) -> tuple[Identity, ...]:
         """The identities shared with ``customer_id`` (owned by other customers)."""
+
+    async def release_unverified(
+        self, customer_id: str, identity: Identity, *, event_id: str | None = None
+    ) -> int:
+        """Drop ``meta.unverified_from == identity`` from ``customer_id``'s events (only
+        ``event_id`` when given): their sender is proved theirs now. How many changed."""

@@ -71,8 +71,15 @@ async def test_a_reply_from_a_second_address_joins_in_place_as_a_suggestion(site
     assert suggestion["evidence"][0]["conversation_id"] == conv["id"]
     # Ana's name is not taken from the unproved sender; her own surfaces skip it.
     assert (await rig.customer(ANA)).name == "Ana Lima"
-    transcript = await rig.handoff.links.transcript({"c": conv["id"]}, conv["id"])
-    assert "Thanks, from work" not in texts([{"text": e.text} for e in transcript])
+    r = await rig.api.post(
+        f"/api/v1/conversations/{conv['id']}/handoff/email_transcript", json={"to": str(ANA)}
+    )
+    assert r.status_code == 202, r.text
+    transcript = (await site.smtp.wait_for(2))[1]
+    assert transcript["To"] == "ana@example.com"
+    body = transcript.get_body(("plain",))
+    assert body is not None and "Refund 31 please" in body.get_content()
+    assert "Thanks, from work" not in body.get_content()
 
     # The agent sees it in place, marked; the next reply goes to Ana's own address.
     async with site.agent("sam@acme.test") as sam:
@@ -82,8 +89,8 @@ async def test_a_reply_from_a_second_address_joins_in_place_as_a_suggestion(site
         assert html.escape("not linked to this customer: see the suggestion") in page.text
     r = await rig.api.post(f"/api/v1/conversations/{conv['id']}/reply", json={"text": "Noted"})
     assert r.status_code == 202, r.text
-    mails = await site.smtp.wait_for(2)
-    assert mails[1]["To"] == "ana@example.com"
+    mails = await site.smtp.wait_for(3)
+    assert mails[2]["To"] == "ana@example.com" and mails[2]["Subject"] == "Re: Refund"
 
     # The agent confirms: one customer with both addresses, the answer hers.
     r = await rig.api.post(f"/api/v1/suggestions/{suggestion['id']}/confirm", json={})
@@ -92,6 +99,13 @@ async def test_a_reply_from_a_second_address_joins_in_place_as_a_suggestion(site
     merged = texts(await rig.timeline(ana))
     assert "Refund 31 please" in merged and "Thanks, from work" in merged
     assert len(await site.conversations()) == 1
+    # Her own words now: the next transcript carries them.
+    r = await rig.api.post(
+        f"/api/v1/conversations/{conv['id']}/handoff/email_transcript", json={"to": str(ANA)}
+    )
+    assert r.status_code == 202, r.text
+    again = (await site.smtp.wait_for(4))[3].get_body(("plain",))
+    assert again is not None and "Thanks, from work" in again.get_content()
 
 
 async def handoff_mail(site: Site, to: str) -> tuple[str, str, str]:

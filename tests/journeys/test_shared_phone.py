@@ -6,11 +6,15 @@ rest of that exchange is that person's. Nobody's words reach the other."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hub.agent.visitors import customer_label
 from hub.timeline.model import Identity
 from tests.connectors.twilio_kit import CUSTOMER, parse_twiml
 from tests.journeys.conftest import Site, texts, widget
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 PHONE = Identity("phone", CUSTOMER)
 ANAS = "Ana here: parcel 55 is late"
@@ -97,7 +101,8 @@ async def test_a_shared_phone_greets_neutrally_routes_to_the_last_texted_and_ask
     assert len([e for e in events if e["meta"].get("shared_question")]) == 1
     [thanks] = [e for e in events if e["text"] == "Found it, thanks"]
     assert "unverified_from" not in thanks["meta"]
-    assert "Found it, thanks" in texts(await site.seen_by(welcome["token"]))
+    shown = texts(await site.seen_by(welcome["token"]))
+    assert "Found it, thanks" in shown and "Which account?" in shown
 
     # Now we text Ana there: her reply goes to her, asked about again.
     r = await rig.api.post(
@@ -123,3 +128,52 @@ async def test_a_shared_phone_greets_neutrally_routes_to_the_last_texted_and_ask
     bodies = [m["Body"] for m in site.rest.messages]
     assert bodies[0].startswith("Acme: you asked us to text you here.")
     assert bodies[1:] == ["The invoice is ready in your account", "Parcel 55 ships today"]
+
+
+async def test_the_agent_answers_which_person_in_chromium(site: Site, page: Page) -> None:
+    from playwright.async_api import expect
+
+    rig = site.rig
+    await sms(site, "SM1", ANAS)
+    ana = await site.customer_id(PHONE)
+    async with widget(rig) as browser:
+        welcome, _ = await browser.hello()
+        await browser.say("c1", BENS)
+    ben = await site.customer_id(Identity("chat", welcome["visitor"]))
+    r = await rig.api.post(
+        f"/api/v1/customers/{ben}/shared-identities", json={"identity": str(PHONE)}
+    )
+    assert r.status_code == 200 and r.json()["shared"] == [str(PHONE)], r.text
+    bens = await conv_of(site, ben)
+    r = await rig.api.post(
+        f"/api/v1/conversations/{bens['id']}/reply",
+        json={"text": "The invoice is ready in your account", "channel": "sms"},
+    )
+    assert r.status_code == 202, r.text
+    await rig.settled(r.json()["id"])
+    await sms(site, "SM2", "Which account?")
+
+    async with site.agent("sam@acme.test"):
+        pass  # creates Sam
+    await page.goto(f"{rig.url}/agent/login")
+    await page.get_by_label("Email").fill("sam@acme.test")
+    await page.get_by_label("Password").fill("correct horse battery")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#live-status")).to_have_text("live")
+    await page.goto(f"{rig.url}/agent/conversations/{bens['id']}")
+    question = page.locator(".shared-question")
+    ben_label = customer_label(await rig.customer(Identity("chat", welcome["visitor"])))
+    ana_label = customer_label(await rig.customer(PHONE))
+    await expect(question.get_by_role("button")).to_have_count(2)
+    await expect(question.get_by_role("button", name=f"It was {ana_label}")).to_be_visible()
+    await question.get_by_role("button", name=f"It was {ben_label}").click()
+    await expect(page.locator("#timeline")).to_contain_text("agent:Sam: it was this customer")
+
+    await sms(site, "SM3", "Found it, thanks")
+    events = await site.events(bens["id"])
+    assert len([e for e in events if e["meta"].get("shared_question")]) == 1
+    # Answered: his message is his own now, in his widget too.
+    shown = texts(await site.seen_by(welcome["token"]))
+    assert "Found it, thanks" in shown and "Which account?" in shown
+    assert "Found it" not in texts(await rig.timeline(ana))
+    assert len(await site.conversations()) == 2

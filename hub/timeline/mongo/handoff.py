@@ -154,6 +154,15 @@ class HandoffOps(MongoBase):
             return False
         return True
 
+    async def release_unverified(
+        self, customer_id: str, identity: Identity, *, event_id: str | None = None
+    ) -> int:
+        query: Doc = {"customer_id": customer_id, "meta.unverified_from": str(identity)}
+        if event_id is not None:
+            query["_id"] = event_id
+        done = await self.event_docs.update_many(query, {"$unset": {"meta.unverified_from": ""}})
+        return done.modified_count
+
     async def unshare_identity(self, identity: Identity, customer_id: str) -> bool:
         gone = await self.shared.delete_one({"_id": f"{identity}\x1f{customer_id}"})
         return gone.deleted_count > 0

@@ -216,6 +216,20 @@ class HandoffOps(SQLiteBase):
     async def shared_of(self, customer_id: str) -> tuple[Identity, ...]:
         return await self._query(shared_of, customer_id)
 
+    async def release_unverified(
+        self, customer_id: str, identity: Identity, *, event_id: str | None = None
+    ) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            return run(
+                conn,
+                "UPDATE events SET meta = json_remove(meta, '$.unverified_from') "
+                "WHERE customer_id = ? AND json_extract(meta, '$.unverified_from') = ? "
+                "AND (? IS NULL OR id = ?)",
+                (customer_id, str(identity), event_id, event_id),
+            )
+
+        return await self._unit(write)
+
     async def unshare_identity(self, identity: Identity, customer_id: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             return (
