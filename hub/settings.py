@@ -31,6 +31,7 @@ __all__ = [
     "OutboxSettings",
     "RelaySettings",
     "SecuritySettings",
+    "ServerSettings",
     "Settings",
 ]
 
@@ -70,6 +71,33 @@ class OutboxSettings(BaseModel):
     )
 
 
+class TonePhrase(BaseModel):
+    """A phrase a team asks its agents to avoid, for the tone coach (``[[agent.tone]]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phrase: str = Field(min_length=1, max_length=200, description="the phrase to flag")
+    rewrite: str = Field(min_length=1, max_length=500, description="what to say instead")
+    reason: str = Field("", max_length=300, description="why, shown to the agent")
+    team: str | None = Field(
+        None, description="only for conversations of this team (operations); none: everyone"
+    )
+
+
+class MacroSetting(BaseModel):
+    """A team's own macro (``[[agent.macros]]``); see :mod:`hub.agent.macros`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=80, description="what the picker shows")
+    text: str = Field(
+        min_length=1,
+        max_length=5000,
+        description="the reply, with `{{placeholders}}` and `[[personal slots]]`",
+    )
+    team: str | None = Field(None, description="only for conversations of this team")
+
+
 class AgentSettings(BaseModel):
     """The agent view: sign-in lockout, session length, canned responses, presence.
 
@@ -93,8 +121,22 @@ class AgentSettings(BaseModel):
     canned: dict[str, str] = Field(
         default_factory=dict,
         description=(
-            "canned responses, title → text (`{{placeholder}}` for the agent to fill); empty: "
-            "built-in examples"
+            "canned responses, title → text (`{{placeholder}}` for the agent to fill), shown "
+            "as macros after the starter set"
+        ),
+    )
+    macros: tuple[MacroSetting, ...] = Field(
+        (),
+        description=(
+            "the team's own macros (`[[agent.macros]]` with title, text, team) beside the "
+            "starter set; `{{placeholder}}` and `[[personal slot]]` in the text"
+        ),
+    )
+    tone: tuple[TonePhrase, ...] = Field(
+        (),
+        description=(
+            "the team's own phrases for the tone coach (`[[agent.tone]]` with phrase, rewrite, "
+            "reason, team), beside the shipped rules"
         ),
     )
     presence_grace_seconds: float = Field(
@@ -308,6 +350,26 @@ class SecuritySettings(BaseModel):
         return tuple(o.rstrip("/") for o in value)
 
 
+class ServerSettings(BaseModel):
+    """The limits ``omnihub serve`` gives uvicorn (``hub.serving``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="seconds a request's head and body may take to arrive; slower: dropped",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle kept-alive connection stays open"
+    )
+    max_connections: int = Field(
+        10_000,
+        ge=1,
+        description="connections and requests at once (widget sockets count); past it: 503",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start-up. See the README's configuration table."""
 
@@ -346,6 +408,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="the address `omnihub serve` listens on")
     port: int = Field(8000, description="the port `omnihub serve` listens on")
+    server: ServerSettings = ServerSettings()
     public_url: str = Field(
         "http://127.0.0.1:8000",
         description=(
@@ -379,8 +442,9 @@ class Settings(BaseSettings):
     bus: Literal["auto", "memory", "mongodb"] = Field(
         "auto",
         description=(
-            "how hub instances hear each other's changes: `memory` (one process), `mongodb` (a "
-            "capped collection in the store's database); `auto`: `mongodb` when the store is"
+            "how hub instances hear each other's changes and share presence, rate limits and "
+            "scheduler leases: `memory` (one process), `mongodb` (collections in the store's "
+            "database); `auto`: `mongodb` when the store is MongoDB"
         ),
     )
     agent: AgentSettings = AgentSettings()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hub.bus import Bus, BusMessage, Topic
@@ -34,6 +34,7 @@ class PipelineBase:
         self.channels: dict[str, Channel] = dict(channels or {})
         self.policies = list(policies)
         self.on_queued: list[Callable[[Event], None]] = []
+        self.on_ingested: list[Callable[[Outcome], Awaitable[None]]] = []
         self.observers: list[Callable[[str, Event], None]] = []
         """Called with ``("created", event)`` for each event this instance stored,
         ``("attempt", event)`` for the outcome of each send its outbox made and

@@ -9,13 +9,14 @@ Appending is a unit of work (:mod:`.units`).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from hub.errors import Conflict, NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
 from hub.timeline.cursors import clamp, seq_cursor
 from hub.timeline.model import Conversation, Event
-from hub.timeline.sqlite.base import Row, SQLiteBase, from_row, insert_sql, to_row
+from hub.timeline.sqlite.base import Row, SQLiteBase, dumps, from_row, insert_sql, to_row
 from hub.timeline.sqlite.conversations import conversation_row
 from hub.timeline.sqlite.engine import one, rows, run
 from hub.timeline.store import Direction as PageDirection
@@ -73,6 +74,25 @@ def event_record(row: Row) -> Event:
 def event_where(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> Event | None:
     row = one(conn, f"SELECT * FROM events WHERE {where}", params)  # noqa: S608
     return None if row is None else event_record(row)
+
+
+def _amend(
+    conn: sqlite3.Connection, event_id: str, change: Callable[[Event], Event | None]
+) -> Event | None:
+    row = one(conn, "SELECT * FROM events WHERE id = ?", (event_id,))
+    if row is None:
+        raise NotFound(f"no event {event_id!r}")
+    old = event_record(row)
+    new = change(old)
+    if new is None:
+        return None
+    new.meta = {**new.meta, "rev": int(old.meta.get("rev") or 0) + 1}
+    run(
+        conn,
+        "UPDATE events SET text = ?, html = ?, meta = ? WHERE id = ?",
+        (new.text, new.html, dumps(new.meta), event_id),
+    )
+    return new
 
 
 def event_by_key(conn: sqlite3.Connection, dedupe_key: str) -> Event | None:
@@ -198,6 +218,11 @@ class EventOps(SQLiteBase):
 
     async def find_event_by_thread_ref(self, refs: list[str]) -> Event | None:
         return await self._query(thread_parent, refs)
+
+    async def amend_event(
+        self, event_id: str, change: Callable[[Event], Event | None]
+    ) -> Event | None:
+        return await self._unit(_amend, event_id, change)
 
     async def events(
         self,
