@@ -1,9 +1,9 @@
 """A customer's reply to a survey sent on a messaging channel is their answer: a bare
-``1``-``5`` (SMS, or typed anywhere), a Messenger/Instagram quick reply
-(``meta.quick_reply``) or a WhatsApp list pick (``meta.reply_id``) of
-``survey:csat:<n>``. When the customer's latest conversation is resolved and got the
-survey on this channel within ``answer_days``, unanswered, the message is stored as a
-``status`` event (``meta.survey_reply``) in that conversation, so it never reopens it;
+``1``-``5`` (SMS, or typed anywhere), or a Messenger/Instagram quick reply or WhatsApp
+list pick (the message's ``Reply`` content) whose payload is ``survey:csat:<n>``. When
+the customer's latest conversation is resolved and got the survey on this channel within
+``answer_days``, unanswered, the message is stored as a ``status`` event
+(``meta.survey_reply``) in that conversation, so it never reopens it;
 :class:`~hub.surveys.service.Surveys` then records the answer."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from hub.connectors.base import InboundMessage
 from hub.pipeline import HUB_CHANNEL, IngestContext, IngestPolicy
 from hub.pipeline.types import Step
+from hub.timeline.content import Reply
 from hub.timeline.model import Conversation, ConversationStatus, Direction
 from hub.timeline.work import FindEvent, GetConversation, Head
 
@@ -29,9 +31,12 @@ def score_of(text: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _picked(meta: dict[str, object]) -> int | None:
-    for key in ("quick_reply", "reply_id"):
-        value = meta.get(key)
+def _picked(message: InboundMessage) -> int | None:
+    """The score of a picked choice: the message's :class:`Reply` content (a WhatsApp
+    list row, a Messenger quick reply) or its ``meta.quick_reply`` / ``meta.reply_id``."""
+    found = [message.content.payload] if isinstance(message.content, Reply) else []
+    found += [message.meta.get(key) for key in ("quick_reply", "reply_id")]
+    for value in found:
         if isinstance(value, str) and value.startswith(CHOICE):
             return score_of(value.removeprefix(CHOICE))
     return None
@@ -51,7 +56,7 @@ class ReplyAnswers(IngestPolicy):
             return
         if owner is None:
             return
-        score = _picked(message.meta) or score_of(message.text)
+        score = _picked(message) or score_of(message.text)
         if score is None:
             return
         head: Conversation | None = yield Head(owner.id)
