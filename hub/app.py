@@ -36,6 +36,7 @@ from hub.limits import BodyLimit
 from hub.metrics import api as metrics_api
 from hub.metrics import prom as metrics_routes
 from hub.metrics.prom import HubMetrics
+from hub.metrics.recorder import ResolutionRecorder
 from hub.metrics.weekly import WeeklySummary
 from hub.operations import Operations
 from hub.operations import api as operations_api
@@ -319,6 +320,8 @@ def build_app(
             online=lambda: runtime.presence.online,
             everywhere=functools.partial(_agents_online_ids, hub),
         )
+    # Operations record resolutions themselves; without them, reports need this.
+    recorder = ResolutionRecorder(pipeline) if hub.operations is None else None
     hub.handoff = Handoff(
         pipeline,
         hub.signer,
@@ -389,6 +392,9 @@ def build_app(
                 stack.push_async_callback(hub.surveys.stop)
             await weekly.start()
             stack.push_async_callback(weekly.stop)
+            if recorder is not None:
+                await recorder.start()
+                stack.push_async_callback(recorder.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

@@ -20,8 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.dates import format_skeleton
 from starlette.responses import Response
 
+from hub.agent import i18n
 from hub.agent.filters import span
 from hub.agent.web import Ctx, page
 from hub.errors import InvalidInput
@@ -99,9 +101,8 @@ def _daily(report: Report, link: Callable[..., str]) -> Chart:
         h = (base - 10) * n / top
         start = datetime(day.year, day.month, day.day, tzinfo=report.since.tzinfo)
         href = link(since=start.isoformat(), until=(start + timedelta(days=1)).isoformat())
-        bars.append(
-            Bar(day.strftime("%d %b"), str(n), href, i * step + 1, base - h, max(step - 2, 1), h)
-        )
+        label = format_skeleton("MMMd", day, locale=i18n.current())
+        bars.append(Bar(label, str(n), href, i * step + 1, base - h, max(step - 2, 1), h))
     return Chart("daily", bars, WIDTH, height, False)
 
 

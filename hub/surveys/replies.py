@@ -1,9 +1,9 @@
 """A customer's reply to a survey sent on a messaging channel is their answer: a bare
-``1``-``5`` (SMS, or typed anywhere), a Messenger/Instagram quick reply
-(``meta.quick_reply``) or a WhatsApp list pick (a typed :class:`~hub.timeline.content.Reply`) of
-``survey:csat:<n>``. When the customer's latest conversation is resolved and got the
-survey on this channel within ``answer_days``, unanswered, the message is stored as a
-``status`` event (``meta.survey_reply``) in that conversation, so it never reopens it;
+``1``-``5`` (SMS, or typed anywhere), or a Messenger/Instagram quick reply or WhatsApp
+list pick (the message's ``Reply`` content) whose payload is ``survey:csat:<n>``. When
+the customer's latest conversation is resolved and got the survey on this channel within
+``answer_days``, unanswered, the message is stored as a ``status`` event
+(``meta.survey_reply``) in that conversation, so it never reopens it;
 :class:`~hub.surveys.service.Surveys` then records the answer."""
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ def score_of(text: str | None) -> int | None:
 
 
 def _picked(message: InboundMessage) -> int | None:
-    picks: list[object] = [message.meta.get("quick_reply")]
-    if isinstance(message.content, Reply):
-        picks.append(message.content.payload)
-    for value in picks:
+    """The score of a picked choice: the message's :class:`Reply` content (a WhatsApp
+    list row, a Messenger quick reply) or its ``meta.quick_reply`` / ``meta.reply_id``."""
+    found = [message.content.payload] if isinstance(message.content, Reply) else []
+    found += [message.meta.get(key) for key in ("quick_reply", "reply_id")]
+    for value in found:
         if isinstance(value, str) and value.startswith(CHOICE):
             return score_of(value.removeprefix(CHOICE))
     return None

@@ -62,3 +62,4 @@ async def test_the_dashboard_drill_down_and_csv(store: TimelineStore, tmp_path: 
         async with running.signed_in("lead@example.com", **{"Accept-Language": "de"}) as lee:
             page = await lee.client.get(f"/agent/reports?{PERIOD}")
             assert "Berichte" in page.text and "Eröffnete Gespräche pro Tag" in page.text
+            assert ">30. Nov.</text>" in page.text  # the day axis in German too

@@ -3,6 +3,7 @@ SMS (a reply of 1-5), never twice, answers on the timeline; bad links refused.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -137,3 +138,21 @@ async def test_the_effort_question_is_asked_only_for_the_named_inbox(
     assert await s.hub.surveys.survey(fresh, "email", now=fresh.resolved_at) is True
     kinds = [e.meta["survey_sent"]["kind"] for e in await s.events(conv) if "survey_sent" in e.meta]
     assert kinds == ["csat", "nps"]  # no CES: ces_channels names email:support only
+
+
+async def test_an_expired_survey_link_shows_nothing_and_records_nothing(
+    survey_hub: SurveyHub,
+) -> None:
+    s = survey_hub
+    surveys = s.hub.surveys
+    assert surveys is not None
+    conv = await s.conversation(Identity("email", "cy@example.com"), "email", "Refund?")
+    await s.resolve(conv)
+    url = surveys.answer_url(await s.hub.store.get_conversation(conv), "csat", "email")
+    surveys.settings = surveys.settings.model_copy(update={"answer_days": 1 / 86400})
+    await asyncio.sleep(2.1)  # past the one-second lifetime (tokens count whole seconds)
+    page = await s.client.get(s.local(url), params={"score": "5"})
+    assert page.status_code == 410 and "closed" in page.text and "cy@" not in page.text
+    late = await s.client.post(s.local(url), json={"score": 5})
+    assert late.status_code == 410
+    assert await s.answers(conv) == []
