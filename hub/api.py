@@ -8,6 +8,7 @@ input (naming the field), 413 for a body over the limit.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -21,6 +22,7 @@ from hub.errors import Conflict, InvalidInput, NotFound
 from hub.payloads import parse_json
 from hub.timeline.merges import survivor
 from hub.timeline.model import ConversationStatus, Identity, Priority, to_json
+from hub.timeline.search import query_from_params
 from hub.timeline.store import ConversationUpdate, InboxFilter, InvalidCursor
 from hub.tokens import authenticate
 
@@ -91,6 +93,20 @@ def _direction(request: Request) -> Literal["older", "newer"]:
     if value not in ("older", "newer"):
         raise InvalidInput("direction", "direction must be older or newer")
     return "older" if value == "older" else "newer"
+
+
+# -- search --------------------------------------------------------------------
+@endpoint
+async def search(request: Request, hub: Hub, token: ApiToken) -> Response:
+    """Events of every customer matching ``q`` and the filters, newest first."""
+    query = query_from_params(request.query_params)
+    if query.customer_id is not None:
+        found = await survivor(hub.store, query.customer_id)
+        query = dataclasses.replace(query, customer_id=found.id)
+    page = await hub.store.search(
+        query, cursor=request.query_params.get("cursor") or None, limit=_limit(request, 20)
+    )
+    return JSONResponse({"items": [to_json(e) for e in page.items], "next": page.next})
 
 
 # -- customers -----------------------------------------------------------------
@@ -342,6 +358,7 @@ async def add_note(request: Request, hub: Hub, token: ApiToken) -> Response:
 
 
 routes = [
+    Route("/search", search, methods=["GET"]),
     Route("/customers", search_customers, methods=["GET"]),
     Route("/customers/{customer_id}", get_customer, methods=["GET"]),
     Route("/customers/{customer_id}/timeline", customer_timeline, methods=["GET"]),

@@ -20,7 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.metrics.settings import ReportSettings
 from hub.operations.settings import OperationsSettings
+from hub.surveys.settings import SurveySettings
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -69,6 +71,33 @@ class OutboxSettings(BaseModel):
     )
 
 
+class TonePhrase(BaseModel):
+    """A phrase a team asks its agents to avoid, for the tone coach (``[[agent.tone]]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phrase: str = Field(min_length=1, max_length=200, description="the phrase to flag")
+    rewrite: str = Field(min_length=1, max_length=500, description="what to say instead")
+    reason: str = Field("", max_length=300, description="why, shown to the agent")
+    team: str | None = Field(
+        None, description="only for conversations of this team (operations); none: everyone"
+    )
+
+
+class MacroSetting(BaseModel):
+    """A team's own macro (``[[agent.macros]]``); see :mod:`hub.agent.macros`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=80, description="what the picker shows")
+    text: str = Field(
+        min_length=1,
+        max_length=5000,
+        description="the reply, with `{{placeholders}}` and `[[personal slots]]`",
+    )
+    team: str | None = Field(None, description="only for conversations of this team")
+
+
 class AgentSettings(BaseModel):
     """The agent view: sign-in lockout, session length, canned responses, presence.
 
@@ -92,8 +121,22 @@ class AgentSettings(BaseModel):
     canned: dict[str, str] = Field(
         default_factory=dict,
         description=(
-            "canned responses, title → text (`{{placeholder}}` for the agent to fill); empty: "
-            "built-in examples"
+            "canned responses, title → text (`{{placeholder}}` for the agent to fill), shown "
+            "as macros after the starter set"
+        ),
+    )
+    macros: tuple[MacroSetting, ...] = Field(
+        (),
+        description=(
+            "the team's own macros (`[[agent.macros]]` with title, text, team) beside the "
+            "starter set; `{{placeholder}}` and `[[personal slot]]` in the text"
+        ),
+    )
+    tone: tuple[TonePhrase, ...] = Field(
+        (),
+        description=(
+            "the team's own phrases for the tone coach (`[[agent.tone]]` with phrase, rewrite, "
+            "reason, team), beside the shipped rules"
         ),
     )
     presence_grace_seconds: float = Field(
@@ -399,8 +442,9 @@ class Settings(BaseSettings):
     bus: Literal["auto", "memory", "mongodb"] = Field(
         "auto",
         description=(
-            "how hub instances hear each other's changes: `memory` (one process), `mongodb` (a "
-            "capped collection in the store's database); `auto`: `mongodb` when the store is"
+            "how hub instances hear each other's changes and share presence, rate limits and "
+            "scheduler leases: `memory` (one process), `mongodb` (collections in the store's "
+            "database); `auto`: `mongodb` when the store is MongoDB"
         ),
     )
     agent: AgentSettings = AgentSettings()
@@ -412,6 +456,8 @@ class Settings(BaseSettings):
             "off by default); every key is in [Support operations](#support-operations)"
         ),
     )
+    surveys: SurveySettings = SurveySettings()
+    reports: ReportSettings = ReportSettings()
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

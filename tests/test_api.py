@@ -293,3 +293,49 @@ async def test_secrets_never_reach_the_logs(
     await running.client.get("/api/v1/conversations", headers=running.auth())
     assert SECRET not in caplog.text and running.token not in caplog.text
     assert SECRET not in repr(running.hub.connectors["api"])
+
+
+async def test_a_national_number_is_read_in_the_hubs_default_region(
+    store: TimelineStore, tmp_path: Path
+) -> None:
+    settings = Settings(
+        store=str(tmp_path / "unused.db"),
+        blobs=str(tmp_path / "blobs"),
+        default_region="DE",
+        connectors={"api": {"secret": SECRET, "callback_url": "http://127.0.0.1:9/cb"}},
+    )
+    app = build_app(settings, store=store)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        running = Running(url, app.state.hub, client, "", [])
+        r = await running.push(message(**{"from": "phone:030 1234567"}))
+        assert r.status_code in (200, 201), r.text
+        assert await running.hub.store.find_customer(Identity("phone", "+49301234567"))
+
+
+async def test_search_across_customers_with_filters(running: Running) -> None:
+    await running.push(message("s1", text="I was charged twice"))
+    await running.push(message("s2", **{"from": "email:ben@example.com"}, text="Charged twice!"))
+    await running.push(message("s3", text="all good now"))
+    ana = await running.hub.store.find_customer(Identity("email", "ana@example.com"))
+    assert ana is not None
+
+    def get(**params: str) -> Any:
+        return running.client.get("/api/v1/search", params=params, headers=running.auth())
+
+    found = (await get(q="charged twice")).json()
+    assert [e["text"] for e in found["items"]] == ["Charged twice!", "I was charged twice"]
+    assert found["next"] is None
+    mine = (await get(q="twice", customer=ana.id)).json()
+    assert [e["text"] for e in mine["items"]] == ["I was charged twice"]
+    assert (await get(q="twice", channel="sms")).json()["items"] == []
+    today = found["items"][0]["occurred_at"][:10]
+    assert len((await get(q="twice", **{"from": today, "to": today})).json()["items"]) == 2
+    paged = (await get(q="twice", limit="1")).json()
+    assert len(paged["items"]) == 1 and paged["next"]
+
+    assert (await get(q="")).json()["field"] == "q"
+    assert (await get(q="twice", **{"from": "yesterday"})).json()["field"] == "from"
+    assert (await get(q="twice", cursor="bogus")).status_code == 400
+    assert (await get(q="twice", customer="cus_nobody")).status_code == 404
+    anonymous = await running.client.get("/api/v1/search", params={"q": "twice"})
+    assert anonymous.status_code == 401

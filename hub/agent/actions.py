@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse, Response
 
-from hub.agent.conversation import PLACEHOLDER
+from hub.agent.conversation import macro_values
+from hub.agent.macros import PLACEHOLDER, fill, library, problem
 from hub.agent.presence import publish_read
 from hub.agent.web import Ctx, Forbidden, action, back
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.handoff import ACTIONS
+from hub.operations.triage import team_of
 from hub.timeline.merges import survivor
 from hub.timeline.model import (
     Agent,
@@ -66,8 +68,14 @@ async def reply(ctx: Ctx) -> Response:
         missing = PLACEHOLDER.findall(text)
         if missing:
             raise InvalidInput("text", f"fill in the placeholders first: {', '.join(missing)}")
-    meta = {k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()}
+    meta: dict[str, object] = {
+        k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()
+    }
     meta["agent_id"] = ctx.agent.id
+    if ctx.field("follow_up"):
+        meta["follow_up"] = True
+    if ctx.field("macro"):
+        meta["macro"] = await _macro_checked(ctx, conv, text)
     key = ctx.field("idempotency_key")[:100]
     event = await ctx.hub.pipeline.send(
         conv.id,
@@ -80,10 +88,29 @@ async def reply(ctx: Ctx) -> Response:
     return _done(ctx, conv.id, {"event": to_json(event)}, 202)
 
 
+async def _macro_checked(ctx: Ctx, conv: Conversation, text: str) -> str:
+    """The macro id of a reply written from one; InvalidInput while it is untouched."""
+    wanted = ctx.field("macro")
+    macro = next(
+        (m for m in library(ctx.hub.settings.agent, team_of(conv.tags)) if m.id == wanted), None
+    )
+    if macro is None:
+        raise InvalidInput("macro", f"no macro {wanted!r} for this conversation")
+    customer = await survivor(ctx.hub.store, conv.customer_id)
+    filled = fill(macro.text, await macro_values(ctx.hub, customer, ctx.agent))
+    why = problem(text, filled)
+    if why is not None:
+        raise InvalidInput("text", why)
+    return macro.id
+
+
 @action
 async def note(ctx: Ctx) -> Response:
     conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
-    event = await ctx.hub.pipeline.note(conv.id, ctx.field("text"), author=ctx.agent.name)
+    meta = {"follow_up": True} if ctx.field("follow_up") else None
+    event = await ctx.hub.pipeline.note(
+        conv.id, ctx.field("text"), author=ctx.agent.name, meta=meta
+    )
     return _done(ctx, conv.id, {"event": to_json(event)}, 201)
 
 
@@ -127,6 +154,9 @@ async def _assignee(hub: Hub, me: Agent, raw: str) -> str | None:
     return agent.id
 
 
+MAX_LABELS = 20
+
+
 def _team_tags(tags: list[str], team: str, tier: str) -> list[str]:
     team, tier = team.strip(), tier.strip().upper()
     if len(team) > 64 or not all(c.isalnum() or c in "-_" for c in team):
@@ -137,10 +167,22 @@ def _team_tags(tags: list[str], team: str, tier: str) -> list[str]:
     return kept + ([f"team:{team}"] if team else []) + ([f"tier:{tier.lower()}"] if tier else [])
 
 
+def _label_tags(tags: list[str], raw: str) -> list[str]:
+    """The conversation's tags with its labels (every tag but ``team:``/``tier:``)
+    replaced by the comma-separated ``raw``."""
+    labels = list(dict.fromkeys(" ".join(p.split()) for p in raw.split(",") if p.strip()))
+    if len(labels) > MAX_LABELS:
+        raise InvalidInput("labels", f"at most {MAX_LABELS} labels")
+    for label in labels:
+        if len(label) > 40 or not all(c.isalnum() or c in " -_" for c in label):
+            raise InvalidInput("labels", "a label: up to 40 letters, digits, spaces, - and _")
+    return [t for t in tags if t.startswith(("team:", "tier:"))] + labels
+
+
 @action
 async def update(ctx: Ctx) -> Response:
     """One change per post: ``op`` is assign, status, priority, team (with ``tier``:
-    the ``team:``/``tier:`` tags operations uses) or snooze."""
+    the ``team:``/``tier:`` tags operations uses), labels (the other tags) or snooze."""
     conv = await _actionable(ctx)
     op = ctx.field("op")
     if op == "assign":
@@ -161,6 +203,8 @@ async def update(ctx: Ctx) -> Response:
         change = ConversationUpdate(
             tags=_team_tags(conv.tags, ctx.field("team"), ctx.field("tier"))
         )
+    elif op == "labels":
+        change = ConversationUpdate(tags=_label_tags(conv.tags, ctx.field("labels")))
     elif op == "snooze":
         hours = SNOOZE_HOURS.get(ctx.field("hours"))
         if hours is None:
@@ -169,7 +213,7 @@ async def update(ctx: Ctx) -> Response:
             status=ConversationStatus.SNOOZED, snoozed_until=utcnow() + timedelta(hours=hours)
         )
     else:
-        raise InvalidInput("op", "op must be assign, status, priority, team or snooze")
+        raise InvalidInput("op", "op must be assign, status, priority, team, labels or snooze")
     updated = await ctx.hub.pipeline.update_conversation(
         conv.id, change, by=ctx.agent.id, before=conv
     )

@@ -18,17 +18,26 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from hub.agent import suggestions
 from hub.agent.i18n import N_
 from hub.agent.inbox import agent_names
+from hub.agent.macros import fill, hub_values, library
 from hub.agent.presence import publish_read
 from hub.agent.visitors import visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
+from hub.handoff.threads import merge_suggestions, open_promises
 from hub.operations.display import SlaBadge, badges, resolution_badge
 from hub.operations.triage import team_of, tier_of
 from hub.pipeline import HUB_CHANNEL
 from hub.timeline.handoff import LinkSuggestion
 from hub.timeline.merges import survivor
-from hub.timeline.model import Conversation, Customer, Direction, Event, normalise_identity
-from hub.timeline.store import InboxFilter
+from hub.timeline.model import (
+    Agent,
+    Conversation,
+    Customer,
+    Direction,
+    Event,
+    normalise_identity,
+)
+from hub.timeline.store import EventPage, InboxFilter, encode_cursor
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -44,14 +53,6 @@ HANDOFF_ACTIONS = (
     ("text_me", N_("Text them")),
     ("call_me", N_("Call them back")),
 )
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]{1,60}?)\s*\}\}")
-DEFAULT_CANNED = {
-    "Greeting": "Hi {{customer_name}}, thanks for getting in touch. I'm {{agent_name}} and "
-    "I'll look into this for you.",
-    "Order status": "Your order {{order number}} left our warehouse on {{date}}; you'll get "
-    "the tracking link by email.",
-    "Closing": "Glad we could help, {{customer_name}}. Anything else, just reply here.",
-}
 
 
 def attachment_kind(content_type: str) -> str:
@@ -93,12 +94,18 @@ def default_channel(events: list[Event], conv: Conversation) -> str | None:
     return conv.last_channel if conv.last_channel != HUB_CHANNEL else None
 
 
-def canned_responses(hub: Hub) -> list[dict[str, Any]]:
-    """Configured canned responses (or the built-in examples) with their placeholders."""
-    table = hub.settings.agent.canned or DEFAULT_CANNED
+async def macro_values(hub: Hub, customer: Customer, agent: Agent) -> dict[str, str]:
+    """What the hub fills into macros for this customer and agent (their latest events)."""
+    recent = await hub.store.events(customer_id=customer.id, limit=200)
+    return hub_values(customer, agent, recent.items)
+
+
+async def macros_for(ctx: Ctx, conv: Conversation, customer: Customer) -> list[dict[str, Any]]:
+    """The conversation's macros, filled, as the composer's picker lists them."""
+    values = await macro_values(ctx.hub, customer, ctx.agent)
     return [
-        {"title": title, "text": text, "placeholders": sorted(set(PLACEHOLDER.findall(text)))}
-        for title, text in table.items()
+        {"id": m.id, "title": m.title, "text": fill(m.text, values)}
+        for m in library(ctx.hub.settings.agent, team_of(conv.tags))
     ]
 
 
@@ -165,12 +172,40 @@ async def sla_badges(hub: Hub, conv: Conversation, customer: Customer) -> list[S
     return out
 
 
+AROUND = 10
+"""Events shown after the one a search hit opens the timeline at."""
+
+
+async def timeline_at(hub: Hub, customer: Customer, at: str | None) -> tuple[EventPage, bool]:
+    """The latest page of the customer's timeline, or (``at``: an event id of theirs)
+    the page ending a few events after that event; and whether later ones exist."""
+    if at:
+        try:
+            event = await hub.store.get_event(at)
+        except NotFound:
+            event = None
+        if event is not None and event.customer_id == customer.id:
+            before = await hub.store.events(
+                customer_id=customer.id, cursor=encode_cursor(event.seq + 1), limit=PAGE - AROUND
+            )
+            after = await hub.store.events(
+                customer_id=customer.id,
+                cursor=encode_cursor(event.seq),
+                direction="newer",
+                limit=AROUND,
+            )
+            items = before.items + after.items
+            page = EventPage(items, before.older, after.newer, after.has_newer)
+            return page, after.has_newer
+    return await hub.store.events(customer_id=customer.id, limit=PAGE), False
+
+
 @page
 async def conversation_page(ctx: Ctx) -> Response:
     hub = ctx.hub
     conv = await hub.store.get_conversation(ctx.request.path_params["conversation_id"])
     customer = await survivor(hub.store, conv.customer_id)
-    timeline = await hub.store.events(customer_id=customer.id, limit=PAGE)
+    timeline, later = await timeline_at(hub, customer, ctx.request.query_params.get("at"))
     others = await hub.store.list_conversations(
         InboxFilter(status=(), customer_id=customer.id), limit=20
     )
@@ -189,16 +224,19 @@ async def conversation_page(ctx: Ctx) -> Response:
         events_html=render_events(ctx, timeline.items, conv.id, customer),
         older=timeline.older,
         newer=timeline.newer,
+        later=later,
         others=[c for c in others.items if c.id != conv.id],
         options=await reply_options(hub, conv),
         default_channel=default_channel(timeline.items, conv),
-        canned=canned_responses(hub),
+        macros=await macros_for(ctx, conv, customer),
         agents=await agent_names(hub),
         can_act=ctx.agent.is_admin or conv.assignee in (None, ctx.agent.id),
         suggestions=pending,
         handoff_actions=HANDOFF_ACTIONS if hub.handoff is not None else (),
         handoff_to=handoff_addresses(timeline.items, conv, customer, pending),
         visitor=visitor_context(timeline.items),
+        promises=await open_promises(hub.store, conv),
+        same_issue=await merge_suggestions(hub.store, conv),
     )
 
 

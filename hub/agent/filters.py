@@ -126,6 +126,11 @@ def sla_label(badge: Any) -> str:
     return gettext("%(clock)s due in %(left)s") % {"clock": name, "left": left}
 
 
+def labels(tags: list[str]) -> list[str]:
+    """A conversation's labels: its tags but the ``team:``/``tier:`` ones operations sets."""
+    return [t for t in tags if not t.startswith(("team:", "tier:"))]
+
+
 def install(env: jinja2.Environment) -> None:
     """Register the filters on ``env``."""
     env.filters.update(
@@ -139,4 +144,5 @@ def install(env: jinja2.Environment) -> None:
         priority=priority_label,
         status=status_label,
         sla=sla_label,
+        labels=labels,
     )

@@ -11,7 +11,11 @@ An open socket makes its agent online (:mod:`hub.agent.presence`). The page
 sends ``{"type": "typing", "conversation_id", "channel", "typing"}`` while the
 agent composes a reply, repeated every few seconds while they keep typing
 (published as ``conversation.typing`` when the agent may reply there; a closing
-socket stops its typing); anything else it sends is a keep-alive.
+socket stops its typing). A conversation page sends ``{"type": "viewing",
+"conversation_id", "viewing"}`` when it connects and every 20 s (published as
+``conversation.viewing``; a closing socket stops it), so other agents' pages show
+who is viewing or typing there and two agents don't answer at once. Anything
+else it sends is a keep-alive.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from hub.agent.actions import can_act
 from hub.agent.presence import publish_typing
 from hub.agent.sessions import read_session
-from hub.bus import BusMessage, Resync, Subscription
+from hub.bus import BusMessage, Resync, Subscription, Topic
 from hub.errors import NotFound
 from hub.operations.service import ALERT
 from hub.payloads import parse_json
@@ -42,18 +46,28 @@ QUEUE = 256
 
 
 def payload(message: BusMessage) -> dict[str, Any]:
-    """What the page is told about one bus message."""
+    """What the page is told about one bus message (for an agent's typing or viewing:
+    who, and whether it started or stopped)."""
     conversation_id = message.data.get("conversation_id")
     if message.event is not None:
         conversation_id = conversation_id or message.event.conversation_id
     if message.conversation is not None:
         conversation_id = message.conversation.id
-    return {
+    out: dict[str, Any] = {
         "topic": message.topic,
         "customer_id": message.customer_id,
         "conversation_id": conversation_id,
         "event_id": message.event.id if message.event is not None else None,
     }
+    if message.topic == Topic.VIEWING or (
+        message.topic == Topic.TYPING and message.data.get("from") == "agent"
+    ):
+        out["agent"] = message.data.get("agent")
+        out["name"] = message.data.get("name")
+        out["active"] = bool(
+            message.data.get("viewing" if message.topic == Topic.VIEWING else "typing")
+        )
+    return out
 
 
 def same_origin(ws: WebSocket) -> bool:
@@ -125,12 +139,45 @@ class Typing:
         self.hub = hub
         self.agent = agent
         self.active: dict[str, tuple[Conversation, str, str | None]] = {}
+        self.viewing: dict[str, str] = {}
+
+    async def view(self, conv_id: object, viewing: bool) -> None:
+        """The page has conversation ``conv_id`` open (``viewing``) or has left it."""
+        if not isinstance(conv_id, str):
+            return
+        customer_id = self.viewing.get(conv_id)
+        if customer_id is None and viewing:
+            try:
+                conv = await self.hub.store.get_conversation(conv_id)
+                customer_id = (await survivor(self.hub.store, conv.customer_id)).id
+            except NotFound:
+                return
+            if len(self.viewing) >= 20:  # one page views one conversation; a few tabs at most
+                return
+            self.viewing[conv_id] = customer_id
+        if customer_id is None:
+            return
+        if not viewing:
+            self.viewing.pop(conv_id, None)
+        self._announce(conv_id, customer_id, viewing)
+
+    def _announce(self, conv_id: str, customer_id: str, viewing: bool) -> None:
+        data = {
+            "agent": self.agent.id,
+            "name": self.agent.name,
+            "conversation_id": conv_id,
+            "viewing": viewing,
+        }
+        self.hub.bus.publish(BusMessage(Topic.VIEWING, customer_id, data=data))
 
     async def frame(self, text: str) -> None:
         """Handle one frame from the page (typing; anything else is a keep-alive)."""
         try:
             frame = parse_json(text, field="frame")
         except ValueError:
+            return
+        if isinstance(frame, dict) and frame.get("type") == "viewing":
+            await self.view(frame.get("conversation_id"), frame.get("viewing") is True)
             return
         if not isinstance(frame, dict) or frame.get("type") != "typing":
             return
@@ -166,3 +213,6 @@ class Typing:
     def stop_all(self) -> None:
         for conv_id in list(self.active):
             self.stop(conv_id)
+        for conv_id, customer_id in list(self.viewing.items()):
+            self._announce(conv_id, customer_id, False)
+        self.viewing.clear()

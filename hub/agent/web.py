@@ -147,6 +147,12 @@ def script_strings() -> dict[str, str]:
             "The %(label)s reply window closed at %(at)s: a %(needs)s is needed to reply"
         ),
         "fillIn": _("Fill in before sending: %(fields)s"),
+        "macroPersonal": _("Write the personal part in your own words before sending"),
+        "macroVerbatim": _("The macro is unchanged: make it yours before sending"),
+        "othersViewing": _("Also viewing: %(names)s"),
+        "othersTyping": _("%(names)s is typing a reply"),
+        "toneTry": _("Try:"),
+        "toneUse": _("Use this"),
         "sendFailed": _("Could not send (%(status)s)"),
         "slaDue": _("%(clock)s due in %(left)s"),
         "slaOverdue": _("%(clock)s overdue by %(left)s"),

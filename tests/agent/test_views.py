@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from hub.timeline.model import Identity
-from hub.timeline.store import TimelineStore
+from hub.timeline.store import ConversationUpdate, TimelineStore
 from tests.agent.kit import Running, hub_for_agents
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -209,3 +209,16 @@ async def test_live_socket_needs_a_session_and_pushes_changes(running: Running) 
             [event] = [m for m in seen if m["topic"] == "event.created"]
             assert event["event_id"] == created["event_id"]
             assert event["conversation_id"] == created["conversation_id"]
+
+
+async def test_labels_keep_the_team_and_tier_tags_and_name_a_bad_label(running: Running) -> None:
+    await running.agent("ana@example.com")
+    conv = (await running.push("m-1", text="Hi"))["conversation_id"]
+    await running.hub.store.update_conversation(conv, ConversationUpdate(tags=["team:billing"]))
+    async with running.signed_in("ana@example.com") as ana:
+        url = f"/agent/conversations/{conv}/update"
+        r = await ana.post(url, {"op": "labels", "labels": "refund, vip"})
+        assert r.status_code == 200, r.text
+        assert r.json()["conversation"]["tags"] == ["team:billing", "refund", "vip"]
+        bad = await ana.post(url, {"op": "labels", "labels": "<b>x</b>"})
+        assert bad.status_code == 422 and bad.json()["field"] == "labels"

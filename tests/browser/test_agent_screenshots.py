@@ -155,8 +155,8 @@ async def test_cross_channel_customer_in_the_agent_view(
     await expect(panel).to_contain_text("Europe/Lisbon")
 
     await page.get_by_label("Reply on").select_option("sms")
-    await page.get_by_label("Canned response").select_option(label="Order status")
-    await expect(page.locator("#placeholders")).to_contain_text("order number, date")
+    await page.get_by_label("Macro").select_option(label="Outage acknowledgement")
+    await expect(page.locator("#placeholders")).to_contain_text("service, eta")
     await expect(page.get_by_role("button", name="Send")).to_be_disabled()
     box = page.get_by_label("Message", exact=True)
     await box.fill("The courier has #4411 out for delivery today — you'll get a text before.")

@@ -729,3 +729,20 @@ def test_signing_helper_matches_the_validator() -> None:
     from twilio.request_validator import RequestValidator
 
     assert RequestValidator(AUTH_TOKEN).validate(url, params, sign(url, params))
+
+
+async def test_a_busy_outbound_call_is_recorded_as_outbound_not_a_missed_inbound_call(
+    rig: Rig,
+) -> None:
+    params = {
+        **rig.twilio.call_params("CA77", "busy"),
+        "From": OUR_NUMBER,
+        "To": CUSTOMER,
+        "Direction": "outbound-api",
+    }
+    for _ in range(2):
+        r = await rig.twilio.post("/voice/status", params)
+        assert r.status_code == 200
+    [event] = await rig.events()
+    assert event.direction is Direction.OUT
+    assert event.text == "Outbound call not answered (busy)"

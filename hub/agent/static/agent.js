@@ -135,6 +135,9 @@
     // replaced by an answer asked for later than the one it came from.
     let issued = 0;
     const placedBy = new Map();
+    // Opened at a search hit with later history left out: events after the gap are
+    // not placed (the "later messages" link goes to them), updates of shown ones are.
+    const gapAfter = document.getElementById("later") ? lastSeq() : null;
 
     function place(node, ticket) {
       const seq = Number(node.dataset.seq);
@@ -142,6 +145,7 @@
       placedBy.set(node.id, ticket);
       const existing = document.getElementById(node.id);
       if (existing) { existing.replaceWith(node); return; }
+      if (gapAfter !== null && seq > gapAfter) return;
       const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
       let after = null;
       for (const li of list.querySelectorAll("li.ev")) {
@@ -202,6 +206,12 @@
       }, { root: scroller }).observe(older);
     }
     scroller.scrollTop = scroller.scrollHeight;
+    // A search hit opens the timeline at its event (#ev-…): show it, marked.
+    const target = location.hash.startsWith("#ev-") ? document.getElementById(location.hash.slice(1)) : null;
+    if (target) {
+      target.classList.add("found");
+      target.scrollIntoView({ block: "center" });
+    }
 
     handlers.push(function (msg) {
       if (msg.topic === "resync") { resync(); return; }
@@ -220,6 +230,50 @@
     }, true);
 
     composer(convId, showEvent);
+    collision(convId);
+  }
+
+  // -- who else is here: other agents viewing or typing in this conversation --------
+  // Announced on connect and every 20 s; an agent not heard from for 50 s (viewing) or
+  // 8 s (typing) is dropped. Seeing someone new, this page announces itself at once,
+  // so the newcomer learns about it too.
+  function collision(convId) {
+    const me = body.dataset.me || "";
+    const box = document.getElementById("collision");
+    const others = new Map();
+    function announce(viewing) { sendLive({ type: "viewing", conversation_id: convId, viewing: viewing }); }
+    function render() {
+      const now = Date.now();
+      const viewing = [], typing = [];
+      for (const [id, o] of others) {
+        if (o.until < now) { others.delete(id); continue; }
+        if (o.typingUntil > now) typing.push(o.name); else viewing.push(o.name);
+      }
+      const parts = [];
+      if (typing.length) parts.push(tr("othersTyping", { names: typing.join(", ") }));
+      if (viewing.length) parts.push(tr("othersViewing", { names: viewing.join(", ") }));
+      box.textContent = parts.join(" · ");
+      box.hidden = parts.length === 0;
+    }
+    handlers.push(function (msg) {
+      if (msg.topic === "resync" && msg.reason === "connected") { announce(true); return; }
+      if (msg.conversation_id !== convId || !msg.agent || msg.agent === me) return;
+      if (msg.topic === "conversation.viewing") {
+        if (!msg.active) { others.delete(msg.agent); render(); return; }
+        const known = others.get(msg.agent);
+        others.set(msg.agent, { name: msg.name || "?", until: Date.now() + 50000, typingUntil: known ? known.typingUntil : 0 });
+        if (!known) announce(true);
+      } else if (msg.topic === "conversation.typing") {
+        if (!msg.active && !others.has(msg.agent)) return; // stopped typing after leaving
+        const o = others.get(msg.agent) || { name: msg.name || "?", until: 0, typingUntil: 0 };
+        o.until = Math.max(o.until, Date.now() + 50000);
+        o.typingUntil = msg.active ? Date.now() + 8000 : 0;
+        others.set(msg.agent, o);
+      } else return;
+      render();
+    });
+    setInterval(() => { announce(true); render(); }, 20000);
+    window.addEventListener("pagehide", () => announce(false));
   }
 
   // -- composer --------------------------------------------------------------------
@@ -251,8 +305,11 @@
     const error = document.getElementById("composer-error");
     const send = document.getElementById("send");
     const sendAllowed = !send.disabled;
-    const agentName = (document.querySelector(".me span") || { textContent: "" }).textContent.split(" · ")[0];
-    const customerName = (document.querySelector(".panel .name") || { textContent: "" }).textContent;
+    // The macro last inserted (filled by the server): it cannot be sent while a
+    // {{placeholder}} or [[personal slot]] is left, or while it is still there word for word.
+    let macroText = "", macroHints = [];
+    const SLOT = /\[\[([^\[\]]{1,200})\]\]/g;
+    const flat = (s) => s.replace(/\s+/g, " ").trim();
 
     // Typing: announced on the first keystroke and on a channel switch (repeated every
     // 5 s while typing goes on), withdrawn after a pause, on send, and when the text is cleared.
@@ -305,27 +362,86 @@
         });
       }
       constraints.textContent = parts.join(" · ");
-      const missing = form.elements.canned.value ? remaining() : [];
-      placeholders.textContent = missing.length ? tr("fillIn", { fields: missing.join(", ") }) : "";
-      if (sendAllowed) send.disabled = blocked || missing.length > 0;
+      const fromMacro = form.elements.macro.value !== "";
+      const missing = fromMacro ? remaining() : [];
+      const personal = fromMacro && (SLOT.test(text.value) || macroHints.some((h) => h && text.value.includes(h)));
+      SLOT.lastIndex = 0;
+      const verbatim = fromMacro && !missing.length && !personal && flat(text.value).includes(flat(macroText));
+      placeholders.textContent = missing.length ? tr("fillIn", { fields: missing.join(", ") })
+        : personal ? tr("macroPersonal") : verbatim ? tr("macroVerbatim") : "";
+      if (sendAllowed) send.disabled = blocked || missing.length > 0 || personal || verbatim;
     }
 
+    // Tone coach: the server checks the draft after a pause in typing; flags are advice
+    // (built with textContent), and "Use this" swaps the flagged sentence for the rewrite.
+    const tone = document.getElementById("tone");
+    const toneFlags = document.getElementById("tone-flags");
+    let toneTimer = null, toneAsked = 0;
+    function showTone(draft, flags) {
+      toneFlags.replaceChildren();
+      for (const f of flags) {
+        const li = document.createElement("li");
+        li.dataset.rule = f.rule;
+        const q = document.createElement("q");
+        q.textContent = f.phrase;
+        const why = document.createElement("span");
+        why.textContent = " — " + f.reason + " ";
+        const hint = document.createElement("span");
+        hint.className = "rewrite";
+        hint.textContent = tr("toneTry") + " “" + f.rewrite + "”";
+        li.append(q, why, hint);
+        if (f.fixed !== null) {
+          const use = document.createElement("button");
+          use.type = "button";
+          use.className = "link";
+          use.textContent = tr("toneUse");
+          use.addEventListener("click", () => {
+            if (text.value !== draft) return;
+            text.value = f.fixed;
+            update();
+            checkTone();
+            text.focus();
+          });
+          li.append(" ", use);
+        }
+        toneFlags.append(li);
+      }
+      tone.hidden = flags.length === 0;
+    }
+    async function checkTone() {
+      clearTimeout(toneTimer);
+      const draft = text.value;
+      const ticket = ++toneAsked;
+      if (!draft.trim()) { showTone(draft, []); return; }
+      try {
+        const r = await post("/agent/conversations/" + convId + "/tone", { text: draft });
+        if (!r.ok) return;
+        const answer = await r.json();
+        if (ticket === toneAsked && answer.text === text.value) showTone(draft, answer.flags);
+      } catch (e) { /* advice only: a failed check shows nothing */ }
+    }
+    function toneSoon() { clearTimeout(toneTimer); toneTimer = setTimeout(checkTone, 350); }
+
     channel.addEventListener("change", () => { update(); if (typingOn) typing(true); });
-    text.addEventListener("input", () => { update(); typing(true); });
+    text.addEventListener("input", () => { update(); typing(true); toneSoon(); });
     text.addEventListener("blur", () => typing(false));
     canned.addEventListener("change", function () {
       const opt = canned.selectedOptions[0];
       if (!opt || !opt.dataset.text) return;
-      const filled = opt.dataset.text
-        .replace(/\{\{\s*customer_name\s*\}\}/g, customerName || "there")
-        .replace(/\{\{\s*agent_name\s*\}\}/g, agentName);
+      const filled = opt.dataset.text;
+      const at = text.value ? text.value.length + 1 : 0;
       text.value = text.value ? text.value + "\n" + filled : filled;
-      form.elements.canned.value = "1";
+      form.elements.macro.value = opt.value;
+      macroText = filled;
+      macroHints = Array.from(filled.matchAll(SLOT), (m) => m[1].trim());
       canned.value = "";
       text.focus();
-      const first = text.value.search(/\{\{/);
-      if (first >= 0) text.setSelectionRange(first, text.value.indexOf("}}", first) + 2);
+      const slot = text.value.indexOf("[[", at);
+      const hole = text.value.indexOf("{{", at);
+      const first = slot >= 0 && (hole < 0 || slot < hole) ? slot : hole;
+      if (first >= 0) text.setSelectionRange(first, text.value.indexOf(first === slot ? "]]" : "}}", first) + 2);
       update();
+      toneSoon();
     });
 
     async function submit(url) {
@@ -339,9 +455,16 @@
         error.hidden = false;
         return;
       }
+      if (form.elements.follow_up && form.elements.follow_up.checked) {
+        location.reload(); // the side panel lists the new promise
+        return;
+      }
       text.value = "";
       typing(false);
-      form.elements.canned.value = "";
+      showTone("", []);
+      form.elements.macro.value = "";
+      macroText = "";
+      macroHints = [];
       newKey();
       update();
       if (answer.event) showEvent(answer.event.id);

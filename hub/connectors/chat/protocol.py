@@ -240,9 +240,14 @@ def visible(event: Event) -> bool:
     (an email thread continued in chat shows there), never notes or other internals.
 
     The visitor's customer is theirs by verified evidence only (DESIGN.md "Trust and
-    identity"), so everything on it is their own history.
+    identity"), so everything on it is their own history — except a message filed there
+    from an address nobody has proved (``meta.unverified_from``), which only agents see.
     """
-    return event.kind is EventKind.MESSAGE and event.direction in (Direction.IN, Direction.OUT)
+    return (
+        event.kind is EventKind.MESSAGE
+        and event.direction in (Direction.IN, Direction.OUT)
+        and not event.meta.get("unverified_from")
+    )
 
 
 def _display_author(event: Event) -> str | None:
@@ -282,6 +287,11 @@ def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     }
     if event.direction is Direction.IN and event.external_id and ":" in event.external_id:
         out["client_id"] = event.external_id.split(":", 1)[1]
+    survey = event.meta.get("survey_request")
+    if event.direction is Direction.OUT and isinstance(survey, dict):
+        url = survey.get("url")
+        if isinstance(url, str) and url.startswith("/s/"):
+            out["survey"] = {"url": url, "kind": survey.get("kind"), "scale": survey.get("scale")}
     return out
 
 

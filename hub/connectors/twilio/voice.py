@@ -263,8 +263,15 @@ async def status(c: TwilioConnector, request: Request, form: Form) -> Response:
         elif raw == "completed":
             await _completed(c, request, parent, caller, number, duration, Direction.IN)
         return twiml(VoiceResponse())
+    outbound = (form.get("Direction") or "inbound").startswith("outbound")
+    way = Direction.OUT if outbound else Direction.IN
     if raw == "completed":
-        await _completed(c, request, parent, caller, number, duration, Direction.IN)
+        await _completed(c, request, parent, caller, number, duration, way)
+    elif raw in MISSED and outbound:
+        await _step(
+            c, request, call_sid=parent, step=raw, caller=caller, our_number=number.number,
+            text=f"Outbound call not answered ({raw})", direction=Direction.OUT,
+        )  # fmt: skip
     elif raw in MISSED:
         await _step(c, request, call_sid=parent, step=raw, caller=caller, our_number=number.number)
     return twiml(VoiceResponse())

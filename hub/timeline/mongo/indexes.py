@@ -47,6 +47,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("direction", ASCENDING), ("delivery.status", ASCENDING), ("seq", ASCENDING)],
             name="outbox",
         ),
+        IndexModel([("terms", ASCENDING), ("seq", DESCENDING)], name="search_terms"),
     ],
     "claims": [
         IndexModel([("event_id", ASCENDING)], name="event"),

@@ -27,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from hub.errors import ConfigError
 from hub.timeline.model import utcnow
 from hub.timeline.mongo.base import Doc
+from hub.timeline.search import SEARCHABLE, terms
 
 __all__ = ["MIGRATIONS", "Migration", "run_migrations"]
 
@@ -105,12 +106,31 @@ async def _chain_and_summaries(db: AsyncDatabase[Doc]) -> None:
         )
 
 
+async def _search_terms(db: AsyncDatabase[Doc]) -> None:
+    """Search: events stored before it get their ``terms`` (see :mod:`hub.timeline.search`)."""
+    events = db["events"]
+    kinds = [k.value for k in SEARCHABLE]
+    batch: list[UpdateOne] = []
+    query: Doc = {"terms": {"$exists": False}, "kind": {"$in": kinds}}
+    async for doc in events.find(query, {"text": 1, "subject": 1}):
+        found = list(dict.fromkeys(terms(doc.get("text")) + terms(doc.get("subject"))))
+        if not found:
+            continue
+        batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"terms": found}}))
+        if len(batch) >= 500:
+            await events.bulk_write(batch, ordered=False)
+            batch = []
+    if batch:
+        await events.bulk_write(batch, ordered=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "0002-units-of-work",
         "events chained per customer; summaries for one-command folds; expected replies",
         _chain_and_summaries,
     ),
+    Migration("0003-search-terms", "events get their search terms", _search_terms),
 )
 """Every upgrade step, in order. Release 0.1.0 recorded none."""
 

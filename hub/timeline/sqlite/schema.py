@@ -20,6 +20,7 @@ from hub.errors import ConfigError
 from hub.timeline.sqlite.handoff import HANDOFF_SCHEMA
 from hub.timeline.sqlite.outbox import OUTBOX_SCHEMA
 from hub.timeline.sqlite.quarantine import QUARANTINE_SCHEMA
+from hub.timeline.sqlite.search import BACKFILL, SEARCH_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DELETE FROM checkpoints WHERE connector = 'handoff' AND key LIKE 'expect:%'",
         ),
     ),
+    Migration(3, "search: the events' text and subject get a full-text index", BACKFILL),
 )
 """Every upgrade step, in order (versions ``FIRST_VERSION + 1`` onwards)."""
 
@@ -257,7 +259,13 @@ def create_schema(conn: sqlite3.Connection) -> None:
         for step in pending_steps(version):
             for statement in step.statements:
                 conn.execute(statement)
-        for statement in (*SCHEMA, *HANDOFF_SCHEMA, *OUTBOX_SCHEMA, *QUARANTINE_SCHEMA):
+        for statement in (
+            *SCHEMA,
+            *HANDOFF_SCHEMA,
+            *OUTBOX_SCHEMA,
+            *QUARANTINE_SCHEMA,
+            *SEARCH_SCHEMA,
+        ):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
