@@ -15,6 +15,7 @@ from collections.abc import Callable
 from starlette.requests import HTTPConnection
 
 from hub.settings import SecuritySettings
+from hub.shared import SharedState
 
 __all__ = ["ClientBudgets", "ClientLimit", "client_of"]
 
@@ -63,16 +64,19 @@ class ClientLimit:
 
 
 class ClientBudgets:
-    """The hub's ``context.client_budget`` (:class:`hub.connectors.ClientBudget`): one
-    :class:`ClientLimit` per budget, from ``security`` settings."""
+    """The hub's ``context.client_budget`` (:class:`hub.connectors.ClientBudget`), from
+    ``security`` settings, spent in the hub's shared state: instances on one MongoDB
+    store share the counts, so a client cannot multiply its budget by their number."""
 
-    def __init__(self, settings: SecuritySettings) -> None:
-        window = settings.client_window_seconds
+    def __init__(self, settings: SecuritySettings, shared: SharedState) -> None:
+        self.window = settings.client_window_seconds
         self.limits = {
-            "new_visitor": ClientLimit(settings.visitors_per_client, window),
-            "visitor_message": ClientLimit(settings.visitor_messages_per_client, window),
+            "new_visitor": settings.visitors_per_client,
+            "visitor_message": settings.visitor_messages_per_client,
         }
+        self.shared = shared
 
-    def __call__(self, budget: str, connection: HTTPConnection) -> bool:
+    async def __call__(self, budget: str, connection: HTTPConnection) -> bool:
         """Spend one unit of ``budget`` for ``connection``'s client; False when it is spent."""
-        return self.limits[budget].allow(client_of(connection))
+        key = f"client:{budget}:{client_of(connection)}"
+        return await self.shared.spend(key, self.limits[budget], self.window)

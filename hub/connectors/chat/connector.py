@@ -177,10 +177,10 @@ class ChatConnector(Connector):
                 if not group:
                     del self.by_customer[customer_id]
 
-    def spend(self, budget: str, websocket: WebSocket) -> bool:
+    async def spend(self, budget: str, websocket: WebSocket) -> bool:
         """One unit of the hub's per-client ``budget`` (``context.client_budget``)."""
         spend = self.context.client_budget
-        return spend is None or spend(budget, websocket)
+        return spend is None or await spend(budget, websocket)
 
     # -- fan-out ---------------------------------------------------------------
     async def _watch(self) -> None:
