@@ -4,7 +4,9 @@ One bus subscription feeds every socket: events are looked up by customer id
 and serialised once per event, whatever the number of sockets. Sends from the
 outbox only report status (the widget already got the reply from the bus):
 ``delivered`` when the visitor has a socket open, else ``sent`` (it is in the
-history the widget loads on its next visit).
+history the widget loads on its next visit). A reply a live socket receives — from
+the bus, on any instance, or in a catch-up after a resync or a reconnect — is
+marked ``delivered`` (forward only).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatConnector"]
 
+_SETTLED = {DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED}
 _TOPICS = {Topic.EVENT_CREATED, Topic.TYPING, Topic.READ, Topic.AGENT_PRESENCE}
 
 
@@ -212,7 +215,7 @@ class ChatConnector(Connector):
             if event is None or not self.shows(event):
                 return
             seq = event.seq
-            self._delivered(event)
+            self.delivered(event)
             frame: dict[str, Any] = {
                 "type": "event",
                 "event": self.frame_of(event),
@@ -237,11 +240,12 @@ class ChatConnector(Connector):
         for session in list(group):
             session.push(seq, text)
 
-    def _delivered(self, event: Event) -> None:
-        """A reply reaching a live socket here is delivered, whichever instance's
-        outbox sends it (an early status waits for the send, and never goes back)."""
+    def delivered(self, event: Event) -> None:
+        """A reply reaching a live socket here (live, or in a catch-up after a resync) is
+        delivered, whichever instance's outbox sends it (an early status waits for the send,
+        and never goes back)."""
         delivery = event.delivery
-        if event.channel != CHANNEL or delivery is None or delivery.status.final:
+        if event.channel != CHANNEL or delivery is None or delivery.status in _SETTLED:
             return
         report = self.context.report_delivery(CHANNEL, event.id, DeliveryStatus.DELIVERED)
         task = asyncio.ensure_future(report)

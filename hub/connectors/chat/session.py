@@ -252,6 +252,8 @@ class Session:
             await self._latest()
             return
         await self._send_events(items, cursor, older=None, reset=False)
+        for event in items:  # missed live (a resync, a reconnect): it reached the widget now
+            self.connector.delivered(event)
 
     async def _send_events(
         self, items: list[Any], cursor: str, *, older: str | None, reset: bool
