@@ -59,7 +59,13 @@ if TYPE_CHECKING:
 __all__ = ["ChatConnector"]
 
 _SETTLED = {DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED}
-_TOPICS = {Topic.EVENT_CREATED, Topic.TYPING, Topic.READ, Topic.AGENT_PRESENCE}
+_TOPICS = {
+    Topic.EVENT_CREATED,
+    Topic.EVENT_UPDATED,
+    Topic.TYPING,
+    Topic.READ,
+    Topic.AGENT_PRESENCE,
+}
 
 
 class ChatConnector(Connector):
@@ -210,6 +216,15 @@ class ChatConnector(Connector):
         if not group:
             return
         seq = 0
+        if message.topic == Topic.EVENT_UPDATED:
+            # Another instance's outbox recorded `sent` (no socket there); the socket is here.
+            event = message.event
+            delivery = event.delivery if event is not None else None
+            if delivery is not None and delivery.status is DeliveryStatus.SENT:
+                assert event is not None
+                if any(not s.gone for s in group):
+                    self.delivered(event)
+            return
         if message.topic == Topic.EVENT_CREATED:
             event = message.event
             if event is None or not self.shows(event):
