@@ -105,6 +105,7 @@ async def main(args: argparse.Namespace) -> None:
             "OMNIHUB_ENABLED_CONNECTORS": '["api", "chat"]',
             "OMNIHUB_CONNECTORS__API__SECRET": API_SECRET,
             "OMNIHUB_LOG_LEVEL": "warning",
+            "OMNIHUB_SECURITY__VISITOR_MESSAGES_PER_CLIENT": "1000000",  # one benchmark client
         }
         try:
             with tempfile.TemporaryDirectory() as tmp:

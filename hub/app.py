@@ -233,7 +233,7 @@ async def _agents_online_ids(hub: Hub) -> set[str]:
 
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
-    budgets = ClientBudgets(settings.security)
+    budgets = ClientBudgets(settings.security, hub.shared)
     for name, cls in registry.available.items():
         if not settings.connector_enabled(name, default=cls.enabled_by_default):
             continue

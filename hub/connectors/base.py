@@ -205,9 +205,10 @@ class ClientBudget(Protocol):
     behind a configured trusted proxy, the address the proxy forwarded) may spend one unit
     of ``budget`` now, counted when it may. The hub's budgets (``security.*``):
     ``"new_visitor"`` (``visitors_per_client``) and ``"visitor_message"``
-    (``visitor_messages_per_client``), per ``client_window_seconds``."""
+    (``visitor_messages_per_client``), per ``client_window_seconds``, counted across
+    the hub instances that share a store."""
 
-    def __call__(self, budget: str, connection: HTTPConnection) -> bool: ...
+    async def __call__(self, budget: str, connection: HTTPConnection) -> bool: ...
 
 
 class CheckpointStore(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -133,3 +134,33 @@ async def test_messages_are_limited_per_client_address_across_visitors(hub_with:
             while (answer := json.loads(await ws.recv()))["type"] not in ("ack", "error"):
                 pass
             assert answer["type"] == "ack"
+
+
+@pytest.mark.mongo
+async def test_the_limits_hold_across_hub_instances_on_one_mongodb_store(
+    mongo_uri: str, tmp_path: Path
+) -> None:
+    from hub.timeline.mongo import MongoStore
+
+    database = f"omnihub_flood_{uuid.uuid4().hex[:12]}"
+    settings = _settings(tmp_path, visitors_per_client=2)
+    async with contextlib.AsyncExitStack() as stack:
+        urls = []
+        for _ in range(2):  # two instances, as behind a load balancer
+            app = build_app(settings, store=MongoStore(mongo_uri, database=database))
+            config = server_config(settings, app, host="127.0.0.1", port=0)
+            config.log_level = "warning"
+            base, _ = await stack.enter_async_context(serving(config))
+            urls.append(base)
+        answers = []
+        for base in (urls[0], urls[1], urls[0]):
+            url = base.replace("http://", "ws://") + "/connectors/chat/ws?site=default"
+            headers = {"X-Forwarded-For": "203.0.113.5"}
+            async with connect(url, origin=base, additional_headers=headers) as ws:  # type: ignore[arg-type]
+                answers.append(await _hello(ws))
+        assert [a["type"] for a in answers] == ["welcome", "welcome", "error"]
+        assert answers[2]["code"] == "too_many_visitors"
+    cleanup = MongoStore(mongo_uri, database=database)
+    await cleanup.open()
+    await cleanup.drop_database()
+    await cleanup.close()

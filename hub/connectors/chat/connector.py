@@ -4,7 +4,9 @@ One bus subscription feeds every socket: events are looked up by customer id
 and serialised once per event, whatever the number of sockets. Sends from the
 outbox only report status (the widget already got the reply from the bus):
 ``delivered`` when the visitor has a socket open, else ``sent`` (it is in the
-history the widget loads on its next visit).
+history the widget loads on its next visit). A reply a live socket receives — from
+the bus, on any instance, or in a catch-up after a resync or a reconnect — is
+marked ``delivered`` (forward only).
 """
 
 from __future__ import annotations
@@ -56,10 +58,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatConnector"]
 
-_TOPICS = {Topic.EVENT_CREATED, Topic.TYPING, Topic.READ, Topic.AGENT_PRESENCE}
-
-
-_REACHED = (DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED)
+_SETTLED = {DeliveryStatus.DELIVERED, DeliveryStatus.READ, DeliveryStatus.FAILED}
+_TOPICS = {
+    Topic.EVENT_CREATED,
+    Topic.EVENT_UPDATED,
+    Topic.TYPING,
+    Topic.READ,
+    Topic.AGENT_PRESENCE,
+}
 
 
 class ChatConnector(Connector):
@@ -180,10 +186,10 @@ class ChatConnector(Connector):
                 if not group:
                     del self.by_customer[customer_id]
 
-    def spend(self, budget: str, websocket: WebSocket) -> bool:
+    async def spend(self, budget: str, websocket: WebSocket) -> bool:
         """One unit of the hub's per-client ``budget`` (``context.client_budget``)."""
         spend = self.context.client_budget
-        return spend is None or spend(budget, websocket)
+        return spend is None or await spend(budget, websocket)
 
     # -- fan-out ---------------------------------------------------------------
     async def _watch(self) -> None:
@@ -210,12 +216,21 @@ class ChatConnector(Connector):
         if not group:
             return
         seq = 0
+        if message.topic == Topic.EVENT_UPDATED:
+            # Another instance's outbox recorded `sent` (no socket there); the socket is here.
+            event = message.event
+            delivery = event.delivery if event is not None else None
+            if delivery is not None and delivery.status is DeliveryStatus.SENT:
+                assert event is not None
+                if any(not s.gone for s in group):
+                    self.delivered(event)
+            return
         if message.topic == Topic.EVENT_CREATED:
             event = message.event
             if event is None or not self.shows(event):
                 return
             seq = event.seq
-            self.mark_delivered(event)
+            self.delivered(event)
             frame: dict[str, Any] = {
                 "type": "event",
                 "event": self.frame_of(event),
@@ -240,12 +255,12 @@ class ChatConnector(Connector):
         for session in list(group):
             session.push(seq, text)
 
-    def mark_delivered(self, event: Event) -> None:
-        """A reply reaching a live socket here is delivered, whichever instance's
-        outbox sends it and whether it came live or in a catch-up (an early status
-        waits for the send, and never goes back)."""
+    def delivered(self, event: Event) -> None:
+        """A reply reaching a live socket here (live, or in a catch-up after a resync) is
+        delivered, whichever instance's outbox sends it (an early status waits for the send,
+        and never goes back)."""
         delivery = event.delivery
-        if event.channel != CHANNEL or delivery is None or delivery.status in _REACHED:
+        if event.channel != CHANNEL or delivery is None or delivery.status in _SETTLED:
             return
         report = self.context.report_delivery(CHANNEL, event.id, DeliveryStatus.DELIVERED)
         task = asyncio.ensure_future(report)

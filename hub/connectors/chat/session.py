@@ -186,7 +186,7 @@ class Session:
         max_age = self.config.visitor_token_days * 86400
         visitor = read_visitor(signer, self.site, hello.token, max_age)
         if visitor is None:
-            if not self.connector.spend("new_visitor", self.ws):
+            if not await self.connector.spend("new_visitor", self.ws):
                 await self.error(
                     "too_many_visitors", "too many new visitors from this address: try later"
                 )
@@ -268,9 +268,11 @@ class Session:
                 "reset": reset,
             }
         )
-        for event in shown:
+        for (
+            event
+        ) in shown:  # missed live (a resync, a reconnect, history): it reached the widget now
             if event.direction is Direction.OUT:
-                self.connector.mark_delivered(event)
+                self.connector.delivered(event)
 
     async def _write(self) -> None:
         while True:
@@ -329,7 +331,7 @@ class Session:
         )
         if not text and not attachments:
             raise FrameError("empty", "a message needs text or an attachment", frame.id)
-        self._spend_message(frame.id)
+        await self._spend_message(frame.id)
         result = await self._ingest(
             InboundMessage(
                 channel=CHANNEL,
@@ -350,8 +352,8 @@ class Session:
             }
         )
 
-    def _spend_message(self, frame_id: str) -> None:
-        if not self.connector.spend("visitor_message", self.ws):
+    async def _spend_message(self, frame_id: str) -> None:
+        if not await self.connector.spend("visitor_message", self.ws):
             raise FrameError(
                 "rate_limited", "too many messages from this address: slow down", frame_id
             )
@@ -387,7 +389,7 @@ class Session:
             email = normalise_identity("email", frame.email).value
         except InvalidIdentity:
             raise FrameError("bad_email", "not an email address", frame.id) from None
-        self._spend_message(frame.id)
+        await self._spend_message(frame.id)
         await self._ingest(
             InboundMessage(
                 channel=CHANNEL,

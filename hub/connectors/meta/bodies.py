@@ -6,8 +6,9 @@ Outside the 24 h window a Messenger/Instagram reply carries ``meta["tag"]``
 that template. ``meta["choices"]`` (``[{"id", "title"}]``, e.g. a survey's scores)
 becomes quick replies on Messenger/Instagram (at most 13) and an interactive list on
 WhatsApp (at most 10 rows, ``meta["choices_button"]`` its button); the customer's pick
-comes back as the message's typed ``Reply`` content (its ``payload`` is the id). A reply the provider can never take raises
-:class:`~hub.errors.PermanentError` with a reason the agent can act on.
+comes back as the message's typed ``Reply`` content (its ``payload`` is the id). A
+reply the provider can never take raises :class:`~hub.errors.PermanentError` with a
+reason the agent can act on.
 """
 
 from __future__ import annotations

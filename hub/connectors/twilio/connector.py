@@ -42,8 +42,8 @@ from hub.connectors.twilio import sms, voice
 from hub.connectors.twilio.client import Download, Rest
 from hub.connectors.twilio.memory import CallerDirectory, Memory, RememberedCallers
 from hub.connectors.twilio.settings import TwilioNumber, TwilioSettings
-from hub.connectors.twilio.webhooks import BadForm, Form, read_signed_form
-from hub.errors import ConnectorError, InvalidIdentity, PermanentError
+from hub.connectors.twilio.webhooks import BadForm, Form, error, read_signed_form
+from hub.errors import ConnectorError, InvalidIdentity, InvalidInput, PermanentError
 from hub.timeline.model import (
     Attachment,
     DeliveryStatus,
@@ -134,6 +134,13 @@ class TwilioConnector(Connector):
                         "twilio webhook refused: %s (%s)", exc.message, request.url.path
                     )
                 return exc.response()
+            except InvalidInput as exc:  # nothing stored; a retry would not help
+                return error(exc.status, exc.reason, exc.field)
+            except Exception:  # the store refused or timed out: Twilio retries a 503
+                self.log.exception("twilio webhook %s not recorded", request.url.path)
+                response = error(503, "not recorded: the hub's store is unavailable, retry")
+                response.headers["Retry-After"] = "5"
+                return response
 
         return endpoint
 

@@ -15,6 +15,7 @@ step lands in the caller's conversation whatever order they arrive in.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -44,7 +45,11 @@ __all__ = [
 ]
 
 LIVE = ("queued", "ringing", "in-progress")
-LOOKUP_SECONDS = 3.0
+ANSWER_SECONDS = 3.0
+"""The whole answer to an incoming call (caller lookup and recording the ring) takes at
+most this: the caller hears the greeting even when the store is slow or down."""
+LOOKUP_SECONDS = 2.0
+RECORD_RETRY_CAP = 60.0
 MISSED = ("no-answer", "busy", "failed", "canceled")
 _TEXT = {
     "ringing": "Incoming call",
@@ -152,20 +157,29 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
         value = form.get(field)
         if value:
             meta[key] = value
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ANSWER_SECONDS
     try:
         async with asyncio.timeout(LOOKUP_SECONDS):
             info = await c.directory.lookup(caller)
     except Exception:  # a greeting must never cost the caller their call
         c.log.exception("caller lookup failed for call %s", call_sid)
         info = CallerInfo(known=False)
-    try:
-        conversation = await _step(
+
+    def ring() -> Awaitable[str | None]:
+        return _step(
             c, request, call_sid=call_sid, step="ringing", caller=caller,
             our_number=number.number, meta=meta,
         )  # fmt: skip
-    except Exception:  # the hub is in trouble: still put the caller through
-        c.log.exception("could not record call %s; connecting it anyway", call_sid)
-        conversation = None
+
+    recording = asyncio.ensure_future(ring())
+    await asyncio.wait({recording}, timeout=max(0.0, deadline - loop.time()))
+    conversation = None
+    if recording.done() and not recording.cancelled() and recording.exception() is None:
+        conversation = recording.result()
+    else:  # the store is slow or down: put the caller through, record the call once it is back
+        c.log.warning("could not record call %s in time; connecting it anyway", call_sid)
+        _record_later(c, recording, ring, f"call {call_sid}")
     business = number.business_name or c.config.business_name
     connecting = bool(number.agents or number.queue)
     document = docs.answer_call(
@@ -178,6 +192,36 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
         voice=_voice(c),
     )
     return twiml(document)
+
+
+def _record_later(
+    c: TwilioConnector,
+    first: asyncio.Future[str | None],
+    again: Callable[[], Awaitable[str | None]],
+    what: str,
+) -> None:
+    """Keep recording ``what`` in the background (backing off, while the hub runs) until the
+    store takes it; a replay of a step is stored once (its external id)."""
+
+    async def run() -> None:
+        try:
+            await first
+            return
+        except Exception:  # noqa: S110 - retried below
+            pass
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await again()
+            except Exception as exc:
+                delay = min(delay * 2, RECORD_RETRY_CAP)
+                c.log.warning("still cannot record %s (%s); retrying in %gs", what, exc, delay)
+            else:
+                c.log.info("recorded %s after the store came back", what)
+                return
+
+    c.spawn(run(), f"record-{what}")
 
 
 async def status(c: TwilioConnector, request: Request, form: Form) -> Response:

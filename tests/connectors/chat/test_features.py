@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from hub.bus import BusMessage, Subscription, Topic
-from hub.timeline.model import DeliveryStatus, EventKind, Identity
+from hub.timeline.model import DeliveryStatus, Event, EventKind, Identity
 from tests.connectors.chat.conftest import DEFAULT_CHAT
 from tests.connectors.chat.kit import ORIGIN, Chat
+from tests.waiting import until
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 
@@ -156,6 +157,61 @@ def test_an_agent_reply_is_delivered_when_the_visitor_is_connected(chat: Chat) -
 
         assert chat.call(settled) is DeliveryStatus.DELIVERED
     sub.close()
+
+
+def test_a_reply_a_reconnecting_widget_catches_up_on_is_delivered(chat: Chat) -> None:
+    with chat.connect() as ws:
+        welcome, _ = chat.hello(ws)
+        ws.send_json({"type": "message", "id": "c1", "text": "hello"})
+        frames = [ws.receive_json(), ws.receive_json()]  # the ack and the live event
+    [cursor] = [f["cursor"] for f in frames if f["type"] == "event"]
+    conversation = chat.timeline(welcome["visitor"])[0].conversation_id
+    assert conversation is not None
+    queued = chat.reply(conversation, "while you were away")
+
+    def status() -> DeliveryStatus | None:
+        event = chat.call(chat.hub.store.get_event, queued["id"])
+        return event.delivery.status if event.delivery else None
+
+    async def settles(wanted: DeliveryStatus) -> None:
+        async def reached() -> bool:
+            event = await chat.hub.store.get_event(queued["id"])
+            return event.delivery is not None and event.delivery.status is wanted
+
+        await until(reached, within=10)
+
+    chat.call(settles, DeliveryStatus.SENT)  # nobody was connected
+    with chat.connect() as ws:  # the same page reconnects after a network blip
+        _, events = chat.hello(ws, token=welcome["token"], cursor=cursor)
+        assert [e["text"] for e in events["events"]] == ["while you were away"]
+        chat.call(settles, DeliveryStatus.DELIVERED)
+    assert status() is DeliveryStatus.DELIVERED
+
+
+def test_a_reply_another_instance_recorded_sent_is_delivered_to_a_live_widget_here(
+    chat: Chat,
+) -> None:
+    with chat.connect() as ws:
+        welcome = _started(chat, ws)
+    conversation = chat.timeline(welcome["visitor"])[0].conversation_id
+    assert conversation is not None
+    queued = chat.reply(conversation, "sent by the other instance")
+
+    async def reaches(wanted: DeliveryStatus) -> Event:
+        async def reached() -> bool:
+            event = await chat.hub.store.get_event(queued["id"])
+            return event.delivery is not None and event.delivery.status is wanted
+
+        await until(reached, within=10)
+        return await chat.hub.store.get_event(queued["id"])
+
+    sent = chat.call(reaches, DeliveryStatus.SENT)  # nobody was connected to this instance
+    with chat.connect() as ws:
+        chat.hello(ws, token=welcome["token"])  # the widget is live here now
+        # what the bus brings from the instance whose outbox recorded `sent`
+        update = BusMessage(Topic.EVENT_UPDATED, sent.customer_id, event=sent)
+        chat.call(chat.hub.bus.publish, update)
+        chat.call(reaches, DeliveryStatus.DELIVERED)
 
 
 def test_widget_js_is_served_with_caching_headers_and_the_demo_embeds_it(chat: Chat) -> None:
