@@ -19,8 +19,9 @@ from hub.connectors.email.imap import FetchedMail
 from hub.connectors.email.parse import ParsedMail, header_text, parse_headers, parse_mail
 from hub.connectors.email.settings import EmailSettings
 from hub.connectors.email.threading import ReplyTokens
+from hub.connectors.email.topics import Topics
 from hub.errors import InvalidIdentity
-from hub.timeline.model import Attachment, Identity, normalise_identity
+from hub.timeline.model import Attachment, Identity, normalise_identity, utcnow
 from hub.timeline.quarantine import printable
 
 __all__ = [
@@ -118,7 +119,11 @@ def is_robot(parsed: ParsedMail, conversation_id: str | None) -> bool:
 
 
 async def convert(
-    fetched: FetchedMail, settings: EmailSettings, tokens: ReplyTokens, context: ConnectorContext
+    fetched: FetchedMail,
+    settings: EmailSettings,
+    tokens: ReplyTokens,
+    context: ConnectorContext,
+    topics: Topics | None = None,
 ) -> Converted | None:
     """The envelope for ``fetched``; ``None`` for an echo of our own outbound mail.
 
@@ -188,6 +193,16 @@ async def convert(
         conversation_id = tokens.from_references(parsed.references)
         if conversation_id:
             meta["threaded_by"] = "message-id"
+    if conversation_id is None and topics is not None:
+        topic = Topics.topic(parsed.subject, parsed.thread_topic)
+        found = await topics.find(
+            parsed.from_address,
+            topic if settings.subject_thread_days and not parsed.references else None,
+            parsed.thread_index,
+            utcnow(),
+        )
+        if found is not None:
+            conversation_id, meta["threaded_by"] = found
 
     if is_robot(parsed, conversation_id):
         meta["automated"] = True

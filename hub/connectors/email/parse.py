@@ -36,6 +36,7 @@ from hub.connectors.email.robots import (
     message_ids,
     robot_address,
 )
+from hub.connectors.email.topics import thread_index_root
 
 __all__ = [
     "MailPart",
@@ -91,6 +92,8 @@ class ParsedMail:
     bounced_ids: tuple[str, ...] = ()
     bounce_reason: str | None = None
     defects: int = 0
+    thread_index: str | None = None
+    thread_topic: str | None = None
 
 
 def _declared_charsets(msg: Message) -> list[str]:
@@ -286,6 +289,9 @@ def parse_mail(
         auto=auto,
         defects=len(msg.defects),
     )
+    parsed.thread_index = thread_index_root(_header(msg, "Thread-Index"))
+    topic = " ".join(_decode_words(_header(msg, "Thread-Topic") or "").split())
+    parsed.thread_topic = topic[:998] or None
     if parsed.auto == "bounce":
         parsed.bounced_ids, parsed.bounce_reason = bounce_details(msg, _header)
     if headers_only or not isinstance(msg, EmailMessage):

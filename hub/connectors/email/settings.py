@@ -126,6 +126,13 @@ class EmailSettings(ConnectorSettings):
     max_attachment_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_html_chars: int = Field(500_000, gt=0)
     default_subject: str = "Your conversation with us"
+    subject_thread_days: float = Field(
+        30.0,
+        ge=0,
+        description="A reply without Message-ID evidence joins the same sender's conversation "
+        "on the same subject (Re:/AW:/SV:… removed) if it was active this many days ago "
+        "(0: never by subject).",
+    )
 
     @model_validator(mode="after")
     def _accounts(self) -> EmailSettings:

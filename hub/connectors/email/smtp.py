@@ -45,6 +45,8 @@ class OutgoingMail:
     references: tuple[str, ...] = ()
     attachments: tuple[OutgoingFile, ...] = ()
     auto_submitted: str | None = None
+    thread_index: str | None = None
+    thread_topic: str | None = None
 
 
 def build_mail(account: EmailAccount, mail: OutgoingMail) -> EmailMessage:
@@ -58,10 +60,16 @@ def build_mail(account: EmailAccount, mail: OutgoingMail) -> EmailMessage:
     msg["Message-ID"] = mail.message_id
     if mail.reply_to:
         msg["Reply-To"] = mail.reply_to
-    refs = [r for r in mail.references if r != mail.message_id][-_MAX_REFERENCES:]
+    refs = [r for r in mail.references if r != mail.message_id]
+    if len(refs) > _MAX_REFERENCES:
+        refs = [refs[0], *refs[-(_MAX_REFERENCES - 1) :]]
     if refs:
         msg["In-Reply-To"] = refs[-1]
         msg["References"] = " ".join(refs)
+    if mail.thread_index:
+        msg["Thread-Index"] = mail.thread_index
+    if mail.thread_topic:
+        msg["Thread-Topic"] = mail.thread_topic
     if mail.auto_submitted:
         msg["Auto-Submitted"] = mail.auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"
