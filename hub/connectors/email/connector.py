@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -33,7 +34,7 @@ from hub.connectors.email.smtp import OutgoingFile, OutgoingMail, build_mail, de
 from hub.connectors.email.threading import ReplyTokens, normalise_subject, reply_subject
 from hub.connectors.email.topics import Topics, thread_index_for, thread_index_root
 from hub.errors import NotFound, PermanentError
-from hub.timeline.model import DeliveryStatus, Event, utcnow
+from hub.timeline.model import DeliveryStatus, Direction, Event, utcnow
 from hub.timeline.quarantine import QuarantinedMessage, printable
 
 __all__ = ["INGEST_ATTEMPTS", "EmailConnector"]
@@ -169,7 +170,18 @@ class EmailConnector(Connector):
         converted = await convert(fetched, self.config, self.tokens, self.context, self.topics)
         if converted is None:
             return None
-        result = await self.context.ingest(converted.message)
+        message = converted.message
+        result = await self.context.ingest(message)
+        stored = result.event.meta.get("content_sha256")
+        ours = message.meta["content_sha256"]
+        if not result.created and stored is not None and stored != ours:
+            # Another message reusing a Message-ID: kept under an id of its own.
+            message = dataclasses.replace(
+                message,
+                external_id=f"{message.external_id}#sha256-{ours[:24]}",
+                meta={**message.meta, "reused_message_id": True},
+            )
+            result = await self.context.ingest(message)
         parsed = converted.parsed
         event = result.event
         if parsed is not None and parsed.auto == "bounce":
@@ -220,6 +232,19 @@ class EmailConnector(Connector):
             self._states[key] = await self.context.checkpoints.get(key) or {}
         return self._states[key]
 
+    async def _last_subject(self, message: OutboundMessage) -> str | None:
+        """The subject of the customer's last mail in the conversation, read from the
+        timeline (a reply can be sent before that mail's state is remembered)."""
+        timeline = self.context.timeline
+        if timeline is None or message.conversation_id is None:
+            return None
+        page = await timeline.events(conversation_id=message.conversation_id, limit=20)
+        for event in reversed(page.items):
+            human = event.direction is Direction.IN and not event.meta.get("automated")
+            if human and event.channel == CHANNEL and event.subject:
+                return event.subject
+        return None
+
     # -- outbound ----------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendResult:
         if message.to.kind != "email":
@@ -245,7 +270,9 @@ class EmailConnector(Connector):
             files.append(OutgoingFile(attachment.filename, attachment.content_type, data))
         html = sanitise_html(message.html) if message.html else None
         subject = (
-            message.subject or reply_subject(state.get("subject")) or self.config.default_subject
+            message.subject
+            or reply_subject(state.get("subject") or await self._last_subject(message))
+            or self.config.default_subject
         )
         refs = _chain(state.get("refs", []), message.in_reply_to)
         thread_index = None

@@ -28,6 +28,7 @@ __all__ = [
     "CHANNEL",
     "Converted",
     "Unreadable",
+    "content_hash",
     "convert",
     "fetched_from",
     "is_robot",
@@ -109,6 +110,18 @@ async def quarantine_event(
     )
 
 
+def content_hash(parsed: ParsedMail) -> str:
+    """What makes two deliveries the same message, whatever their transport headers:
+    sender, date, subject, text and attachments."""
+    digest = hashlib.sha256()
+    date = parsed.date.isoformat() if parsed.date else ""
+    for value in (parsed.from_address.lower(), date, parsed.subject or "", parsed.full_text):
+        digest.update(value.encode("utf-8", "replace") + b"\x00")
+    for part in parsed.attachments:
+        digest.update(hashlib.sha256(part.data).digest())
+    return digest.hexdigest()
+
+
 def is_robot(parsed: ParsedMail, conversation_id: str | None) -> bool:
     """Whether a robot answered: a bounce or an auto-reply, or auto-generated mail
     that reacts to a conversation (a notification that starts one is kept as a
@@ -146,6 +159,7 @@ async def convert(
 
     meta: dict[str, Any] = {**_imap_meta(fetched), "message_id": parsed.message_id}
     meta["raw_blob"] = await context.blobs.put(fetched.raw)
+    meta["content_sha256"] = content_hash(parsed)
     attachments: list[Attachment] = []
     skipped: list[dict[str, Any]] = []
     inline: dict[str, str] = {}
@@ -167,6 +181,8 @@ async def convert(
         quoted = tokens.ours_in(parsed.full_text + "\n" + fetched.raw.decode("latin-1"))
         parsed.bounced_ids = tuple(dict.fromkeys((*parsed.bounced_ids, *quoted)))
         meta["bounce"] = {"message_ids": list(parsed.bounced_ids), "reason": parsed.bounce_reason}
+    if parsed.name_address:
+        meta["sender_warning"] = {"shown": parsed.name_address, "address": parsed.from_address}
     if parsed.forwarded:
         meta["forwarded"] = True
     if parsed.stripped:

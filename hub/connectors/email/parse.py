@@ -53,6 +53,8 @@ _MAX_REFS = 50
 _MAX_TEXT = 200_000
 _DECODED = {"subject"}
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_BRACKETED = re.compile(r"^([^<>]*)<([^<>\s]+@[^<>\s]+)>$")
+_NAME_ADDRESS = re.compile(r"[^\s<>@()\"',;:]+@[^\s<>@()\"',;:]+\.[^\s<>@()\"',;:]{2,}")
 
 
 class Unparseable(ValueError):
@@ -94,6 +96,8 @@ class ParsedMail:
     defects: int = 0
     thread_index: str | None = None
     thread_topic: str | None = None
+    name_address: str | None = None
+    """An address the display name shows that is not the sender's (``ceo@bank <x@evil>``)."""
 
 
 def _declared_charsets(msg: Message) -> list[str]:
@@ -241,6 +245,15 @@ def _safe_name(name: str) -> str:
     return cleaned[:200]
 
 
+def sender_of(value: str) -> tuple[str, str]:
+    """``(display name, address)`` of a From value; the address in angle brackets wins
+    over anything address-like in the name (``ceo@bank.example <x@evil.example>``)."""
+    bracketed = _BRACKETED.match(value.strip())
+    if bracketed:
+        return bracketed.group(1).strip().strip('"').strip(), bracketed.group(2)
+    return parseaddr(value)
+
+
 def parse_headers(raw: bytes) -> Message:
     """Headers only (for messages over the size limit)."""
     return BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
@@ -255,15 +268,19 @@ def parse_mail(
 ) -> ParsedMail:
     """Parse one message. Raises :class:`Unparseable` only when it has no usable sender."""
     msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=headers_only)
-    name, address = parseaddr(_header(msg, "From") or "")
+    name, address = sender_of(_header(msg, "From") or "")
     if "@" not in address:
-        name, address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
+        name, address = sender_of(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
     auto = classify(msg, _header)
     if "@" not in address and auto in ROBOTS:
         address = robot_address(msg, _header, name or "mailer-daemon") or address
     if "@" not in address:
         raise Unparseable("no From address")
     name = _decode_words(name)
+    shown = _NAME_ADDRESS.search(name)
+    name_address = shown.group(0).lower() if shown else None
+    if name_address == address.lower():
+        name_address = None
     ids = message_ids(_header(msg, "Message-ID"))
     derived = not ids
     message_id = ids[0] if ids else f"<sha256-{hashlib.sha256(raw).hexdigest()}@omnihub.invalid>"
@@ -278,7 +295,7 @@ def parse_mail(
         message_id=message_id,
         derived_id=derived,
         from_address=address,
-        from_name=" ".join(name.split())[:200] or None,
+        from_name=None if name_address else " ".join(name.split())[:200] or None,
         subject=subject,
         date=_date(msg),
         references=references,
@@ -287,6 +304,7 @@ def parse_mail(
         full_text="",
         html=None,
         auto=auto,
+        name_address=name_address,
         defects=len(msg.defects),
     )
     parsed.thread_index = thread_index_root(_header(msg, "Thread-Index"))
