@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,13 @@ from hub.connectors.email.body import (
     sanitise_html,
     strip_html_reply,
     strip_reply,
+)
+from hub.connectors.email.content import (
+    calendar_summary,
+    encrypted_notice,
+    is_calendar,
+    is_tnef,
+    unpack_tnef,
 )
 from hub.connectors.email.robots import (
     ROBOTS,
@@ -203,13 +211,40 @@ def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
     return plain, html
 
 
-def _attachments(msg: Message, skip: set[int]) -> list[MailPart]:
+@dataclass(slots=True)
+class Extras:
+    """What attachments add to the text: invitation summaries, a winmail.dat body."""
+
+    invites: list[str] = field(default_factory=list)
+    text: str | None = None
+    html: str | None = None
+
+
+def _attachments(msg: Message, skip: set[int], extra: Extras) -> list[MailPart]:
     parts: list[MailPart] = []
 
     def visit(part: Message) -> None:
         if id(part) in skip:
             return
         ctype = part.get_content_type()
+        if is_calendar(part):
+            ics = part_text(part)
+            summary = calendar_summary(ics)
+            if summary:
+                extra.invites.append(summary)
+            name = _safe_name(part.get_filename() or "invite.ics")
+            parts.append(MailPart(name, "text/calendar", ics.encode("utf-8")))
+            return
+        if is_tnef(part) and not part.is_multipart():
+            data = part.get_payload(decode=True)
+            unpacked = unpack_tnef(data) if isinstance(data, bytes) else None
+            if unpacked is not None:
+                for name, content in unpacked.files:
+                    guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                    parts.append(MailPart(_safe_name(clean_text(name)), guessed, content))
+                extra.text = extra.text or unpacked.text
+                extra.html = extra.html or unpacked.html
+                return
         if ctype == "message/rfc822":
             inner = part.get_payload(0) if part.is_multipart() else None
             eml = inner.as_bytes(policy=policy.SMTP) if isinstance(inner, Message) else b""
@@ -315,10 +350,21 @@ def parse_mail(
     if headers_only or not isinstance(msg, EmailMessage):
         return parsed
     plain, html = _body_parts(msg)
-    html_source = part_text(html) if html is not None else None
+    if plain is not None and html is not None and not part_text(plain).strip():
+        plain = None  # an empty text/plain beside a real HTML body
+    skip = {id(p) for p in (plain, html) if p is not None}
+    extra = Extras()
+    parsed.attachments = _attachments(msg, skip, extra)
+    html_source = part_text(html) if html is not None else extra.html
     full = part_text(plain) if plain is not None else html_to_text(html_source or "")
-    if plain is None and html is None and not msg.is_multipart():
-        full = part_text(msg)
+    if plain is None and html is None:
+        if not msg.is_multipart() and msg.get_content_maintype() == "text":
+            full = part_text(msg)
+        elif extra.text:
+            full = extra.text
+    notice = encrypted_notice(msg)
+    if notice is not None:
+        full = notice
     full = full.replace("\r\n", "\n").strip()[:_MAX_TEXT]
     parsed.full_text = full
     parsed.forwarded = is_forward(subject, full)
@@ -332,6 +378,8 @@ def parse_mail(
     if html_source is not None and len(html_source) <= max_html_chars:
         top = html_source if parsed.forwarded else strip_html_reply(html_source)
         parsed.html = sanitise_html(top) or None
-    skip = {id(p) for p in (plain, html) if p is not None}
-    parsed.attachments = _attachments(msg, skip)
+    if extra.invites:
+        invites = "\n".join(extra.invites)
+        parsed.text = f"{parsed.text}\n\n{invites}".strip()
+        parsed.full_text = f"{parsed.full_text}\n\n{invites}".strip()
     return parsed
