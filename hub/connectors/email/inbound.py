@@ -10,6 +10,8 @@ conversation" by default, so a new topic under a new subject stays its own.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,10 @@ __all__ = [
 ]
 
 CHANNEL = "email"
+IN_LOOP_BYTES = 128 * 1024
+"""Larger messages are parsed in a worker thread, off the event loop."""
+IN_LOOP_PARTS = 20
+"""So are messages with more multipart levels or siblings than this."""
 QUARANTINE_KIND = "quarantine"
 
 
@@ -142,13 +148,18 @@ async def convert(
 
     Raises :class:`Unreadable` for a message that can never be ingested as it is.
     """
+    parse = functools.partial(
+        parse_mail,
+        fetched.raw,
+        languages=settings.languages,
+        max_html_chars=settings.max_html_chars,
+        headers_only=fetched.too_large,
+    )
     try:
-        parsed = parse_mail(
-            fetched.raw,
-            languages=settings.languages,
-            max_html_chars=settings.max_html_chars,
-            headers_only=fetched.too_large,
-        )
+        if len(fetched.raw) > IN_LOOP_BYTES or fetched.raw.count(b"boundary=") > IN_LOOP_PARTS:
+            parsed = await asyncio.to_thread(parse)  # the API and widgets stay responsive
+        else:
+            parsed = parse()
         identity = normalise_identity("email", parsed.from_address)
     except (ValueError, InvalidIdentity) as exc:
         raise Unreadable(str(exc)[:300]) from exc

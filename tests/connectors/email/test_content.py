@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +142,39 @@ async def test_winmail_dat_is_unpacked(rig: Rig) -> None:
     names = [a.filename for a in event.attachments]
     assert names == ["AUTHORS", "README"]
     assert await rig.blobs.get(event.attachments[1].blob_id) != b""
+
+
+def _nested(levels: int) -> bytes:
+    head = (
+        "From: olga@example.com\r\nTo: support@example.org\r\nSubject: Nested\r\n"
+        "Message-ID: <nested@c.example>\r\nMIME-Version: 1.0\r\n"
+    )
+    body = "Content-Type: text/plain; charset=utf-8\r\n\r\nThe innermost text.\r\n"
+    for level in range(levels):
+        body = (
+            f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n'
+            f"--b{level}\r\n{body}\r\n--b{level}--\r\n"
+        )
+    return (head + body).encode()
+
+
+async def test_large_or_nested_mail_is_parsed_off_the_event_loop(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.connectors.email import inbound
+
+    threads: list[int] = []
+    real = inbound.parse_mail
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "parse_mail", watched)
+    event = await _got(rig, _nested(60))
+    assert event.text == "The innermost text."
+    small = _mail("<small@c.example>")
+    small.set_content("Hi")
+    await _got(rig, small.as_bytes())
+    loop_thread = threading.get_ident()
+    assert threads[0] != loop_thread and threads[1] == loop_thread
