@@ -173,7 +173,7 @@ async def convert(
     meta["content_sha256"] = content_hash(parsed)
     attachments: list[Attachment] = []
     skipped: list[dict[str, Any]] = []
-    inline: dict[str, str] = {}
+    inline: list[dict[str, str]] = []  # a list: Content-IDs hold dots, no store key may
     for part in parsed.attachments:
         if len(part.data) > settings.max_attachment_bytes:
             skipped.append({"filename": part.filename, "size": len(part.data), "why": "too large"})
@@ -181,7 +181,7 @@ async def convert(
         blob_id = await context.blobs.put(part.data)
         attachments.append(Attachment(blob_id, part.filename, part.content_type, len(part.data)))
         if part.content_id:
-            inline[part.content_id] = blob_id
+            inline.append({"cid": part.content_id, "blob": blob_id})
     if skipped:
         meta["skipped_attachments"] = skipped
     if inline:

@@ -178,3 +178,15 @@ async def test_large_or_nested_mail_is_parsed_off_the_event_loop(
     await _got(rig, small.as_bytes())
     loop_thread = threading.get_ident()
     assert threads[0] != loop_thread and threads[1] == loop_thread
+
+
+async def test_inline_image_with_a_dotted_content_id_is_stored(rig: Rig) -> None:
+    msg = _mail("<r8@c.example>")
+    msg.set_content("See the picture.")
+    msg.add_alternative('<p>See <img src="cid:icon.png@01D9"></p>', subtype="html")
+    html_part = msg.get_payload()[1]
+    html_part.add_related(
+        b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", cid="<icon.png@01D9>"
+    )
+    event = await _got(rig, msg.as_bytes())
+    assert event.meta["inline"] == [{"cid": "icon.png@01D9", "blob": event.attachments[0].blob_id}]
