@@ -7,10 +7,13 @@ HTML. A forwarded message is never stripped: what was forwarded is the point.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import re
+from collections.abc import Mapping
 from email.message import Message
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import nh3
 import quotequail
@@ -42,6 +45,7 @@ _FORWARD = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|wg|tr|rv|enc|doorst)\s*:", re.IGNORECASE)
+_URL_SCHEMES = set(nh3.ALLOWED_URL_SCHEMES) | {"cid"}
 _DEVICE_LINE = re.compile(
     r"\n\s*(?:Sent from my [^\n]{1,40}|Sent from (?:Mail|Outlook|Yahoo Mail) for [^\n]{1,30}|"
     r"Get Outlook for [^\n]{1,30}|Von meinem [^\n]{1,40} gesendet|Envoyé de mon [^\n]{1,40}|"
@@ -121,9 +125,25 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def sanitise_html(html: str) -> str:
-    """HTML safe to show in the agent UI (nh3: no scripts, handlers or unsafe URLs)."""
-    return str(nh3.clean(html))
+def sanitise_html(html: str, images: Mapping[str, tuple[str, bytes]] | None = None) -> str:
+    """HTML safe to show in the agent UI (nh3: no scripts, handlers or unsafe URLs).
+
+    ``images`` maps Content-IDs to ``(content type, bytes)``: an ``<img src="cid:…">``
+    naming one shows it inline as a ``data:`` URL (raster types only); any other
+    ``cid:`` reference is dropped.
+    """
+    inline = images or {}
+
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        if not value.lower().startswith("cid:"):
+            return value
+        found = inline.get(unquote(value[4:]).strip("<>"))
+        if element != "img" or attribute != "src" or found is None:
+            return None
+        ctype, data = found
+        return f"data:{ctype};base64,{base64.b64encode(data).decode()}"
+
+    return str(nh3.clean(html, url_schemes=_URL_SCHEMES, attribute_filter=keep))
 
 
 def is_forward(subject: str | None, text: str) -> bool:

@@ -59,6 +59,8 @@ __all__ = [
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _MAX_REFS = 50
 _MAX_TEXT = 200_000
+_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_INLINE_BUDGET = 1024 * 1024
 _DECODED = {"subject"}
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _BRACKETED = re.compile(r"^([^<>]*)<([^<>\s]+@[^<>\s]+)>$")
@@ -275,6 +277,17 @@ def _attachments(msg: Message, skip: set[int], extra: Extras) -> list[MailPart]:
     return parts
 
 
+def _inline_images(parts: list[MailPart]) -> dict[str, tuple[str, bytes]]:
+    """Images an HTML body may show inline (``cid:``), within a size budget."""
+    images: dict[str, tuple[str, bytes]] = {}
+    budget = _INLINE_BUDGET
+    for part in parts:
+        if part.content_id and part.content_type in _INLINE_TYPES and len(part.data) <= budget:
+            images[part.content_id] = (part.content_type, part.data)
+            budget -= len(part.data)
+    return images
+
+
 def _safe_name(name: str) -> str:
     cleaned = re.sub(r"[\x00-\x1f/\\]+", "_", name).strip(" .") or "attachment"
     return cleaned[:200]
@@ -377,7 +390,7 @@ def parse_mail(
     parsed.stripped = parsed.text != full
     if html_source is not None and len(html_source) <= max_html_chars:
         top = html_source if parsed.forwarded else strip_html_reply(html_source)
-        parsed.html = sanitise_html(top) or None
+        parsed.html = sanitise_html(top, _inline_images(parsed.attachments)) or None
     if extra.invites:
         invites = "\n".join(extra.invites)
         parsed.text = f"{parsed.text}\n\n{invites}".strip()

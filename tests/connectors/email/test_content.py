@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -180,13 +181,19 @@ async def test_large_or_nested_mail_is_parsed_off_the_event_loop(
     assert threads[0] != loop_thread and threads[1] == loop_thread
 
 
-async def test_inline_image_with_a_dotted_content_id_is_stored(rig: Rig) -> None:
+async def test_inline_cid_image_is_shown_from_the_mail(rig: Rig) -> None:
     msg = _mail("<r8@c.example>")
     msg.set_content("See the picture.")
     msg.add_alternative('<p>See <img src="cid:icon.png@01D9"></p>', subtype="html")
     html_part = msg.get_payload()[1]
-    html_part.add_related(
-        b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", cid="<icon.png@01D9>"
-    )
+    png = b"\x89PNG\r\n\x1a\n"
+    html_part.add_related(png, maintype="image", subtype="png", cid="<icon.png@01D9>")
     event = await _got(rig, msg.as_bytes())
     assert event.meta["inline"] == [{"cid": "icon.png@01D9", "blob": event.attachments[0].blob_id}]
+    assert event.html is not None
+    assert f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">' in event.html
+    msg = _mail("<r9@c.example>")
+    msg.set_content("x")
+    msg.add_alternative('<a href="cid:a.b">l</a><img src="cid:missing@x">', subtype="html")
+    event = await _got(rig, msg.as_bytes())
+    assert event.html is not None and "cid:" not in event.html
