@@ -26,7 +26,6 @@ import contextlib
 import logging
 import random
 import re
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -164,7 +163,7 @@ class MailboxWatcher:
             raise ImapError(f"account {account.name!r} has no IMAP login configured")
         self._lost = asyncio.Event()
         lost = self._lost
-        context = ssl.create_default_context() if account.imap_security == "tls" else None
+        context = account.tls_context() if account.imap_security == "tls" else None
         client = WatchedIMAP4(
             on_exists=self._mail_reported,
             host=account.imap_host,
@@ -195,12 +194,13 @@ class MailboxWatcher:
         if not client.has_capability("STARTTLS"):
             raise ImapError("server does not offer STARTTLS")
         protocol = client.protocol
-        await self._ok(protocol.simple_command("STARTTLS"), "STARTTLS")
+        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        await self._ok(protocol.execute(command), "STARTTLS")
         loop = asyncio.get_running_loop()
         transport = await loop.start_tls(
             protocol.transport,
             protocol,
-            ssl.create_default_context(),
+            self.account.tls_context(),
             server_hostname=self.account.imap_host,
         )
         protocol.transport = transport

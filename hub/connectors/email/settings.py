@@ -20,6 +20,7 @@ smtp_security = "starttls"
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -64,6 +65,12 @@ class EmailAccount(BaseModel):
     """What a mailbox seen for the first time imports: its whole backlog, or
     only mail that arrives from now on."""
 
+    tls_ca_file: str | None = Field(
+        None,
+        description="A PEM bundle of CAs to trust for this account's IMAP and SMTP TLS "
+        "(a private CA); default: the system's trust store.",
+    )
+
     smtp_host: str | None = None
     smtp_port: int | None = Field(None, gt=0, lt=65536)
     smtp_security: Security = "starttls"
@@ -90,6 +97,10 @@ class EmailAccount(BaseModel):
         if self.imap_host and not (self.username and self.password):
             raise ValueError("imap_host needs username and password")
         return self
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A verifying TLS context (the system's CAs, or ``tls_ca_file``)."""
+        return ssl.create_default_context(cafile=self.tls_ca_file)
 
     @property
     def reply_address(self) -> str:

@@ -7,7 +7,6 @@ SMTP errors are mapped once, here: 4xx replies and connection problems are
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -89,7 +88,7 @@ async def deliver(account: EmailAccount, message: EmailMessage, recipients: Sequ
     if not account.smtp_host:
         raise PermanentError(f"email account {account.name!r} has no smtp_host")
     password = account.smtp_password.get_secret_value() if account.smtp_password else None
-    context = ssl.create_default_context() if account.smtp_security != "plain" else None
+    context = account.tls_context() if account.smtp_security != "plain" else None
     try:
         _, reply = await aiosmtplib.send(
             message,
