@@ -28,6 +28,7 @@ from hub.connectors.email.inbound import (
     source_of,
     summary_of,
 )
+from hub.connectors.email.oauth import AccessTokens
 from hub.connectors.email.parse import ParsedMail
 from hub.connectors.email.settings import EmailSettings
 from hub.connectors.email.smtp import OutgoingFile, OutgoingMail, build_mail, deliver
@@ -87,6 +88,9 @@ class EmailConnector(Connector):
             for mailbox in account.mailboxes
         ]
         self.topics = Topics(context.checkpoints, timedelta(days=settings.subject_thread_days))
+        self._smtp_tokens = {
+            a.name: AccessTokens(a) for a in settings.accounts if a.auth == "oauth2"
+        }
         self._tasks: list[asyncio.Task[None]] = []
         self._states: dict[str, dict[str, Any]] = {}
         self._failures: dict[tuple[str, str, int, int], int] = {}
@@ -298,7 +302,8 @@ class EmailConnector(Connector):
             thread_index=thread_index,
             thread_topic=normalise_subject(subject) or None,
         )
-        await deliver(account, build_mail(account, mail), [message.to.value])
+        tokens = self._smtp_tokens.get(account.name) if account.auth == "oauth2" else None
+        await deliver(account, build_mail(account, mail), [message.to.value], tokens)
         if message.conversation_id:
             root = thread_index_root(thread_index)
             await self.topics.remember(

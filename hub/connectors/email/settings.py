@@ -51,6 +51,22 @@ class EmailAccount(BaseModel):
     imap_security: Security = "tls"
     username: str | None = None
     password: SecretStr | None = None
+    auth: Literal["password", "oauth2"] = Field(
+        "password",
+        description="How IMAP and SMTP log in: the password, or XOAUTH2 with an OAuth2 "
+        "access token refreshed from oauth2_token_url (Google Workspace, Microsoft 365).",
+    )
+    oauth2_token_url: str | None = Field(
+        None, description="The provider's OAuth2 token endpoint (refresh_token grant)."
+    )
+    oauth2_client_id: str | None = Field(None, description="The OAuth2 client id.")
+    oauth2_client_secret: SecretStr | None = Field(None, description="The OAuth2 client secret.")
+    oauth2_refresh_token: SecretStr | None = Field(
+        None, description="The long-lived refresh token the access tokens are made from."
+    )
+    oauth2_scope: str | None = Field(
+        None, description="Scope to ask for, if the provider wants it."
+    )
     mailboxes: tuple[str, ...] = ("INBOX",)
     idle: bool = True
     idle_renew_seconds: float = Field(TWENTY_NINE_MINUTES, gt=0, le=TWENTY_NINE_MINUTES)
@@ -94,7 +110,12 @@ class EmailAccount(BaseModel):
 
     @model_validator(mode="after")
     def _login(self) -> EmailAccount:
-        if self.imap_host and not (self.username and self.password):
+        if self.auth == "oauth2":
+            if not (self.oauth2_token_url and self.oauth2_refresh_token):
+                raise ValueError("auth = 'oauth2' needs oauth2_token_url and oauth2_refresh_token")
+            if self.imap_host and not self.username:
+                raise ValueError("imap_host needs username")
+        elif self.imap_host and not (self.username and self.password):
             raise ValueError("imap_host needs username and password")
         return self
 

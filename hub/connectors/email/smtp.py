@@ -7,6 +7,7 @@ SMTP errors are mapped once, here: 4xx replies and connection problems are
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -15,6 +16,7 @@ from email.utils import format_datetime
 
 import aiosmtplib
 
+from hub.connectors.email.oauth import AccessTokens
 from hub.connectors.email.settings import EmailAccount
 from hub.errors import PermanentError, TransientError
 from hub.timeline.model import utcnow
@@ -83,13 +85,50 @@ def build_mail(account: EmailAccount, mail: OutgoingMail) -> EmailMessage:
     return msg
 
 
-async def deliver(account: EmailAccount, message: EmailMessage, recipients: Sequence[str]) -> None:
-    """Send over SMTP; raise TransientError (retry) or PermanentError (give up)."""
+async def _send_xoauth2(
+    account: EmailAccount,
+    message: EmailMessage,
+    recipients: Sequence[str],
+    tokens: AccessTokens,
+    context: ssl.SSLContext | None,
+) -> None:
+    assert account.smtp_host is not None
+    smtp = aiosmtplib.SMTP(
+        hostname=account.smtp_host,
+        port=account.smtp_port_or_default,
+        use_tls=account.smtp_security == "tls",
+        start_tls=account.smtp_security == "starttls",
+        tls_context=context,
+        timeout=account.timeout_seconds,
+    )
+    async with smtp:
+        try:
+            await smtp.auth_xoauth2(
+                account.smtp_username or account.username or "", await tokens.get()
+            )
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            tokens.invalidate()  # expired or revoked: the retry logs in with a fresh one
+            raise TransientError(f"XOAUTH2 refused: SMTP {exc.code}: {exc.message}") from None
+        await smtp.send_message(message, recipients=list(recipients))
+
+
+async def deliver(
+    account: EmailAccount,
+    message: EmailMessage,
+    recipients: Sequence[str],
+    tokens: AccessTokens | None = None,
+) -> None:
+    """Send over SMTP; raise TransientError (retry) or PermanentError (give up).
+
+    ``tokens`` log in with XOAUTH2 (an ``auth = "oauth2"`` account)."""
     if not account.smtp_host:
         raise PermanentError(f"email account {account.name!r} has no smtp_host")
     password = account.smtp_password.get_secret_value() if account.smtp_password else None
     context = account.tls_context() if account.smtp_security != "plain" else None
     try:
+        if tokens is not None:
+            await _send_xoauth2(account, message, recipients, tokens, context)
+            return
         _, reply = await aiosmtplib.send(
             message,
             recipients=list(recipients),

@@ -82,6 +82,7 @@ class Dovecot(Peer):
     """A Dovecot master with its config, users and mail under ``workdir``."""
 
     name = "dovecot"
+    config = CONFIG
     logs_to_stdout = False  # the config names its log file
 
     def __init__(self, binary: str, workdir: Path, users: dict[str, str]) -> None:
@@ -106,7 +107,7 @@ class Dovecot(Peer):
         throwaway_certificate(self.workdir)
         config = self.workdir / "dovecot.conf"
         config.write_text(
-            CONFIG.format(
+            self.config.format(
                 dir=self.workdir,
                 imap_port=self.imap_port,
                 imaps_port=self.imaps_port,
