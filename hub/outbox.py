@@ -239,5 +239,11 @@ class Outbox:
         if event.conversation_id is None or channel is None or not channel.capabilities.threads:
             return ()
         page = await self.store.events(conversation_id=event.conversation_id, limit=50)
-        refs = [e.thread_ref for e in page.items if e.thread_ref and e.channel == event.channel]
+        refs = [
+            ref
+            for e in page.items
+            if e.channel == event.channel and e.id != event.id
+            for ref in (e.thread_ref or e.meta.get("thread_ref"),)
+            if isinstance(ref, str) and ref
+        ]
         return tuple(refs[-20:])

@@ -15,10 +15,14 @@ through :func:`sanitise_html` (whatever channel it came from).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 import nh3
 
@@ -36,6 +40,9 @@ __all__ = [
 ]
 
 MAX_DEPTH = 32
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_RASTER_DATA = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[a-z0-9+/=\s]*$")
+_URL_SCHEMES = set(nh3.ALLOWED_URL_SCHEMES) | {"cid", "data"}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -63,10 +70,33 @@ def parse_json(body: bytes | str, *, field: str = "body") -> Any:
     return value
 
 
-def sanitise_html(html: str) -> str:
+def sanitise_html(html: str, images: Mapping[str, tuple[str, bytes]] | None = None) -> str:
     """HTML from outside made safe to show (nh3: no scripts, handlers, styles with code, or
-    unsafe URLs); the hub stores no other."""
-    return str(nh3.clean(html))
+    unsafe URLs); the hub stores no other.
+
+    ``images`` maps Content-IDs to ``(content type, bytes)``: an ``<img src="cid:…">``
+    naming one shows it inline as a ``data:`` URL; any other ``cid:`` reference is
+    dropped. ``data:`` URLs survive only as an ``<img src>`` of a raster type (PNG,
+    JPEG, GIF, WebP), so sanitising twice keeps them.
+    """
+    inline = images or {}
+
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        lowered = value.lower()
+        if lowered.startswith("data:"):
+            raster = element == "img" and attribute == "src" and _RASTER_DATA.match(lowered)
+            return value if raster else None
+        if not lowered.startswith("cid:"):
+            return value
+        found = inline.get(unquote(value[4:]).strip("<>"))
+        if element != "img" or attribute != "src" or found is None:
+            return None
+        ctype, data = found
+        if ctype.lower() not in INLINE_IMAGE_TYPES:
+            return None
+        return f"data:{ctype};base64,{base64.b64encode(data).decode()}"
+
+    return str(nh3.clean(html, url_schemes=_URL_SCHEMES, attribute_filter=keep))
 
 
 def check_storable(value: Any, field: str) -> None:

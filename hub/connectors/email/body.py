@@ -53,16 +53,22 @@ _TRAILING_QUOTE = re.compile(r"(?:\n\s*>[^\n]*)+\s*\Z")
 
 
 def decode_payload(payload: bytes, charset: str | None) -> str:
-    """``payload`` as text: its declared charset if it works, else UTF-8, else cp1252."""
-    for candidate in (charset, "utf-8"):
-        if not candidate:
-            continue
+    """``payload`` as text: its declared charset if it decodes, else UTF-8 if it does,
+    else the declared charset with bad bytes replaced (as Python does: one bad byte
+    never turns a Cyrillic or CJK body to mojibake), else cp1252."""
+    known = None
+    if charset:
         try:
-            codecs.lookup(candidate)
-            return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError, ValueError):
-            continue
-    return payload.decode("cp1252", errors="replace")
+            known = codecs.lookup(charset).name
+        except LookupError:
+            known = None
+    for candidate in (known, "utf-8"):
+        if candidate:
+            try:
+                return payload.decode(candidate)
+            except (UnicodeDecodeError, ValueError):
+                continue
+    return payload.decode(known or "cp1252", errors="replace")
 
 
 def part_text(part: Message) -> str:

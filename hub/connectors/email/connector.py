@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from hub.connectors.base import (
@@ -26,16 +28,19 @@ from hub.connectors.email.inbound import (
     source_of,
     summary_of,
 )
+from hub.connectors.email.oauth import AccessTokens
 from hub.connectors.email.parse import ParsedMail
 from hub.connectors.email.settings import EmailSettings
 from hub.connectors.email.smtp import OutgoingFile, OutgoingMail, build_mail, deliver
-from hub.connectors.email.threading import ReplyTokens, reply_subject
+from hub.connectors.email.threading import ReplyTokens, normalise_subject, reply_subject
+from hub.connectors.email.topics import Topics, thread_index_for, thread_index_root
 from hub.errors import NotFound, PermanentError
-from hub.timeline.model import DeliveryStatus, Event
+from hub.timeline.model import DeliveryStatus, Direction, Event, utcnow
 from hub.timeline.quarantine import QuarantinedMessage, printable
 
 __all__ = ["INGEST_ATTEMPTS", "EmailConnector"]
 
+_CHAIN = 20
 INGEST_ATTEMPTS = 3
 """Failed ingests of one message (not a data error) before it is quarantined."""
 _DATA_ERRORS = (Unreadable, UnicodeError, ValueError, TypeError, RecursionError)
@@ -68,6 +73,7 @@ class EmailConnector(Connector):
         assert isinstance(settings, EmailSettings)
         self.config = settings
         self.tokens = ReplyTokens(settings.secret.get_secret_value())
+        self._thread_key = hashlib.sha256(settings.secret.get_secret_value().encode()).digest()
         self.watchers: list[MailboxWatcher] = [
             MailboxWatcher(
                 account,
@@ -81,6 +87,10 @@ class EmailConnector(Connector):
             if account.imap_host
             for mailbox in account.mailboxes
         ]
+        self.topics = Topics(context.checkpoints, timedelta(days=settings.subject_thread_days))
+        self._smtp_tokens = {
+            a.name: AccessTokens(a) for a in settings.accounts if a.auth == "oauth2"
+        }
         self._tasks: list[asyncio.Task[None]] = []
         self._states: dict[str, dict[str, Any]] = {}
         self._failures: dict[tuple[str, str, int, int], int] = {}
@@ -161,23 +171,47 @@ class EmailConnector(Connector):
         )
 
     async def _ingest(self, fetched: FetchedMail) -> Event | None:
-        converted = await convert(fetched, self.config, self.tokens, self.context)
+        converted = await convert(fetched, self.config, self.tokens, self.context, self.topics)
         if converted is None:
             return None
-        result = await self.context.ingest(converted.message)
+        message = converted.message
+        result = await self.context.ingest(message)
+        stored = result.event.meta.get("content_sha256")
+        ours = message.meta["content_sha256"]
+        if not result.created and stored is not None and stored != ours:
+            # Another message reusing a Message-ID: kept under an id of its own.
+            message = dataclasses.replace(
+                message,
+                external_id=f"{message.external_id}#sha256-{ours[:24]}",
+                meta={**message.meta, "reused_message_id": True},
+            )
+            result = await self.context.ingest(message)
         parsed = converted.parsed
         event = result.event
         if parsed is not None and parsed.auto == "bounce":
             await self._report_bounce(parsed)
         if parsed is None or event.conversation_id is None:
             return event
-        subject = parsed.subject
-        if event.meta.get("automated"):
-            subject = (await self._state(event.conversation_id)).get("subject") or subject
+        previous = await self._state(event.conversation_id)
+        robot = bool(event.meta.get("automated"))
+        chain = _chain(previous.get("refs", []), [*parsed.references, parsed.message_id])
         await self._remember(
             event.conversation_id,
-            {"account": fetched.account, "subject": subject, "auto": parsed.auto},
+            {
+                "account": fetched.account,
+                "subject": (previous.get("subject") if robot else None) or parsed.subject,
+                "auto": parsed.auto,
+                "refs": chain,
+            },
         )
+        if not robot:
+            await self.topics.remember(
+                event.conversation_id,
+                utcnow(),
+                address=parsed.from_address,
+                topic=normalise_subject(parsed.subject),
+                thread_index=parsed.thread_index,
+            )
         return event
 
     async def _report_bounce(self, parsed: ParsedMail) -> None:
@@ -201,6 +235,19 @@ class EmailConnector(Connector):
         if key not in self._states:
             self._states[key] = await self.context.checkpoints.get(key) or {}
         return self._states[key]
+
+    async def _last_subject(self, message: OutboundMessage) -> str | None:
+        """The subject of the customer's last mail in the conversation, read from the
+        timeline (a reply can be sent before that mail's state is remembered)."""
+        timeline = self.context.timeline
+        if timeline is None or message.conversation_id is None:
+            return None
+        page = await timeline.events(conversation_id=message.conversation_id, limit=20)
+        for event in reversed(page.items):
+            human = event.direction is Direction.IN and not event.meta.get("automated")
+            if human and event.channel == CHANNEL and event.subject:
+                return event.subject
+        return None
 
     # -- outbound ----------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendResult:
@@ -226,20 +273,60 @@ class EmailConnector(Connector):
                 raise PermanentError(f"attachment {attachment.filename!r} is gone") from None
             files.append(OutgoingFile(attachment.filename, attachment.content_type, data))
         html = sanitise_html(message.html) if message.html else None
+        subject = (
+            message.subject
+            or reply_subject(state.get("subject") or await self._last_subject(message))
+            or self.config.default_subject
+        )
+        refs = _chain(state.get("refs", []), message.in_reply_to)
+        thread_index = None
+        if message.conversation_id:
+            thread_index = thread_index_for(message.conversation_id, self._thread_key)
+        generated = automated or bool(message.meta.get("handoff"))
         mail = OutgoingMail(
             message_id=message_id,
             to=message.to.value,
-            subject=message.subject
-            or reply_subject(state.get("subject"))
-            or self.config.default_subject,
+            subject=subject,
             text=message.text or (html_to_text(html) if html else ""),
             html=html,
             reply_to=self.tokens.reply_address(account.reply_address, message.conversation_id)
             if message.conversation_id
             else None,
-            references=message.in_reply_to,
+            references=tuple(refs),
             attachments=tuple(files),
-            auto_submitted=("auto-replied" if state else "auto-generated") if automated else None,
+            auto_submitted=(
+                ("auto-replied" if automated and "account" in state else "auto-generated")
+                if generated
+                else None
+            ),
+            thread_index=thread_index,
+            thread_topic=normalise_subject(subject) or None,
         )
-        await deliver(account, build_mail(account, mail), [message.to.value])
+        tokens = self._smtp_tokens.get(account.name) if account.auth == "oauth2" else None
+        await deliver(account, build_mail(account, mail), [message.to.value], tokens)
+        if message.conversation_id:
+            root = thread_index_root(thread_index)
+            await self.topics.remember(
+                message.conversation_id,
+                utcnow(),
+                address=message.to.value,
+                topic=normalise_subject(subject),
+                thread_index=root,
+            )
+            await self._remember(
+                message.conversation_id, {**state, "refs": _chain(refs, [message_id])}
+            )
         return SendResult(provider_id=message_id, thread_ref=message_id)
+
+
+def _chain(earlier: list[str] | tuple[str, ...], later: list[str] | tuple[str, ...]) -> list[str]:
+    """``earlier`` then ``later`` in order, each id once (at its last place), with the
+    root kept and at most ``_CHAIN`` ids."""
+    seen: set[str] = set()
+    merged: list[str] = []
+    for ref in reversed([*earlier, *later]):
+        if isinstance(ref, str) and ref and ref not in seen:
+            seen.add(ref)
+            merged.append(ref)
+    merged.reverse()
+    return merged if len(merged) <= _CHAIN else [merged[0], *merged[-(_CHAIN - 1) :]]

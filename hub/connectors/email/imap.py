@@ -26,7 +26,6 @@ import contextlib
 import logging
 import random
 import re
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from typing import Any, TypeVar
 import aioimaplib
 
 from hub.connectors.base import CheckpointStore
+from hub.connectors.email.oauth import AccessTokens
 from hub.connectors.email.settings import EmailAccount
 from hub.connectors.email.wire import WatchedIMAP4, parse_fetch, parse_search
 
@@ -109,6 +109,7 @@ class MailboxWatcher:
         self._lost = asyncio.Event()
         self._grew = False
         self._client: aioimaplib.IMAP4 | None = None
+        self.tokens = AccessTokens(account) if account.auth == "oauth2" else None
 
     def __repr__(self) -> str:
         return f"<MailboxWatcher {self.account.name}:{self.mailbox}>"
@@ -160,11 +161,11 @@ class MailboxWatcher:
     # -- connection --------------------------------------------------------
     async def _connect(self) -> aioimaplib.IMAP4:
         account = self.account
-        if not (account.imap_host and account.username and account.password):
+        if not (account.imap_host and account.username and (account.password or self.tokens)):
             raise ImapError(f"account {account.name!r} has no IMAP login configured")
         self._lost = asyncio.Event()
         lost = self._lost
-        context = ssl.create_default_context() if account.imap_security == "tls" else None
+        context = account.tls_context() if account.imap_security == "tls" else None
         client = WatchedIMAP4(
             on_exists=self._mail_reported,
             host=account.imap_host,
@@ -178,11 +179,19 @@ class MailboxWatcher:
             await self._call(client.wait_hello_from_server())
             if account.imap_security == "starttls":
                 await self._starttls(client)
-            response = await self._call(
-                client.login(account.username, account.password.get_secret_value())
-            )
-            if response.result != "OK":
-                raise ImapError(f"LOGIN refused for {account.name!r}")
+            if self.tokens is not None:
+                token = await self.tokens.get()
+                response = await self._call(client.xoauth2(account.username, token))
+                if response.result != "OK":
+                    self.tokens.invalidate()  # expired or revoked: a fresh one next time
+                    raise ImapError(f"XOAUTH2 refused for {account.name!r}")
+            else:
+                assert account.password is not None
+                response = await self._call(
+                    client.login(account.username, account.password.get_secret_value())
+                )
+                if response.result != "OK":
+                    raise ImapError(f"LOGIN refused for {account.name!r}")
         except BaseException:  # a refused login or a stop() mid-handshake: close the socket
             self._close(client)
             raise
@@ -195,12 +204,13 @@ class MailboxWatcher:
         if not client.has_capability("STARTTLS"):
             raise ImapError("server does not offer STARTTLS")
         protocol = client.protocol
-        await self._ok(protocol.simple_command("STARTTLS"), "STARTTLS")
+        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        await self._ok(protocol.execute(command), "STARTTLS")
         loop = asyncio.get_running_loop()
         transport = await loop.start_tls(
             protocol.transport,
             protocol,
-            ssl.create_default_context(),
+            self.account.tls_context(),
             server_hostname=self.account.imap_host,
         )
         protocol.transport = transport

@@ -10,6 +10,8 @@ conversation" by default, so a new topic under a new subject stays its own.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +21,16 @@ from hub.connectors.email.imap import FetchedMail
 from hub.connectors.email.parse import ParsedMail, header_text, parse_headers, parse_mail
 from hub.connectors.email.settings import EmailSettings
 from hub.connectors.email.threading import ReplyTokens
+from hub.connectors.email.topics import Topics
 from hub.errors import InvalidIdentity
-from hub.timeline.model import Attachment, Identity, normalise_identity
+from hub.timeline.model import Attachment, Identity, normalise_identity, utcnow
 from hub.timeline.quarantine import printable
 
 __all__ = [
     "CHANNEL",
     "Converted",
     "Unreadable",
+    "content_hash",
     "convert",
     "fetched_from",
     "is_robot",
@@ -36,6 +40,10 @@ __all__ = [
 ]
 
 CHANNEL = "email"
+IN_LOOP_BYTES = 128 * 1024
+"""Larger messages are parsed in a worker thread, off the event loop."""
+IN_LOOP_PARTS = 20
+"""So are messages with more multipart levels or siblings than this."""
 QUARANTINE_KIND = "quarantine"
 
 
@@ -108,6 +116,18 @@ async def quarantine_event(
     )
 
 
+def content_hash(parsed: ParsedMail) -> str:
+    """What makes two deliveries the same message, whatever their transport headers:
+    sender, date, subject, text and attachments."""
+    digest = hashlib.sha256()
+    date = parsed.date.isoformat() if parsed.date else ""
+    for value in (parsed.from_address.lower(), date, parsed.subject or "", parsed.full_text):
+        digest.update(value.encode("utf-8", "replace") + b"\x00")
+    for part in parsed.attachments:
+        digest.update(hashlib.sha256(part.data).digest())
+    return digest.hexdigest()
+
+
 def is_robot(parsed: ParsedMail, conversation_id: str | None) -> bool:
     """Whether a robot answered: a bounce or an auto-reply, or auto-generated mail
     that reacts to a conversation (a notification that starts one is kept as a
@@ -118,19 +138,28 @@ def is_robot(parsed: ParsedMail, conversation_id: str | None) -> bool:
 
 
 async def convert(
-    fetched: FetchedMail, settings: EmailSettings, tokens: ReplyTokens, context: ConnectorContext
+    fetched: FetchedMail,
+    settings: EmailSettings,
+    tokens: ReplyTokens,
+    context: ConnectorContext,
+    topics: Topics | None = None,
 ) -> Converted | None:
     """The envelope for ``fetched``; ``None`` for an echo of our own outbound mail.
 
     Raises :class:`Unreadable` for a message that can never be ingested as it is.
     """
+    parse = functools.partial(
+        parse_mail,
+        fetched.raw,
+        languages=settings.languages,
+        max_html_chars=settings.max_html_chars,
+        headers_only=fetched.too_large,
+    )
     try:
-        parsed = parse_mail(
-            fetched.raw,
-            languages=settings.languages,
-            max_html_chars=settings.max_html_chars,
-            headers_only=fetched.too_large,
-        )
+        if len(fetched.raw) > IN_LOOP_BYTES or fetched.raw.count(b"boundary=") > IN_LOOP_PARTS:
+            parsed = await asyncio.to_thread(parse)  # the API and widgets stay responsive
+        else:
+            parsed = parse()
         identity = normalise_identity("email", parsed.from_address)
     except (ValueError, InvalidIdentity) as exc:
         raise Unreadable(str(exc)[:300]) from exc
@@ -141,9 +170,10 @@ async def convert(
 
     meta: dict[str, Any] = {**_imap_meta(fetched), "message_id": parsed.message_id}
     meta["raw_blob"] = await context.blobs.put(fetched.raw)
+    meta["content_sha256"] = content_hash(parsed)
     attachments: list[Attachment] = []
     skipped: list[dict[str, Any]] = []
-    inline: dict[str, str] = {}
+    inline: list[dict[str, str]] = []  # a list: Content-IDs hold dots, no store key may
     for part in parsed.attachments:
         if len(part.data) > settings.max_attachment_bytes:
             skipped.append({"filename": part.filename, "size": len(part.data), "why": "too large"})
@@ -151,7 +181,7 @@ async def convert(
         blob_id = await context.blobs.put(part.data)
         attachments.append(Attachment(blob_id, part.filename, part.content_type, len(part.data)))
         if part.content_id:
-            inline[part.content_id] = blob_id
+            inline.append({"cid": part.content_id, "blob": blob_id})
     if skipped:
         meta["skipped_attachments"] = skipped
     if inline:
@@ -162,6 +192,8 @@ async def convert(
         quoted = tokens.ours_in(parsed.full_text + "\n" + fetched.raw.decode("latin-1"))
         parsed.bounced_ids = tuple(dict.fromkeys((*parsed.bounced_ids, *quoted)))
         meta["bounce"] = {"message_ids": list(parsed.bounced_ids), "reason": parsed.bounce_reason}
+    if parsed.name_address:
+        meta["sender_warning"] = {"shown": parsed.name_address, "address": parsed.from_address}
     if parsed.forwarded:
         meta["forwarded"] = True
     if parsed.stripped:
@@ -188,6 +220,16 @@ async def convert(
         conversation_id = tokens.from_references(parsed.references)
         if conversation_id:
             meta["threaded_by"] = "message-id"
+    if conversation_id is None and topics is not None:
+        topic = Topics.topic(parsed.subject, parsed.thread_topic)
+        found = await topics.find(
+            parsed.from_address,
+            topic if settings.subject_thread_days and not parsed.references else None,
+            parsed.thread_index,
+            utcnow(),
+        )
+        if found is not None:
+            conversation_id, meta["threaded_by"] = found
 
     if is_robot(parsed, conversation_id):
         meta["automated"] = True

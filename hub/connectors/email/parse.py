@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,13 @@ from hub.connectors.email.body import (
     strip_html_reply,
     strip_reply,
 )
+from hub.connectors.email.content import (
+    calendar_summary,
+    encrypted_notice,
+    is_calendar,
+    is_tnef,
+    unpack_tnef,
+)
 from hub.connectors.email.robots import (
     ROBOTS,
     bounce_details,
@@ -36,6 +44,7 @@ from hub.connectors.email.robots import (
     message_ids,
     robot_address,
 )
+from hub.connectors.email.topics import thread_index_root
 
 __all__ = [
     "MailPart",
@@ -50,8 +59,12 @@ __all__ = [
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _MAX_REFS = 50
 _MAX_TEXT = 200_000
+_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_INLINE_BUDGET = 1024 * 1024
 _DECODED = {"subject"}
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_BRACKETED = re.compile(r"^([^<>]*)<([^<>\s]+@[^<>\s]+)>$")
+_NAME_ADDRESS = re.compile(r"[^\s<>@()\"',;:]+@[^\s<>@()\"',;:]+\.[^\s<>@()\"',;:]{2,}")
 
 
 class Unparseable(ValueError):
@@ -91,6 +104,10 @@ class ParsedMail:
     bounced_ids: tuple[str, ...] = ()
     bounce_reason: str | None = None
     defects: int = 0
+    thread_index: str | None = None
+    thread_topic: str | None = None
+    name_address: str | None = None
+    """An address the display name shows that is not the sender's (``ceo@bank <x@evil>``)."""
 
 
 def _declared_charsets(msg: Message) -> list[str]:
@@ -196,13 +213,40 @@ def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
     return plain, html
 
 
-def _attachments(msg: Message, skip: set[int]) -> list[MailPart]:
+@dataclass(slots=True)
+class Extras:
+    """What attachments add to the text: invitation summaries, a winmail.dat body."""
+
+    invites: list[str] = field(default_factory=list)
+    text: str | None = None
+    html: str | None = None
+
+
+def _attachments(msg: Message, skip: set[int], extra: Extras) -> list[MailPart]:
     parts: list[MailPart] = []
 
     def visit(part: Message) -> None:
         if id(part) in skip:
             return
         ctype = part.get_content_type()
+        if is_calendar(part):
+            ics = part_text(part)
+            summary = calendar_summary(ics)
+            if summary:
+                extra.invites.append(summary)
+            name = _safe_name(part.get_filename() or "invite.ics")
+            parts.append(MailPart(name, "text/calendar", ics.encode("utf-8")))
+            return
+        if is_tnef(part) and not part.is_multipart():
+            data = part.get_payload(decode=True)
+            unpacked = unpack_tnef(data) if isinstance(data, bytes) else None
+            if unpacked is not None:
+                for name, content in unpacked.files:
+                    guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                    parts.append(MailPart(_safe_name(clean_text(name)), guessed, content))
+                extra.text = extra.text or unpacked.text
+                extra.html = extra.html or unpacked.html
+                return
         if ctype == "message/rfc822":
             inner = part.get_payload(0) if part.is_multipart() else None
             eml = inner.as_bytes(policy=policy.SMTP) if isinstance(inner, Message) else b""
@@ -233,9 +277,29 @@ def _attachments(msg: Message, skip: set[int]) -> list[MailPart]:
     return parts
 
 
+def _inline_images(parts: list[MailPart]) -> dict[str, tuple[str, bytes]]:
+    """Images an HTML body may show inline (``cid:``), within a size budget."""
+    images: dict[str, tuple[str, bytes]] = {}
+    budget = _INLINE_BUDGET
+    for part in parts:
+        if part.content_id and part.content_type in _INLINE_TYPES and len(part.data) <= budget:
+            images[part.content_id] = (part.content_type, part.data)
+            budget -= len(part.data)
+    return images
+
+
 def _safe_name(name: str) -> str:
     cleaned = re.sub(r"[\x00-\x1f/\\]+", "_", name).strip(" .") or "attachment"
     return cleaned[:200]
+
+
+def sender_of(value: str) -> tuple[str, str]:
+    """``(display name, address)`` of a From value; the address in angle brackets wins
+    over anything address-like in the name (``ceo@bank.example <x@evil.example>``)."""
+    bracketed = _BRACKETED.match(value.strip())
+    if bracketed:
+        return bracketed.group(1).strip().strip('"').strip(), bracketed.group(2)
+    return parseaddr(value)
 
 
 def parse_headers(raw: bytes) -> Message:
@@ -252,15 +316,19 @@ def parse_mail(
 ) -> ParsedMail:
     """Parse one message. Raises :class:`Unparseable` only when it has no usable sender."""
     msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=headers_only)
-    name, address = parseaddr(_header(msg, "From") or "")
+    name, address = sender_of(_header(msg, "From") or "")
     if "@" not in address:
-        name, address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
+        name, address = sender_of(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
     auto = classify(msg, _header)
     if "@" not in address and auto in ROBOTS:
         address = robot_address(msg, _header, name or "mailer-daemon") or address
     if "@" not in address:
         raise Unparseable("no From address")
     name = _decode_words(name)
+    shown = _NAME_ADDRESS.search(name)
+    name_address = shown.group(0).lower() if shown else None
+    if name_address == address.lower():
+        name_address = None
     ids = message_ids(_header(msg, "Message-ID"))
     derived = not ids
     message_id = ids[0] if ids else f"<sha256-{hashlib.sha256(raw).hexdigest()}@omnihub.invalid>"
@@ -275,7 +343,7 @@ def parse_mail(
         message_id=message_id,
         derived_id=derived,
         from_address=address,
-        from_name=" ".join(name.split())[:200] or None,
+        from_name=None if name_address else " ".join(name.split())[:200] or None,
         subject=subject,
         date=_date(msg),
         references=references,
@@ -284,17 +352,32 @@ def parse_mail(
         full_text="",
         html=None,
         auto=auto,
+        name_address=name_address,
         defects=len(msg.defects),
     )
+    parsed.thread_index = thread_index_root(_header(msg, "Thread-Index"))
+    topic = " ".join(_decode_words(_header(msg, "Thread-Topic") or "").split())
+    parsed.thread_topic = topic[:998] or None
     if parsed.auto == "bounce":
         parsed.bounced_ids, parsed.bounce_reason = bounce_details(msg, _header)
     if headers_only or not isinstance(msg, EmailMessage):
         return parsed
     plain, html = _body_parts(msg)
-    html_source = part_text(html) if html is not None else None
+    if plain is not None and html is not None and not part_text(plain).strip():
+        plain = None  # an empty text/plain beside a real HTML body
+    skip = {id(p) for p in (plain, html) if p is not None}
+    extra = Extras()
+    parsed.attachments = _attachments(msg, skip, extra)
+    html_source = part_text(html) if html is not None else extra.html
     full = part_text(plain) if plain is not None else html_to_text(html_source or "")
-    if plain is None and html is None and not msg.is_multipart():
-        full = part_text(msg)
+    if plain is None and html is None:
+        if not msg.is_multipart() and msg.get_content_maintype() == "text":
+            full = part_text(msg)
+        elif extra.text:
+            full = extra.text
+    notice = encrypted_notice(msg)
+    if notice is not None:
+        full = notice
     full = full.replace("\r\n", "\n").strip()[:_MAX_TEXT]
     parsed.full_text = full
     parsed.forwarded = is_forward(subject, full)
@@ -307,7 +390,9 @@ def parse_mail(
     parsed.stripped = parsed.text != full
     if html_source is not None and len(html_source) <= max_html_chars:
         top = html_source if parsed.forwarded else strip_html_reply(html_source)
-        parsed.html = sanitise_html(top) or None
-    skip = {id(p) for p in (plain, html) if p is not None}
-    parsed.attachments = _attachments(msg, skip)
+        parsed.html = sanitise_html(top, _inline_images(parsed.attachments)) or None
+    if extra.invites:
+        invites = "\n".join(extra.invites)
+        parsed.text = f"{parsed.text}\n\n{invites}".strip()
+        parsed.full_text = f"{parsed.full_text}\n\n{invites}".strip()
     return parsed

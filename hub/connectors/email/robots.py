@@ -28,7 +28,7 @@ Header = Callable[[Message, str], "str | None"]
 _MSGID = re.compile(r"<[^<>\s]{1,900}>")
 _QUOTED_ID = re.compile(r"^[ \t>]*Message-I[Dd]:[ \t]*(<[^<>\s]{1,900}>)", re.M | re.I)
 _DAEMONS = re.compile(
-    r"^(?:mailer-daemon|postmaster|mail-?daemon|mailerdaemon|mdaemon|mail\.delivery\.system|"
+    r"^(?:mailer-daemon|post_?master|mail-?daemon|mailerdaemon|mdaemon|mail\.delivery\.system|"
     r"microsoftexchange[0-9a-f]{20,}|double-bounce|bounces?|nobody-bounce)$",
     re.I,
 )
@@ -39,7 +39,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"returned to sender|non[- ]?delivery|message (?:could not be |not )delivered|"
     r"unzustellbar|nicht zustellbar|non remis|non distribuibile|no se puede entregar|"
     r"onbestelbaar|kan ikke leveres|ej levererat|delivery notification: delivery has failed|"
-    r"warning: could not send message|mail system error|there was an error sending your mail)",
+    r"warning: could not send message|mail system error|there was an error sending your mail|"
+    r"mail error|delivery error|\u30e1\u30fc\u30eb\u30a8\u30e9\u30fc)",
     re.I,
 )
 _AUTO_SUBJECT = re.compile(

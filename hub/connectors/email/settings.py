@@ -20,6 +20,7 @@ smtp_security = "starttls"
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -50,6 +51,22 @@ class EmailAccount(BaseModel):
     imap_security: Security = "tls"
     username: str | None = None
     password: SecretStr | None = None
+    auth: Literal["password", "oauth2"] = Field(
+        "password",
+        description="How IMAP and SMTP log in: the password, or XOAUTH2 with an OAuth2 "
+        "access token refreshed from oauth2_token_url (Google Workspace, Microsoft 365).",
+    )
+    oauth2_token_url: str | None = Field(
+        None, description="The provider's OAuth2 token endpoint (refresh_token grant)."
+    )
+    oauth2_client_id: str | None = Field(None, description="The OAuth2 client id.")
+    oauth2_client_secret: SecretStr | None = Field(None, description="The OAuth2 client secret.")
+    oauth2_refresh_token: SecretStr | None = Field(
+        None, description="The long-lived refresh token the access tokens are made from."
+    )
+    oauth2_scope: str | None = Field(
+        None, description="Scope to ask for, if the provider wants it."
+    )
     mailboxes: tuple[str, ...] = ("INBOX",)
     idle: bool = True
     idle_renew_seconds: float = Field(TWENTY_NINE_MINUTES, gt=0, le=TWENTY_NINE_MINUTES)
@@ -63,6 +80,12 @@ class EmailAccount(BaseModel):
     start_from: Literal["all", "new"] = "all"
     """What a mailbox seen for the first time imports: its whole backlog, or
     only mail that arrives from now on."""
+
+    tls_ca_file: str | None = Field(
+        None,
+        description="A PEM bundle of CAs to trust for this account's IMAP and SMTP TLS "
+        "(a private CA); default: the system's trust store.",
+    )
 
     smtp_host: str | None = None
     smtp_port: int | None = Field(None, gt=0, lt=65536)
@@ -87,9 +110,18 @@ class EmailAccount(BaseModel):
 
     @model_validator(mode="after")
     def _login(self) -> EmailAccount:
-        if self.imap_host and not (self.username and self.password):
+        if self.auth == "oauth2":
+            if not (self.oauth2_token_url and self.oauth2_refresh_token):
+                raise ValueError("auth = 'oauth2' needs oauth2_token_url and oauth2_refresh_token")
+            if self.imap_host and not self.username:
+                raise ValueError("imap_host needs username")
+        elif self.imap_host and not (self.username and self.password):
             raise ValueError("imap_host needs username and password")
         return self
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A verifying TLS context (the system's CAs, or ``tls_ca_file``)."""
+        return ssl.create_default_context(cafile=self.tls_ca_file)
 
     @property
     def reply_address(self) -> str:
@@ -126,6 +158,13 @@ class EmailSettings(ConnectorSettings):
     max_attachment_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_html_chars: int = Field(500_000, gt=0)
     default_subject: str = "Your conversation with us"
+    subject_thread_days: float = Field(
+        30.0,
+        ge=0,
+        description="A reply without Message-ID evidence joins the same sender's conversation "
+        "on the same subject (Re:/AW:/SV:… removed) if it was active this many days ago "
+        "(0: never by subject).",
+    )
 
     @model_validator(mode="after")
     def _accounts(self) -> EmailSettings:

@@ -16,6 +16,7 @@ from email.utils import format_datetime
 
 import aiosmtplib
 
+from hub.connectors.email.oauth import AccessTokens
 from hub.connectors.email.settings import EmailAccount
 from hub.errors import PermanentError, TransientError
 from hub.timeline.model import utcnow
@@ -45,6 +46,8 @@ class OutgoingMail:
     references: tuple[str, ...] = ()
     attachments: tuple[OutgoingFile, ...] = ()
     auto_submitted: str | None = None
+    thread_index: str | None = None
+    thread_topic: str | None = None
 
 
 def build_mail(account: EmailAccount, mail: OutgoingMail) -> EmailMessage:
@@ -58,10 +61,16 @@ def build_mail(account: EmailAccount, mail: OutgoingMail) -> EmailMessage:
     msg["Message-ID"] = mail.message_id
     if mail.reply_to:
         msg["Reply-To"] = mail.reply_to
-    refs = [r for r in mail.references if r != mail.message_id][-_MAX_REFERENCES:]
+    refs = [r for r in mail.references if r != mail.message_id]
+    if len(refs) > _MAX_REFERENCES:
+        refs = [refs[0], *refs[-(_MAX_REFERENCES - 1) :]]
     if refs:
         msg["In-Reply-To"] = refs[-1]
         msg["References"] = " ".join(refs)
+    if mail.thread_index:
+        msg["Thread-Index"] = mail.thread_index
+    if mail.thread_topic:
+        msg["Thread-Topic"] = mail.thread_topic
     if mail.auto_submitted:
         msg["Auto-Submitted"] = mail.auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"
@@ -76,13 +85,50 @@ def build_mail(account: EmailAccount, mail: OutgoingMail) -> EmailMessage:
     return msg
 
 
-async def deliver(account: EmailAccount, message: EmailMessage, recipients: Sequence[str]) -> None:
-    """Send over SMTP; raise TransientError (retry) or PermanentError (give up)."""
+async def _send_xoauth2(
+    account: EmailAccount,
+    message: EmailMessage,
+    recipients: Sequence[str],
+    tokens: AccessTokens,
+    context: ssl.SSLContext | None,
+) -> None:
+    assert account.smtp_host is not None
+    smtp = aiosmtplib.SMTP(
+        hostname=account.smtp_host,
+        port=account.smtp_port_or_default,
+        use_tls=account.smtp_security == "tls",
+        start_tls=account.smtp_security == "starttls",
+        tls_context=context,
+        timeout=account.timeout_seconds,
+    )
+    async with smtp:
+        try:
+            await smtp.auth_xoauth2(
+                account.smtp_username or account.username or "", await tokens.get()
+            )
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            tokens.invalidate()  # expired or revoked: the retry logs in with a fresh one
+            raise TransientError(f"XOAUTH2 refused: SMTP {exc.code}: {exc.message}") from None
+        await smtp.send_message(message, recipients=list(recipients))
+
+
+async def deliver(
+    account: EmailAccount,
+    message: EmailMessage,
+    recipients: Sequence[str],
+    tokens: AccessTokens | None = None,
+) -> None:
+    """Send over SMTP; raise TransientError (retry) or PermanentError (give up).
+
+    ``tokens`` log in with XOAUTH2 (an ``auth = "oauth2"`` account)."""
     if not account.smtp_host:
         raise PermanentError(f"email account {account.name!r} has no smtp_host")
     password = account.smtp_password.get_secret_value() if account.smtp_password else None
-    context = ssl.create_default_context() if account.smtp_security != "plain" else None
+    context = account.tls_context() if account.smtp_security != "plain" else None
     try:
+        if tokens is not None:
+            await _send_xoauth2(account, message, recipients, tokens, context)
+            return
         _, reply = await aiosmtplib.send(
             message,
             recipients=list(recipients),

@@ -33,7 +33,11 @@ _MAC_BYTES = 10
 _NO_CONVERSATION = "none"
 _OUR_ID = re.compile(r"<omh\.([A-Za-z0-9_-]{1,64})\.([a-z0-9_]{1,40}\.[0-9a-f]{20})@[^<>@\s]+>")
 _REPLY_PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|sv|vs|antw|odp|r|rif|réf|ref|fw|fwd|wg|tr|rv|enc|doorst)\s*(?:\[\d+\])?\s*:\s*)+",
+    r"^\s*(?:(?:re|aw|sv|vs|antw|antwort|odp|r|rif|réf|ref|res|ynt|atb|vl|fw|fwd|wg|tr|rv|enc|"
+    r"doorst|pd|\u56de\u590d|\u56de\u8986|\u7b54\u590d|\u8f6c\u53d1|\u8f49\u5bc4|"
+    r"automatic reply|automatische antwort|réponse automatique|respuesta automática|"
+    r"risposta automatica|automatisch antwoord|autosvar|automatisk svar|out of office)"
+    r"\s*(?:\[\d+\])?\s*[:\uff1a]\s*)+",
     re.IGNORECASE,
 )
 

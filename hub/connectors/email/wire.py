@@ -1,6 +1,9 @@
 """What the watcher reads off the IMAP wire: FETCH and SEARCH answers, and
 every ``* n EXISTS`` the server sends.
 
+A refused XOAUTH2 token arrives as a SASL challenge (``+ <error>``) that
+must be answered before the server's ``NO``; aioimaplib would wait for ever.
+
 A server reports each new message once, in an untagged ``EXISTS`` attached to
 whatever command is running when it notices the message (a FETCH, a SEARCH,
 the start of IDLE). aioimaplib hands such a line to a command only when one
@@ -69,6 +72,15 @@ class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     ) -> None:
         super().__init__(loop, conn_lost_cb)
         self.on_exists = on_exists
+
+    def _continuation(self, line: bytes) -> None:
+        pending = self.pending_sync_command
+        if pending is not None and pending.name == "AUTHENTICATE":
+            # A refused XOAUTH2/OAUTHBEARER token comes as a "+ <error>" challenge the
+            # client must answer with an empty line before the server says NO.
+            self.transport.write(b"\r\n")
+            return
+        super()._continuation(line)
 
     def _untagged_response(self, line: bytes) -> Any:
         if _EXISTS.fullmatch(line.strip()):

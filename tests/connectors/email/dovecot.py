@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 from tests.peers import Peer, free_port
@@ -22,7 +23,9 @@ listen = 127.0.0.1
 base_dir = {dir}/run
 state_dir = {dir}/state
 log_path = {dir}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{dir}/cert.pem
+ssl_key = <{dir}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
@@ -40,7 +43,7 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {imaps_port}
   }}
 }}
 service lmtp {{
@@ -60,17 +63,36 @@ def find_dovecot() -> str | None:
     return found
 
 
+def throwaway_certificate(workdir: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 (``cert.pem``, ``key.pem``) by openssl."""
+    openssl = shutil.which("openssl") or "/usr/bin/openssl"
+    subprocess.run(  # noqa: S603 (fixed arguments)
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout", str(workdir / "key.pem"), "-out", str(workdir / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    (workdir / "key.pem").chmod(0o644)  # read by Dovecot's unprivileged processes
+
+
 class Dovecot(Peer):
     """A Dovecot master with its config, users and mail under ``workdir``."""
 
     name = "dovecot"
+    config = CONFIG
     logs_to_stdout = False  # the config names its log file
 
     def __init__(self, binary: str, workdir: Path, users: dict[str, str]) -> None:
         super().__init__(binary, workdir)
         self.users = users
         self.imap_port = 0
+        self.imaps_port = 0
         self.lmtp_port = 0
+        self.cert = workdir / "cert.pem"
+        """The server's self-signed certificate (for 127.0.0.1): the CA a client trusts."""
 
     def command(self) -> list[str]:
         """Write the config and the users; run the master in the foreground."""
@@ -81,10 +103,16 @@ class Dovecot(Peer):
         (self.workdir / "users").write_text(
             "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items())
         )
-        self.imap_port, self.lmtp_port = free_port(), free_port()
+        self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
+        throwaway_certificate(self.workdir)
         config = self.workdir / "dovecot.conf"
         config.write_text(
-            CONFIG.format(dir=self.workdir, imap_port=self.imap_port, lmtp_port=self.lmtp_port)
+            self.config.format(
+                dir=self.workdir,
+                imap_port=self.imap_port,
+                imaps_port=self.imaps_port,
+                lmtp_port=self.lmtp_port,
+            )
         )
         return [self.binary, "-F", "-c", str(config)]
 
