@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -90,9 +89,9 @@ async def test_end_to_end_mail_in_reply_out_reply_back(
         await mailbox.append(
             first_mail("Ana Lima <ana@example.com>", "Where is my order?", "<e2e-1@c.example>")
         )
-        appended = time.monotonic()
-        first = await _next_event(inbound, 5)
-        assert time.monotonic() - appended < 1.0, "IDLE should push new mail within a second"
+        # Polling is off (IDLE) and the IDLE renews every 29 minutes: mail that arrives
+        # within this generous wait was pushed by the server, whatever the machine's speed.
+        first = await _next_event(inbound, 60)
         assert first.thread_ref == "<e2e-1@c.example>" and first.subject == "Where is my order?"
 
         r = await client.post(
