@@ -105,6 +105,13 @@ class Outbound(PipelineBase):
             raise SendRejected("text", f"{channel} takes at most {limit} characters")
         if attachments and not info.capabilities.attachments:
             raise SendRejected("attachments", f"{channel} does not take attachments")
+        most = info.capabilities.max_attachment_bytes
+        if most is not None:
+            for big in (a for a in attachments if a.size > most):
+                mb = most // (1024 * 1024)
+                raise SendRejected(
+                    "attachments", f"{big.filename} is over {channel}'s {mb} MB limit"
+                )
         if to is not None and info.identity_kind is not None and to.kind != info.identity_kind:
             raise SendRejected("to", f"{channel} reaches {info.identity_kind} identities, not {to}")
         option = yield from self._option(conv, info)
