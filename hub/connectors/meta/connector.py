@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import mimetypes
 from collections import OrderedDict
@@ -87,7 +88,12 @@ class MetaConnector(Connector):
             "messenger",
             "messenger",
             Capabilities(
-                text_limit=2000, reply_window=WINDOW, window_escape="tag", read_receipts=True
+                text_limit=2000,
+                reply_window=WINDOW,
+                window_escape="tag",
+                read_receipts=True,
+                attachments=True,
+                max_attachment_bytes=bodies.MESSENGER_LIMIT,
             ),
         ),
         Channel(
@@ -106,6 +112,8 @@ class MetaConnector(Connector):
                 window_escape="template",
                 templates=True,
                 read_receipts=True,
+                attachments=True,
+                max_attachment_bytes=bodies.WHATSAPP_LIMIT,
             ),
             shared=True,
         ),
@@ -356,12 +364,23 @@ class MetaConnector(Connector):
             return await self._send_messaging(message)
         raise PermanentError(f"the meta connector does not serve channel {message.channel!r}")
 
-    async def _post(self, url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(
+        self,
+        url: str,
+        token: str,
+        body: dict[str, Any],
+        *,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> dict[str, Any]:
+        """POST JSON ``body``, or with ``files`` a multipart form of ``body``'s fields."""
         client = self._started()
+        headers = {"Authorization": f"Bearer {token}"}
         try:
-            response = await client.post(
-                url, json=body, headers={"Authorization": f"Bearer {token}"}
-            )
+            if files:
+                fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+                response = await client.post(url, data=fields, files=files, headers=headers)
+            else:
+                response = await client.post(url, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise TransientError(f"Graph API unreachable: {type(exc).__name__}") from exc
         if not response.is_success:
@@ -369,7 +388,6 @@ class MetaConnector(Connector):
         return json_object(response)
 
     async def _send_messaging(self, message: OutboundMessage) -> SendResult:
-        body = bodies.messaging_body(message, default_tag=self.config.human_agent_tag)
         account, token = self._account(
             message.channel, await self._route(message.channel, message.to)
         )
@@ -378,9 +396,16 @@ class MetaConnector(Connector):
             if message.channel == "messenger"
             else self.config.instagram_graph_url
         )
-        data = await self._post(
-            f"{base}/{self.config.graph_version}/{account}/messages", token, body
-        )
+        url = f"{base}/{self.config.graph_version}/{account}/messages"
+        data: dict[str, Any] = {}
+        if message.text or not message.attachments:
+            body = bodies.messaging_body(message, default_tag=self.config.human_agent_tag)
+            data = await self._post(url, token, body)
+        for attachment in message.attachments:
+            form = bodies.messaging_attachment(message, attachment, self.config.human_agent_tag)
+            blob = await self.context.blobs.get(attachment.blob_id)
+            files = {"filedata": (attachment.filename, blob, attachment.content_type)}
+            data = await self._post(url, token, form, files=files)
         mid = data.get("message_id")
         if not isinstance(mid, str):
             return SendResult()
@@ -388,10 +413,28 @@ class MetaConnector(Connector):
         return SendResult(provider_id=mid, thread_ref=mid)
 
     async def _send_whatsapp(self, message: OutboundMessage) -> SendResult:
-        body = bodies.whatsapp_body(message, default_language=self.config.template_language)
         account, token = self._account("whatsapp", await self._route("whatsapp", message.to))
-        url = f"{self.config.graph_url}/{self.config.graph_version}/{account}/messages"
-        data = await self._post(url, token, body)
+        base = f"{self.config.graph_url}/{self.config.graph_version}/{account}"
+        url = f"{base}/messages"
+        caption = bodies.whatsapp_caption(message)
+        data: dict[str, Any] = {}
+        if not message.attachments or (message.text and caption is None):
+            body = bodies.whatsapp_body(message, default_language=self.config.template_language)
+            data = await self._post(url, token, body)
+        for attachment in message.attachments:
+            blob = await self.context.blobs.get(attachment.blob_id)
+            upload = await self._post(
+                f"{base}/media",
+                token,
+                {"messaging_product": "whatsapp", "type": attachment.content_type},
+                files={"file": (attachment.filename, blob, attachment.content_type)},
+            )
+            media_id = upload.get("id")
+            if not isinstance(media_id, str):
+                raise PermanentError("WhatsApp gave no media id for the upload")
+            body = bodies.whatsapp_media(message, attachment, media_id, caption)
+            caption = None
+            data = await self._post(url, token, body)
         sent = data.get("messages")
         wamid = sent[0].get("id") if isinstance(sent, list) and sent else None
         if not isinstance(wamid, str):
