@@ -286,6 +286,7 @@ async def reply_options(request: Request, hub: Hub, token: ApiToken) -> Response
                     "to": str(o.to) if o.to else None,
                     "text_limit": o.text_limit,
                     "attachments": o.attachments,
+                    "max_attachment_bytes": o.max_attachment_bytes,
                     "window_closes_at": to_json(o.window_closes_at),
                     "needs": o.needs,
                 }

@@ -23,6 +23,7 @@ from hub.handoff import ACTIONS
 from hub.timeline.merges import survivor
 from hub.timeline.model import (
     Agent,
+    Attachment,
     Conversation,
     ConversationStatus,
     Identity,
@@ -58,6 +59,27 @@ def _done(ctx: Ctx, conv_id: str, body: dict[str, object], status: int = 200) ->
     return back(ctx, f"/agent/conversations/{conv_id}")
 
 
+MAX_FILES = 10
+
+
+async def _uploads(ctx: Ctx) -> list[Attachment]:
+    """The composer's files (``files`` parts), stored as blobs."""
+    found: list[Attachment] = []
+    for value in ctx.form.getlist("files") if ctx.form is not None else []:
+        if isinstance(value, str):
+            continue
+        data = await value.read()
+        if not data:
+            continue  # an empty file input submits one empty part
+        if len(found) == MAX_FILES:
+            raise InvalidInput("files", f"at most {MAX_FILES} files per reply")
+        filename = (value.filename or "file").replace("/", "_")[-200:]
+        content_type = value.content_type or "application/octet-stream"
+        blob_id = await ctx.hub.blobs.put(data)
+        found.append(Attachment(blob_id, filename, content_type, len(data)))
+    return found
+
+
 @action
 async def reply(ctx: Ctx) -> Response:
     conv = await _actionable(ctx)
@@ -69,9 +91,11 @@ async def reply(ctx: Ctx) -> Response:
     meta = {k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()}
     meta["agent_id"] = ctx.agent.id
     key = ctx.field("idempotency_key")[:100]
+    attachments = await _uploads(ctx)
     event = await ctx.hub.pipeline.send(
         conv.id,
         text=text,
+        attachments=attachments,
         channel=ctx.field("channel") or None,
         author=ctx.agent.name,
         client_ref=f"{ctx.agent.id}:{key}" if key else None,

@@ -134,6 +134,8 @@ class Option:
     text_limit: int | None
     needs: str | None
     window_closes_at: str | None
+    attachments: bool = False
+    max_attachment_bytes: int | None = None
 
 
 async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
@@ -144,6 +146,8 @@ async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
             to=str(o.to) if o.to else None,
             text_limit=o.text_limit,
             needs=o.needs,
+            attachments=o.attachments,
+            max_attachment_bytes=o.max_attachment_bytes,
             window_closes_at=o.window_closes_at.strftime("%Y-%m-%d %H:%M UTC")
             if o.window_closes_at
             else None,

@@ -189,6 +189,7 @@ class Outbound(PipelineBase):
             to=to,
             text_limit=caps.text_limit,
             attachments=caps.attachments,
+            max_attachment_bytes=caps.max_attachment_bytes if caps.attachments else None,
             window_closes_at=closes,
             needs=needs,
         )

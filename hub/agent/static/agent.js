@@ -13,9 +13,10 @@
     if (!(data instanceof FormData)) {
       for (const [k, v] of Object.entries(data || {})) form.append(k, v);
     }
+    const withFiles = Array.from(form.values()).some((v) => v instanceof File && v.size > 0);
     return fetch(url, {
       method: "POST",
-      body: new URLSearchParams(form),
+      body: withFiles ? form : new URLSearchParams(Array.from(form).filter(([, v]) => typeof v === "string")),
       headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
       credentials: "same-origin",
     });
@@ -250,6 +251,7 @@
     const escape = document.getElementById("escape");
     const error = document.getElementById("composer-error");
     const send = document.getElementById("send");
+    const files = document.getElementById("reply-files");
     const sendAllowed = !send.disabled;
     const agentName = (document.querySelector(".me span") || { textContent: "" }).textContent.split(" · ")[0];
     const customerName = (document.querySelector(".panel .name") || { textContent: "" }).textContent;
@@ -297,6 +299,17 @@
         if (needs) {
           parts.push(tr(opt.dataset.closes ? "windowClosedAt" : "windowClosed", { label: label, at: opt.dataset.closes, needs: needs }));
         }
+        const most = Number(opt.dataset.files || 0);
+        const chosen = files ? Array.from(files.files) : [];
+        if (!most && chosen.length) { parts.push(tr("noFiles", { label: label })); blocked = true; }
+        else if (most > 1) {
+          const mb = Math.floor(most / (1024 * 1024));
+          parts.push(tr("filesUpTo", { label: label, mb: mb }));
+          for (const f of chosen.filter((f) => f.size > most)) {
+            parts.push(tr("fileTooBig", { name: f.name, label: label, mb: mb }));
+            blocked = true;
+          }
+        }
         escape.hidden = !needs;
         escape.querySelectorAll("[data-for]").forEach((el) => {
           const on = el.dataset.for === needs;
@@ -311,6 +324,18 @@
     }
 
     channel.addEventListener("change", () => { update(); if (typingOn) typing(true); });
+    if (files) {
+      files.addEventListener("change", update);
+      text.addEventListener("dragover", (ev) => { if (ev.dataTransfer && ev.dataTransfer.types.includes("Files")) ev.preventDefault(); });
+      text.addEventListener("drop", function (ev) {
+        if (!ev.dataTransfer || !ev.dataTransfer.files.length) return;
+        ev.preventDefault();
+        const all = new DataTransfer();
+        for (const f of Array.from(files.files).concat(Array.from(ev.dataTransfer.files))) all.items.add(f);
+        files.files = all.files;
+        update();
+      });
+    }
     text.addEventListener("input", () => { update(); typing(true); });
     text.addEventListener("blur", () => typing(false));
     canned.addEventListener("change", function () {
@@ -340,6 +365,7 @@
         return;
       }
       text.value = "";
+      if (files) files.value = "";
       typing(false);
       form.elements.canned.value = "";
       newKey();
