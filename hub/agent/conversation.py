@@ -9,6 +9,7 @@ live socket announces them (``/agent/fragments/events/{id}``).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,8 @@ from hub.agent.inbox import agent_names
 from hub.agent.presence import publish_read
 from hub.agent.visitors import visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
-from hub.errors import InvalidIdentity, InvalidInput, NotFound
+from hub.connectors.base import Template
+from hub.errors import HubError, InvalidIdentity, InvalidInput, NotFound
 from hub.operations.display import SlaBadge, badges, resolution_badge
 from hub.operations.triage import team_of, tier_of
 from hub.pipeline import HUB_CHANNEL
@@ -29,6 +31,8 @@ from hub.timeline.handoff import LinkSuggestion
 from hub.timeline.merges import survivor
 from hub.timeline.model import Conversation, Customer, Direction, Event, normalise_identity
 from hub.timeline.store import InboxFilter
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -157,6 +161,22 @@ async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
     ]
 
 
+async def channel_templates(hub: Hub, options: list[Option]) -> list[Template]:
+    """The approved templates of the channels whose reply window needs one."""
+    found: list[Template] = []
+    for option in options:
+        connector = hub.channels.get(option.channel)
+        if option.needs != "template" or connector is None:
+            continue
+        try:
+            offered = await connector.templates(option.channel)
+        except HubError as exc:
+            log.warning("templates of %s not read: %s", option.channel, exc)
+            continue
+        found.extend(t for t in offered if t.approved)
+    return found
+
+
 async def sla_badges(hub: Hub, conv: Conversation, customer: Customer) -> list[SlaBadge]:
     """The conversation's SLA clocks (reply owed, resolution) when operations are on."""
     ops = hub.operations
@@ -194,7 +214,8 @@ async def conversation_page(ctx: Ctx) -> Response:
         older=timeline.older,
         newer=timeline.newer,
         others=[c for c in others.items if c.id != conv.id],
-        options=await reply_options(hub, conv),
+        options=(options := await reply_options(hub, conv)),
+        templates=await channel_templates(hub, options),
         default_channel=default_channel(timeline.items, conv),
         canned=canned_responses(hub),
         agents=await agent_names(hub),

@@ -314,8 +314,9 @@
         escape.querySelectorAll("[data-for]").forEach((el) => {
           const on = el.dataset.for === needs;
           el.hidden = !on;
-          if (el.tagName === "INPUT") el.disabled = !on;
+          if (el.tagName === "INPUT" || el.tagName === "SELECT") el.disabled = !on;
         });
+        templatePreview();
       }
       constraints.textContent = parts.join(" · ");
       const missing = form.elements.canned.value ? remaining() : [];
@@ -323,6 +324,31 @@
       if (sendAllowed) send.disabled = blocked || missing.length > 0;
     }
 
+    // WhatsApp templates: one field per {{n}}, and the filled text previewed.
+    const picker = document.querySelector("select#escape-template");
+    const params = document.getElementById("template-params");
+    const preview = document.getElementById("template-preview");
+    function templatePreview() {
+      if (!picker || !params || !preview) return;
+      const opt = picker.selectedOptions[0];
+      const n = opt ? Number(opt.dataset.params || 0) : 0;
+      while (params.children.length > n) params.lastChild.remove();
+      while (params.children.length < n) {
+        const i = params.children.length + 1;
+        const input = document.createElement("input");
+        input.name = "template_param";
+        input.setAttribute("aria-label", "{{" + i + "}}");
+        input.placeholder = "{{" + i + "}}";
+        input.addEventListener("input", templatePreview);
+        params.appendChild(input);
+      }
+      const values = Array.from(params.children, (el) => el.value);
+      const text = opt && opt.dataset.text ? opt.dataset.text : "";
+      preview.textContent = text.replace(/\{\{\s*(\d+)\s*\}\}/g, (m, k) => values[k - 1] || m);
+      preview.hidden = picker.hidden || !text;
+      params.hidden = picker.hidden;
+    }
+    if (picker) picker.addEventListener("change", templatePreview);
     channel.addEventListener("change", () => { update(); if (typingOn) typing(true); });
     if (files) {
       files.addEventListener("change", update);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -26,13 +28,15 @@ from hub.connectors.base import (
     ConnectorSettings,
     OutboundMessage,
     SendResult,
+    Template,
 )
 from hub.connectors.media import MediaError, download
-from hub.connectors.meta import bodies, messaging, whatsapp
+from hub.connectors.meta import bodies, messaging, templates, whatsapp
 from hub.connectors.meta.actions import Action, Incoming, Media, Receipt, Skipped
 from hub.connectors.meta.graph import graph_error, json_object
 from hub.connectors.meta.receipts import Ledger
 from hub.connectors.meta.settings import MetaSettings
+from hub.connectors.meta.templates import template_from_doc, template_to_doc
 from hub.errors import InvalidInput, MalformedBody, PermanentError, TransientError
 from hub.payloads import parse_json
 from hub.timeline.model import Attachment, DeliveryStatus, Direction, Event, Identity
@@ -130,6 +134,9 @@ class MetaConnector(Connector):
         self._media_policy = settings.media_policy()
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._catalogue: tuple[Template, ...] | None = None
+        self._wabas: set[str] = set(settings.whatsapp_business_accounts)
+        self._sync_task: asyncio.Task[None] | None = None
 
     def serves(self, channel: str) -> bool:
         """WhatsApp only with a WhatsApp number configured (it may come through Twilio)."""
@@ -144,11 +151,90 @@ class MetaConnector(Connector):
     async def start(self) -> None:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.config.timeout_seconds)
+        if self.config.whatsapp and self.config.template_sync_minutes:
+            self._sync_task = asyncio.create_task(
+                self._sync_forever(), name="omnihub-meta-templates"
+            )
 
     async def stop(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+    # -- WhatsApp templates -----------------------------------------------------
+    async def templates(self, channel: str) -> Sequence[Template]:
+        """WhatsApp's template catalogue (read from the Graph API on first use)."""
+        if channel != "whatsapp":
+            return ()
+        if self._catalogue is None:
+            saved = await self.context.checkpoints.get("templates")
+            if saved is not None:
+                self._catalogue = tuple(template_from_doc(d) for d in saved.get("items") or [])
+            else:
+                await self.sync_templates()
+        return self._catalogue or ()
+
+    async def sync_templates(self) -> int:
+        """Read every known WhatsApp Business Account's templates; how many were found.
+
+        Accounts are ``whatsapp_business_accounts`` and those WhatsApp webhooks came from.
+        """
+        saved = await self.context.checkpoints.get("wabas")
+        self._wabas |= {str(w) for w in (saved or {}).get("ids") or []}
+        if not self._wabas or not self.config.whatsapp:
+            return 0
+        token = next(iter(self.config.whatsapp.values())).get_secret_value()
+        found: list[Template] = []
+        for waba in sorted(self._wabas):
+            url: str | None = (
+                f"{self.config.graph_url}/{self.config.graph_version}/{waba}/message_templates"
+                "?fields=name,language,status,category,components&limit=100"
+            )
+            for _ in range(templates.MAX_PAGES):
+                if url is None:
+                    break
+                if not url.startswith(self.config.graph_url + "/"):
+                    raise PermanentError("the Graph API paged to another host")
+                page = await self._get(url, token)
+                items, url = templates.parse_page(page)
+                found.extend(items)
+        self._catalogue = tuple(found)
+        await self.context.checkpoints.set(
+            "templates", {"items": [template_to_doc(t) for t in found]}
+        )
+        return len(found)
+
+    async def _get(self, url: str, token: str) -> dict[str, Any]:
+        try:
+            response = await self._started().get(url, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise TransientError(f"Graph API unreachable: {type(exc).__name__}") from exc
+        if not response.is_success:
+            raise graph_error(response)
+        return json_object(response)
+
+    async def _sync_forever(self) -> None:
+        while True:
+            try:
+                count = await self.sync_templates()
+                if count:
+                    self.log.info("meta: %d WhatsApp templates synced", count)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log.warning("meta: WhatsApp templates not synced: %s", exc)
+            await asyncio.sleep(self.config.template_sync_minutes * 60)
+
+    async def _learn_waba(self, entries: list[Any]) -> None:
+        new = {str(e["id"]) for e in entries if isinstance(e, dict) and e.get("id")} - self._wabas
+        if new and all(w.isdigit() and len(w) <= 32 for w in new):
+            self._wabas |= new
+            await self.context.checkpoints.set("wabas", {"ids": sorted(self._wabas)})
 
     # -- inbound -----------------------------------------------------------
     async def subscribe(self, request: Request) -> Response:
@@ -190,6 +276,8 @@ class MetaConnector(Connector):
                 type(entries).__name__,
             )
             return JSONResponse({"ignored": True})
+        if obj == "whatsapp_business_account":
+            await self._learn_waba(entries)
         tally = _Tally()
         for action in self.parse(str(obj), entries):
             await self._apply(action, tally)

@@ -71,6 +71,8 @@ class GraphDouble:
 
     sent: list[Sent] = field(default_factory=list)
     uploads: list[dict[str, Any]] = field(default_factory=list)
+    template_pages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """WABA id → the pages ``message_templates`` answers (``after`` picks one)."""
     script: list[Response] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     cdn: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -85,6 +87,9 @@ class GraphDouble:
             routes=[
                 Route("/{version}/{account}/messages", self.messages, methods=["POST"]),
                 Route("/{version}/{account}/media", self.upload, methods=["POST"]),
+                Route(
+                    "/{version}/{waba}/message_templates", self.message_templates, methods=["GET"]
+                ),
                 Route("/lookaside/{media_id}", self.lookaside, methods=["GET"]),
                 Route("/cdn/{name}", self.cdn_file, methods=["GET"]),
                 Route("/{version}/{media_id}", self.media_info, methods=["GET"]),
@@ -113,6 +118,19 @@ class GraphDouble:
                         "data": await value.read(),
                     }
         return found
+
+    async def message_templates(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {WA_TOKEN}":
+            self.unauthorised += 1
+            return graph_error(401, 190, "Invalid OAuth access token.")
+        pages = self.template_pages.get(request.path_params["waba"])
+        if pages is None:
+            return graph_error(400, 100, "Unsupported get request.", 33)
+        index = int(request.query_params.get("after") or 0)
+        page = dict(pages[index])
+        if index + 1 < len(pages):
+            page["paging"] = {"next": str(request.url.include_query_params(after=index + 1))}
+        return JSONResponse(page)
 
     async def upload(self, request: Request) -> Response:
         account = request.path_params["account"]
