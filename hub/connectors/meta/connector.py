@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import mimetypes
 from collections import OrderedDict
@@ -31,12 +30,13 @@ from hub.connectors.base import (
     Template,
 )
 from hub.connectors.media import MediaError, download
-from hub.connectors.meta import bodies, messaging, templates, whatsapp
+from hub.connectors.meta import bodies, messaging, whatsapp
 from hub.connectors.meta.actions import Action, Incoming, Media, Receipt, Skipped
+from hub.connectors.meta.catalogue import TemplateSync
 from hub.connectors.meta.graph import graph_error, json_object
 from hub.connectors.meta.receipts import Ledger
+from hub.connectors.meta.sending import Sending
 from hub.connectors.meta.settings import MetaSettings
-from hub.connectors.meta.templates import template_from_doc, template_to_doc
 from hub.errors import InvalidInput, MalformedBody, PermanentError, TransientError
 from hub.payloads import parse_json
 from hub.timeline.model import Attachment, DeliveryStatus, Direction, Event, Identity
@@ -69,7 +69,7 @@ class _Tally:
     failed: int = 0
 
 
-class MetaConnector(Connector):
+class MetaConnector(TemplateSync, Sending, Connector):
     """Messenger, Instagram DMs and WhatsApp Cloud through one Meta app.
 
     Inbound: ``GET /connectors/meta/webhook`` answers Meta's subscription check;
@@ -165,76 +165,6 @@ class MetaConnector(Connector):
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
-
-    # -- WhatsApp templates -----------------------------------------------------
-    async def templates(self, channel: str) -> Sequence[Template]:
-        """WhatsApp's template catalogue (read from the Graph API on first use)."""
-        if channel != "whatsapp":
-            return ()
-        if self._catalogue is None:
-            saved = await self.context.checkpoints.get("templates")
-            if saved is not None:
-                self._catalogue = tuple(template_from_doc(d) for d in saved.get("items") or [])
-            else:
-                await self.sync_templates()
-        return self._catalogue or ()
-
-    async def sync_templates(self) -> int:
-        """Read every known WhatsApp Business Account's templates; how many were found.
-
-        Accounts are ``whatsapp_business_accounts`` and those WhatsApp webhooks came from.
-        """
-        saved = await self.context.checkpoints.get("wabas")
-        self._wabas |= {str(w) for w in (saved or {}).get("ids") or []}
-        if not self._wabas or not self.config.whatsapp:
-            return 0
-        token = next(iter(self.config.whatsapp.values())).get_secret_value()
-        found: list[Template] = []
-        for waba in sorted(self._wabas):
-            url: str | None = (
-                f"{self.config.graph_url}/{self.config.graph_version}/{waba}/message_templates"
-                "?fields=name,language,status,category,components&limit=100"
-            )
-            for _ in range(templates.MAX_PAGES):
-                if url is None:
-                    break
-                if not url.startswith(self.config.graph_url + "/"):
-                    raise PermanentError("the Graph API paged to another host")
-                page = await self._get(url, token)
-                items, url = templates.parse_page(page)
-                found.extend(items)
-        self._catalogue = tuple(found)
-        await self.context.checkpoints.set(
-            "templates", {"items": [template_to_doc(t) for t in found]}
-        )
-        return len(found)
-
-    async def _get(self, url: str, token: str) -> dict[str, Any]:
-        try:
-            response = await self._started().get(url, headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            raise TransientError(f"Graph API unreachable: {type(exc).__name__}") from exc
-        if not response.is_success:
-            raise graph_error(response)
-        return json_object(response)
-
-    async def _sync_forever(self) -> None:
-        while True:
-            try:
-                count = await self.sync_templates()
-                if count:
-                    self.log.info("meta: %d WhatsApp templates synced", count)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.log.warning("meta: WhatsApp templates not synced: %s", exc)
-            await asyncio.sleep(self.config.template_sync_minutes * 60)
-
-    async def _learn_waba(self, entries: list[Any]) -> None:
-        new = {str(e["id"]) for e in entries if isinstance(e, dict) and e.get("id")} - self._wabas
-        if new and all(w.isdigit() and len(w) <= 32 for w in new):
-            self._wabas |= new
-            await self.context.checkpoints.set("wabas", {"ids": sorted(self._wabas)})
 
     # -- inbound -----------------------------------------------------------
     async def subscribe(self, request: Request) -> Response:
@@ -451,83 +381,6 @@ class MetaConnector(Connector):
         if message.channel in ("messenger", "instagram"):
             return await self._send_messaging(message)
         raise PermanentError(f"the meta connector does not serve channel {message.channel!r}")
-
-    async def _post(
-        self,
-        url: str,
-        token: str,
-        body: dict[str, Any],
-        *,
-        files: dict[str, tuple[str, bytes, str]] | None = None,
-    ) -> dict[str, Any]:
-        """POST JSON ``body``, or with ``files`` a multipart form of ``body``'s fields."""
-        client = self._started()
-        headers = {"Authorization": f"Bearer {token}"}
-        try:
-            if files:
-                fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
-                response = await client.post(url, data=fields, files=files, headers=headers)
-            else:
-                response = await client.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise TransientError(f"Graph API unreachable: {type(exc).__name__}") from exc
-        if not response.is_success:
-            raise graph_error(response)
-        return json_object(response)
-
-    async def _send_messaging(self, message: OutboundMessage) -> SendResult:
-        account, token = self._account(
-            message.channel, await self._route(message.channel, message.to)
-        )
-        base = (
-            self.config.graph_url
-            if message.channel == "messenger"
-            else self.config.instagram_graph_url
-        )
-        url = f"{base}/{self.config.graph_version}/{account}/messages"
-        data: dict[str, Any] = {}
-        if message.text or not message.attachments:
-            body = bodies.messaging_body(message, default_tag=self.config.human_agent_tag)
-            data = await self._post(url, token, body)
-        for attachment in message.attachments:
-            form = bodies.messaging_attachment(message, attachment, self.config.human_agent_tag)
-            blob = await self.context.blobs.get(attachment.blob_id)
-            files = {"filedata": (attachment.filename, blob, attachment.content_type)}
-            data = await self._post(url, token, form, files=files)
-        mid = data.get("message_id")
-        if not isinstance(mid, str):
-            return SendResult()
-        await self.ledger.record(message.channel, message.to, mid)
-        return SendResult(provider_id=mid, thread_ref=mid)
-
-    async def _send_whatsapp(self, message: OutboundMessage) -> SendResult:
-        account, token = self._account("whatsapp", await self._route("whatsapp", message.to))
-        base = f"{self.config.graph_url}/{self.config.graph_version}/{account}"
-        url = f"{base}/messages"
-        caption = bodies.whatsapp_caption(message)
-        data: dict[str, Any] = {}
-        if not message.attachments or (message.text and caption is None):
-            body = bodies.whatsapp_body(message, default_language=self.config.template_language)
-            data = await self._post(url, token, body)
-        for attachment in message.attachments:
-            blob = await self.context.blobs.get(attachment.blob_id)
-            upload = await self._post(
-                f"{base}/media",
-                token,
-                {"messaging_product": "whatsapp", "type": attachment.content_type},
-                files={"file": (attachment.filename, blob, attachment.content_type)},
-            )
-            media_id = upload.get("id")
-            if not isinstance(media_id, str):
-                raise PermanentError("WhatsApp gave no media id for the upload")
-            body = bodies.whatsapp_media(message, attachment, media_id, caption)
-            caption = None
-            data = await self._post(url, token, body)
-        sent = data.get("messages")
-        wamid = sent[0].get("id") if isinstance(sent, list) and sent else None
-        if not isinstance(wamid, str):
-            return SendResult()
-        return SendResult(provider_id=wamid, thread_ref=wamid)
 
 
 def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:
