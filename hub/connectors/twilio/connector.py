@@ -130,6 +130,7 @@ class TwilioConnector(Connector):
             ("/voice/recording", voice.recording),
             ("/voice/transcription", voice.transcription),
             ("/voice/callback", voice.callback_outcome),
+            ("/voice/menu", voice.menu_choice),
         ]
         routes = [Route(path, self._webhook(handler), methods=["POST"]) for path, handler in table]
         return [*routes, Route("/media/{token}", self.media, methods=["GET"])]
