@@ -1,7 +1,7 @@
-"""Done when (issue 21): an agent sends an image by WhatsApp and by Messenger from
-the composer's file picker; the Graph API double receives the upload and the
-message, and the timeline shows the reply with its image. The composer says
-each channel's file limit before sending."""
+"""Done when (issue 21): an agent sends an image by WhatsApp, by Messenger and by MMS
+from the composer's file picker; the Graph API double receives the upload and the
+message (Twilio's double a media URL that serves the image), and the timeline shows
+the reply with its image. The composer says each channel's file limit before sending."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from hub.timeline.sqlite import SQLiteStore
@@ -28,6 +29,8 @@ from tests.connectors.meta.kit import (
     wa_value,
     whatsapp,
 )
+from tests.connectors.test_twilio import twilio_settings
+from tests.connectors.twilio_kit import PUBLIC, RestDouble, TwilioSide
 from tests.servers import serve
 
 if TYPE_CHECKING:
@@ -119,3 +122,45 @@ async def test_send_an_image_by_whatsapp_and_by_messenger_from_the_composer(
         for b in sent
     )
     assert page_errors == []
+
+
+async def test_send_an_image_by_mms_from_the_composer(
+    tmp_path: Path, page: Page, page_errors: list[str]
+) -> None:
+    from playwright.async_api import expect
+
+    rest = RestDouble()
+    async with (
+        serve(rest.app()) as rest_url,
+        hub_for_agents(
+            SQLiteStore(tmp_path / "hub.db"),
+            tmp_path,
+            connectors={"twilio": twilio_settings(rest_url)},
+            public_url=PUBLIC,
+        ) as running,
+        httpx.AsyncClient() as client,
+    ):
+        await running.agent("ana@example.com", name="Ana Agent")
+        twilio = TwilioSide(running.url, client)
+        assert (await twilio.sms("SMin1", "Can you send a photo of it?")).status_code == 200
+        await page.goto(f"{running.url}/agent/login")
+        await page.get_by_label("Email").fill("ana@example.com")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.locator("#inbox-rows tr", has_text="photo of it").locator("a.who").click()
+        await page.get_by_label("Reply on").select_option("sms")
+        await page.get_by_label("Message", exact=True).fill("Here it is")
+        await page.locator("#reply-files").set_input_files(
+            {"name": "label.png", "mimeType": "image/png", "buffer": PNG}
+        )
+        await expect(page.locator("#constraints")).to_contain_text("SMS: files up to 5 MB")
+        await page.get_by_role("button", name="Send").click()
+        mine = page.locator("li.ev.dir-out", has_text="Here it is")
+        await expect(mine.locator(".delivery")).to_have_text("Sent")
+        await expect(mine.locator(".attachments img")).to_have_attribute("alt", "label.png")
+        [sent] = rest.messages
+        [url] = sent["MediaUrls"].split()
+        fetched = await client.get(running.url + url.removeprefix(PUBLIC))
+        assert fetched.status_code == 200 and fetched.content == PNG
+        assert page_errors == []
+        await page.goto("about:blank")  # before the hub stops under the open page
