@@ -21,7 +21,7 @@ from starlette.routing import Route
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.payloads import parse_json
 from hub.timeline.merges import survivor
-from hub.timeline.model import ConversationStatus, Identity, Priority, to_json
+from hub.timeline.model import Attachment, ConversationStatus, Identity, Priority, to_json
 from hub.timeline.search import query_from_params
 from hub.timeline.store import ConversationUpdate, InboxFilter, InvalidCursor
 from hub.tokens import authenticate
@@ -302,6 +302,7 @@ async def reply_options(request: Request, hub: Hub, token: ApiToken) -> Response
                     "to": str(o.to) if o.to else None,
                     "text_limit": o.text_limit,
                     "attachments": o.attachments,
+                    "max_attachment_bytes": o.max_attachment_bytes,
                     "window_closes_at": to_json(o.window_closes_at),
                     "needs": o.needs,
                 }
@@ -311,15 +312,51 @@ async def reply_options(request: Request, hub: Hub, token: ApiToken) -> Response
     )
 
 
+MAX_FILES = 10
+
+
+async def _reply_request(request: Request, hub: Hub) -> tuple[ReplyBody, list[Attachment]]:
+    """The reply's fields and files: JSON, or ``multipart/form-data`` with ``files`` parts
+    (each stored as a blob; the body limit bounds their total size)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return ReplyBody.model_validate(await json_body(request)), []
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=50)
+    except Exception as exc:  # python-multipart's errors carry no common base
+        raise InvalidInput("files", f"not a usable multipart body: {exc}") from None
+    fields: dict[str, Any] = {}
+    attachments: list[Attachment] = []
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                fields[name] = value in ("true", "1", "on") if name == "follow_up" else value
+                continue
+            if name != "files":
+                raise InvalidInput(name, "files go in parts named 'files'")
+            data = await value.read()
+            if not data:
+                raise InvalidInput("files", f"{value.filename or 'a file'} is empty")
+            filename = (value.filename or "file").replace("/", "_")[-200:]
+            content_type = value.content_type or "application/octet-stream"
+            blob_id = await hub.blobs.put(data)
+            attachments.append(Attachment(blob_id, filename, content_type, len(data)))
+    finally:
+        await form.close()
+    if "template" in fields:
+        fields["template"] = parse_json(str(fields["template"]).encode())
+    return ReplyBody.model_validate(fields), attachments
+
+
 @endpoint
 async def reply(request: Request, hub: Hub, token: ApiToken) -> Response:
-    body = ReplyBody.model_validate(await json_body(request))
+    body, attachments = await _reply_request(request, hub)
     key = request.headers.get("idempotency-key")
     event = await hub.pipeline.send(
         request.path_params["conversation_id"],
         text=body.text,
         html=body.html,
         subject=body.subject,
+        attachments=attachments,
         channel=body.channel,
         author=body.author or f"token:{token.name}",
         client_ref=f"{token.id}:{key}" if key else None,

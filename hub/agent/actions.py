@@ -11,7 +11,7 @@ Scripts ask for JSON; plain form posts are answered with a redirect back.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse, Response
 
@@ -25,6 +25,7 @@ from hub.operations.triage import team_of
 from hub.timeline.merges import survivor
 from hub.timeline.model import (
     Agent,
+    Attachment,
     Conversation,
     ConversationStatus,
     Identity,
@@ -60,6 +61,50 @@ def _done(ctx: Ctx, conv_id: str, body: dict[str, object], status: int = 200) ->
     return back(ctx, f"/agent/conversations/{conv_id}")
 
 
+MAX_FILES = 10
+
+
+async def _template(
+    ctx: Ctx, conv: Conversation, chosen: str | None
+) -> tuple[dict[str, Any], str] | None:
+    """A template picked from the catalogue (``name|language``) with its parameters:
+    the ``template`` meta to send and the filled text the timeline shows."""
+    if not chosen or "|" not in chosen:
+        return None
+    name, _, language = chosen.partition("|")
+    channel = ctx.field("channel") or conv.last_channel or ""
+    connector = ctx.hub.channels.get(channel)
+    offered = await connector.templates(channel) if connector is not None else ()
+    found = next((t for t in offered if t.name == name and t.language == language), None)
+    if found is None or not found.approved:
+        raise InvalidInput("template", f"{name} ({language}) is not an approved template")
+    given = ctx.form.getlist("template_param") if ctx.form is not None else []
+    values = [v.strip() for v in given if isinstance(v, str)]
+    if len(values) < found.parameters or any(not v for v in values[: found.parameters]):
+        raise InvalidInput("template", f"{name} needs {found.parameters} parameters")
+    values = values[: found.parameters]
+    spec = {"name": name, "language": language, "parameters": values}
+    return spec, found.fill(values)
+
+
+async def _uploads(ctx: Ctx) -> list[Attachment]:
+    """The composer's files (``files`` parts), stored as blobs."""
+    found: list[Attachment] = []
+    for value in ctx.form.getlist("files") if ctx.form is not None else []:
+        if isinstance(value, str):
+            continue
+        data = await value.read()
+        if not data:
+            continue  # an empty file input submits one empty part
+        if len(found) == MAX_FILES:
+            raise InvalidInput("files", f"at most {MAX_FILES} files per reply")
+        filename = (value.filename or "file").replace("/", "_")[-200:]
+        content_type = value.content_type or "application/octet-stream"
+        blob_id = await ctx.hub.blobs.put(data)
+        found.append(Attachment(blob_id, filename, content_type, len(data)))
+    return found
+
+
 @action
 async def reply(ctx: Ctx) -> Response:
     conv = await _actionable(ctx)
@@ -68,18 +113,24 @@ async def reply(ctx: Ctx) -> Response:
         missing = PLACEHOLDER.findall(text)
         if missing:
             raise InvalidInput("text", f"fill in the placeholders first: {', '.join(missing)}")
-    meta: dict[str, object] = {
+    meta: dict[str, Any] = {
         k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()
     }
+    picked = await _template(ctx, conv, meta.get("template"))
+    if picked is not None:
+        meta["template"], filled = picked
+        text = text or filled
     meta["agent_id"] = ctx.agent.id
     if ctx.field("follow_up"):
         meta["follow_up"] = True
     if ctx.field("macro"):
         meta["macro"] = await _macro_checked(ctx, conv, text)
     key = ctx.field("idempotency_key")[:100]
+    attachments = await _uploads(ctx)
     event = await ctx.hub.pipeline.send(
         conv.id,
         text=text,
+        attachments=attachments,
         channel=ctx.field("channel") or None,
         author=ctx.agent.name,
         client_ref=f"{ctx.agent.id}:{key}" if key else None,

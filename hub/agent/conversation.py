@@ -9,6 +9,7 @@ live socket announces them (``/agent/fragments/events/{id}``).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,8 @@ from hub.agent.macros import fill, hub_values, library
 from hub.agent.presence import publish_read
 from hub.agent.visitors import customer_label, visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
-from hub.errors import InvalidIdentity, InvalidInput, NotFound
+from hub.connectors.base import Template
+from hub.errors import HubError, InvalidIdentity, InvalidInput, NotFound
 from hub.handoff.threads import merge_suggestions, open_promises
 from hub.operations.display import SlaBadge, badges, resolution_badge
 from hub.operations.triage import team_of, tier_of
@@ -38,6 +40,8 @@ from hub.timeline.model import (
     normalise_identity,
 )
 from hub.timeline.store import EventPage, InboxFilter, encode_cursor
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -155,6 +159,8 @@ class Option:
     text_limit: int | None
     needs: str | None
     window_closes_at: str | None
+    attachments: bool = False
+    max_attachment_bytes: int | None = None
 
 
 async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
@@ -165,6 +171,8 @@ async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
             to=str(o.to) if o.to else None,
             text_limit=o.text_limit,
             needs=o.needs,
+            attachments=o.attachments,
+            max_attachment_bytes=o.max_attachment_bytes,
             window_closes_at=o.window_closes_at.strftime("%Y-%m-%d %H:%M UTC")
             if o.window_closes_at
             else None,
@@ -172,6 +180,22 @@ async def reply_options(hub: Hub, conv: Conversation) -> list[Option]:
         for o in await hub.pipeline.reply_options(conv.id)
         if o.channel != HUB_CHANNEL
     ]
+
+
+async def channel_templates(hub: Hub, options: list[Option]) -> list[Template]:
+    """The approved templates of the channels whose reply window needs one."""
+    found: list[Template] = []
+    for option in options:
+        connector = hub.channels.get(option.channel)
+        if option.needs != "template" or connector is None:
+            continue
+        try:
+            offered = await connector.templates(option.channel)
+        except HubError as exc:
+            log.warning("templates of %s not read: %s", option.channel, exc)
+            continue
+        found.extend(t for t in offered if t.approved)
+    return found
 
 
 async def sla_badges(hub: Hub, conv: Conversation, customer: Customer) -> list[SlaBadge]:
@@ -240,7 +264,8 @@ async def conversation_page(ctx: Ctx) -> Response:
         newer=timeline.newer,
         later=later,
         others=[c for c in others.items if c.id != conv.id],
-        options=await reply_options(hub, conv),
+        options=(options := await reply_options(hub, conv)),
+        templates=await channel_templates(hub, options),
         default_channel=default_channel(timeline.items, conv),
         macros=await macros_for(ctx, conv, customer),
         agents=await agent_names(hub),

@@ -153,6 +153,9 @@ def script_strings() -> dict[str, str]:
         "othersTyping": _("%(names)s is typing a reply"),
         "toneTry": _("Try:"),
         "toneUse": _("Use this"),
+        "filesUpTo": _("%(label)s: files up to %(mb)s MB"),
+        "noFiles": _("%(label)s cannot carry files"),
+        "fileTooBig": _("%(name)s is over %(label)s's %(mb)s MB limit"),
         "sendFailed": _("Could not send (%(status)s)"),
         "slaDue": _("%(clock)s due in %(left)s"),
         "slaOverdue": _("%(clock)s overdue by %(left)s"),
@@ -247,15 +250,18 @@ def action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         hub: Hub = request.app.state.hub
         session = await read_session(request, hub)
         form = await request.form()
-        ctx = Ctx(request, hub, session, form)
-        submitted = request.headers.get("x-csrf-token") or ctx.field("csrf")
-        if session.agent is None:
-            if ctx.wants_json():
-                return secure(JSONResponse({"error": "sign in first"}, status_code=401))
-            return secure(RedirectResponse("/agent/login", status_code=303))
-        if not session.csrf_ok(submitted, hub):
-            return secure(_error(ctx, 403, "missing or wrong CSRF token; reload the page"))
-        return secure(await _run(handler, ctx))
+        try:
+            ctx = Ctx(request, hub, session, form)
+            submitted = request.headers.get("x-csrf-token") or ctx.field("csrf")
+            if session.agent is None:
+                if ctx.wants_json():
+                    return secure(JSONResponse({"error": "sign in first"}, status_code=401))
+                return secure(RedirectResponse("/agent/login", status_code=303))
+            if not session.csrf_ok(submitted, hub):
+                return secure(_error(ctx, 403, "missing or wrong CSRF token; reload the page"))
+            return secure(await _run(handler, ctx))
+        finally:
+            await form.close()  # uploaded files are spooled to temporary files
 
     return wrapped
 

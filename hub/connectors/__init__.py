@@ -9,6 +9,8 @@ nothing else from ``hub``: these names are the stable, documented surface
   :class:`CheckpointStore` and :class:`DeliveryReporter` it carries, and for
   live channels the :class:`Bus`, a :class:`TimelineReader` and an
   :class:`IdentityLinker`).
+* Templates a channel offers outside its reply window: :class:`Template`
+  (``Connector.templates``).
 * Messages: :class:`InboundMessage` in (handed to ``context.ingest``, which
   answers an :class:`IngestResult`), :class:`OutboundMessage` out (answered by
   a :class:`SendResult`).
@@ -66,6 +68,7 @@ from hub.connectors.base import (
     OutboundMessage,
     Quarantiner,
     SendResult,
+    Template,
     TimelineReader,
 )
 from hub.connectors.http import retry_after
@@ -173,6 +176,7 @@ __all__ = [
     "Share",
     "Signer",
     "Sticker",
+    "Template",
     "TimelineReader",
     "Topic",
     "TransientError",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,10 +59,12 @@ __all__ = [
     "OutboundMessage",
     "Quarantiner",
     "SendResult",
+    "Template",
     "TimelineReader",
 ]
 
 ENTRY_POINT_GROUP = "omnihub.connectors"
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,34 @@ class Channel:
     identity_kind: str | None
     capabilities: Capabilities = Capabilities()
     shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A message template the provider approved (or not yet): what an agent may send
+    outside a channel's reply window. ``text`` is its body with ``{{1}}``… placeholders;
+    ``parameters`` how many it takes."""
+
+    name: str
+    language: str
+    status: str
+    text: str
+    parameters: int = 0
+    category: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        """Whether the provider lets it be sent."""
+        return self.status.upper() == "APPROVED"
+
+    def fill(self, parameters: Sequence[str]) -> str:
+        """``text`` with ``{{n}}`` replaced by the n-th parameter (left when missing)."""
+
+        def one(match: re.Match[str]) -> str:
+            index = int(match.group(1)) - 1
+            return parameters[index] if 0 <= index < len(parameters) else match.group(0)
+
+        return _PLACEHOLDER.sub(one, self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +383,11 @@ class Connector(abc.ABC):
     def channel_names(cls) -> tuple[str, ...]:
         """The names of the channels this connector serves."""
         return tuple(c.name for c in cls.channel_specs())
+
+    async def templates(self, channel: str) -> Sequence[Template]:
+        """The message templates ``channel`` offers (for a closed reply window); none
+        by default. The agent view lists the approved ones with parameter fields."""
+        return ()
 
     def serves(self, channel: str) -> bool:
         """Whether this connector, as configured, serves ``channel`` (one of its

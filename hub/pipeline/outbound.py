@@ -133,6 +133,13 @@ class Outbound(PipelineBase):
             raise SendRejected("text", f"{channel} takes at most {limit} characters")
         if attachments and not info.capabilities.attachments:
             raise SendRejected("attachments", f"{channel} does not take attachments")
+        most = info.capabilities.max_attachment_bytes
+        if most is not None:
+            for big in (a for a in attachments if a.size > most):
+                mb = most // (1024 * 1024)
+                raise SendRejected(
+                    "attachments", f"{big.filename} is over {channel}'s {mb} MB limit"
+                )
         if to is not None and info.identity_kind is not None and to.kind != info.identity_kind:
             raise SendRejected("to", f"{channel} reaches {info.identity_kind} identities, not {to}")
         option = yield from self._option(conv, info)
@@ -213,6 +220,7 @@ class Outbound(PipelineBase):
             to=to,
             text_limit=caps.text_limit,
             attachments=caps.attachments,
+            max_attachment_bytes=caps.max_attachment_bytes if caps.attachments else None,
             window_closes_at=closes,
             needs=needs,
         )

@@ -62,6 +62,7 @@ class ReplyOption:
     attachments: bool
     window_closes_at: datetime | None
     needs: str | None
+    max_attachment_bytes: int | None = None
 
     @property
     def available(self) -> bool:

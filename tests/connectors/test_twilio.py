@@ -23,8 +23,9 @@ from hub.app import Hub, build_app
 from hub.connectors.twilio import CallerInfo, TwilioConnector
 from hub.connectors.twilio.client import Rest
 from hub.errors import PermanentError
+from hub.pipeline import SendRejected
 from hub.settings import OutboxSettings, Settings
-from hub.timeline.model import DeliveryStatus, Direction, Event, EventKind, Identity
+from hub.timeline.model import Attachment, DeliveryStatus, Direction, Event, EventKind, Identity
 from hub.timeline.store import TimelineStore
 from hub.tokens import issue_token
 from tests.buswatch import BusWatch
@@ -746,3 +747,42 @@ async def test_a_busy_outbound_call_is_recorded_as_outbound_not_a_missed_inbound
     [event] = await rig.events()
     assert event.direction is Direction.OUT
     assert event.text == "Outbound call not answered (busy)"
+
+
+async def test_an_mms_reply_carries_signed_media_urls_twilio_can_fetch(rig: Rig) -> None:
+    await rig.twilio.sms("SM-in-mms", "Send me the label")
+    [event] = await rig.events()
+    r = await rig.api.post(
+        f"/api/v1/conversations/{event.conversation_id}/reply",
+        data={"text": "Here", "channel": "sms"},
+        files=[
+            ("files", ("label.png", b"\x89PNG-label", "image/png")),
+            ("files", ("terms.pdf", b"%PDF-terms", "application/pdf")),
+        ],
+    )
+    assert r.status_code == 202, r.text
+    await rig.rest.wait(lambda: rig.rest.messages)
+    [sent] = rig.rest.messages
+    assert sent["Body"] == "Here"
+    urls = sent["MediaUrls"].split()
+    assert len(urls) == 2 and all(u.startswith(f"{PUBLIC}/connectors/twilio/media/") for u in urls)
+    got = [await rig.twilio.client.get(rig.twilio.local + u.removeprefix(PUBLIC)) for u in urls]
+    assert [(g.status_code, g.content) for g in got] == [
+        (200, b"\x89PNG-label"),
+        (200, b"%PDF-terms"),
+    ]
+    assert got[0].headers["content-type"] == "image/png"
+    forged = rig.twilio.local + urls[0].removeprefix(PUBLIC)[:-4] + "AAAA"
+    assert (await rig.twilio.client.get(forged)).status_code == 404
+
+
+async def test_a_file_over_the_mms_limit_is_refused_before_it_is_queued(rig: Rig) -> None:
+    await rig.twilio.sms("SM-in-big", "Send me the video")
+    [event] = await rig.events()
+    reply = await rig.hub.pipeline.reply_options(event.conversation_id or "")
+    [sms] = [o for o in reply if o.channel == "sms"]
+    assert sms.attachments and sms.max_attachment_bytes == 5 * 1024 * 1024
+    big = Attachment("blob-x", "clip.mp4", "video/mp4", 6 * 1024 * 1024)
+    with pytest.raises(SendRejected, match=r"clip\.mp4 is over sms's 5 MB limit"):
+        await rig.hub.pipeline.send(event.conversation_id or "", attachments=[big], channel="sms")
+    assert len(await rig.events()) == 1 and rig.rest.messages == []

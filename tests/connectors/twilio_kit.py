@@ -86,6 +86,8 @@ class RestDouble:
             return twilio_error(401, 20003, "Authenticate")
         form = await request.form()
         fields = {k: str(v) for k, v in form.multi_items()}
+        if form.getlist("MediaUrl"):
+            fields["MediaUrls"] = " ".join(str(u) for u in form.getlist("MediaUrl"))
         for name in required:
             if not fields.get(name):
                 return twilio_error(400, 21604, f"A '{name}' is required")
@@ -95,9 +97,11 @@ class RestDouble:
         return fields
 
     async def create_message(self, request: Request) -> Response:
-        fields = await self._checked(request, ["To", "Body", "StatusCallback"])
+        fields = await self._checked(request, ["To", "StatusCallback"])
         if isinstance(fields, Response):
             return fields
+        if not fields.get("Body") and not fields.get("MediaUrl"):
+            return twilio_error(400, 21602, "Message body is required")
         if not fields.get("From") and not fields.get("MessagingServiceSid"):
             return twilio_error(400, 21603, "A 'From' phone number is required")
         self.messages.append(fields)

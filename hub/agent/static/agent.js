@@ -13,9 +13,10 @@
     if (!(data instanceof FormData)) {
       for (const [k, v] of Object.entries(data || {})) form.append(k, v);
     }
+    const withFiles = Array.from(form.values()).some((v) => v instanceof File && v.size > 0);
     return fetch(url, {
       method: "POST",
-      body: new URLSearchParams(form),
+      body: withFiles ? form : new URLSearchParams(Array.from(form).filter(([, v]) => typeof v === "string")),
       headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
       credentials: "same-origin",
     });
@@ -304,6 +305,7 @@
     const escape = document.getElementById("escape");
     const error = document.getElementById("composer-error");
     const send = document.getElementById("send");
+    const files = document.getElementById("reply-files");
     const sendAllowed = !send.disabled;
     // The macro last inserted (filled by the server): it cannot be sent while a
     // {{placeholder}} or [[personal slot]] is left, or while it is still there word for word.
@@ -354,12 +356,24 @@
         if (needs) {
           parts.push(tr(opt.dataset.closes ? "windowClosedAt" : "windowClosed", { label: label, at: opt.dataset.closes, needs: needs }));
         }
+        const most = Number(opt.dataset.files || 0);
+        const chosen = files ? Array.from(files.files) : [];
+        if (!most && chosen.length) { parts.push(tr("noFiles", { label: label })); blocked = true; }
+        else if (most > 1) {
+          const mb = Math.floor(most / (1024 * 1024));
+          parts.push(tr("filesUpTo", { label: label, mb: mb }));
+          for (const f of chosen.filter((f) => f.size > most)) {
+            parts.push(tr("fileTooBig", { name: f.name, label: label, mb: mb }));
+            blocked = true;
+          }
+        }
         escape.hidden = !needs;
         escape.querySelectorAll("[data-for]").forEach((el) => {
           const on = el.dataset.for === needs;
           el.hidden = !on;
-          if (el.tagName === "INPUT") el.disabled = !on;
+          if (el.tagName === "INPUT" || el.tagName === "SELECT") el.disabled = !on;
         });
+        templatePreview();
       }
       constraints.textContent = parts.join(" · ");
       const fromMacro = form.elements.macro.value !== "";
@@ -422,7 +436,44 @@
     }
     function toneSoon() { clearTimeout(toneTimer); toneTimer = setTimeout(checkTone, 350); }
 
+    // WhatsApp templates: one field per {{n}}, and the filled text previewed.
+    const picker = document.querySelector("select#escape-template");
+    const params = document.getElementById("template-params");
+    const preview = document.getElementById("template-preview");
+    function templatePreview() {
+      if (!picker || !params || !preview) return;
+      const opt = picker.selectedOptions[0];
+      const n = opt ? Number(opt.dataset.params || 0) : 0;
+      while (params.children.length > n) params.lastChild.remove();
+      while (params.children.length < n) {
+        const i = params.children.length + 1;
+        const input = document.createElement("input");
+        input.name = "template_param";
+        input.setAttribute("aria-label", "{{" + i + "}}");
+        input.placeholder = "{{" + i + "}}";
+        input.addEventListener("input", templatePreview);
+        params.appendChild(input);
+      }
+      const values = Array.from(params.children, (el) => el.value);
+      const text = opt && opt.dataset.text ? opt.dataset.text : "";
+      preview.textContent = text.replace(/\{\{\s*(\d+)\s*\}\}/g, (m, k) => values[k - 1] || m);
+      preview.hidden = picker.hidden || !text;
+      params.hidden = picker.hidden;
+    }
+    if (picker) picker.addEventListener("change", templatePreview);
     channel.addEventListener("change", () => { update(); if (typingOn) typing(true); });
+    if (files) {
+      files.addEventListener("change", update);
+      text.addEventListener("dragover", (ev) => { if (ev.dataTransfer && ev.dataTransfer.types.includes("Files")) ev.preventDefault(); });
+      text.addEventListener("drop", function (ev) {
+        if (!ev.dataTransfer || !ev.dataTransfer.files.length) return;
+        ev.preventDefault();
+        const all = new DataTransfer();
+        for (const f of Array.from(files.files).concat(Array.from(ev.dataTransfer.files))) all.items.add(f);
+        files.files = all.files;
+        update();
+      });
+    }
     text.addEventListener("input", () => { update(); typing(true); toneSoon(); });
     text.addEventListener("blur", () => typing(false));
     canned.addEventListener("change", function () {
@@ -460,6 +511,7 @@
         return;
       }
       text.value = "";
+      if (files) files.value = "";
       typing(false);
       showTone("", []);
       form.elements.macro.value = "";

@@ -19,8 +19,28 @@ from hub.connectors.base import OutboundMessage
 from hub.connectors.meta.messaging import OWN_METADATA
 from hub.connectors.meta.whatsapp import wa_recipient
 from hub.errors import PermanentError
+from hub.timeline.model import Attachment
 
-__all__ = ["messaging_body", "tag_ok", "template", "whatsapp_body"]
+__all__ = [
+    "MESSENGER_LIMIT",
+    "WHATSAPP_LIMIT",
+    "messaging_attachment",
+    "messaging_body",
+    "tag_ok",
+    "template",
+    "whatsapp_body",
+    "whatsapp_caption",
+    "whatsapp_media",
+]
+
+MESSENGER_LIMIT = 25 * 1024 * 1024
+"""The Send API's limit on an uploaded attachment."""
+WHATSAPP_LIMIT = 16 * 1024 * 1024
+"""WhatsApp's limit on audio and video (images 5 MB, documents 100 MB)."""
+WHATSAPP_IMAGE_LIMIT = 5 * 1024 * 1024
+WHATSAPP_IMAGES = ("image/jpeg", "image/png")
+WHATSAPP_VIDEOS = ("video/mp4", "video/3gpp")
+CAPTION_LIMIT = 1024
 
 
 def tag_ok(tag: str) -> bool:
@@ -32,10 +52,16 @@ def messaging_body(message: OutboundMessage, *, default_tag: str) -> dict[str, A
     """The Send API body for a Messenger or Instagram reply."""
     if not message.text:
         raise PermanentError(f"{message.channel} replies need text")
+    return _envelope(message, {"text": message.text}, default_tag)
+
+
+def _envelope(
+    message: OutboundMessage, content: dict[str, Any], default_tag: str
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "recipient": {"id": message.to.value},
         "messaging_type": "RESPONSE",
-        "message": {"text": message.text},
+        "message": content,
     }
     tag = message.meta.get("tag")
     if tag:
@@ -120,3 +146,57 @@ def template(spec: Any, *, default_language: str) -> dict[str, Any]:
             {"type": "body", "parameters": [{"type": "text", "text": str(p)} for p in parameters]}
         ]
     return built
+
+
+def _messaging_type(content_type: str) -> str:
+    for prefix, kind in (("image/", "image"), ("video/", "video"), ("audio/", "audio")):
+        if content_type.startswith(prefix):
+            return kind
+    return "file"
+
+
+def messaging_attachment(
+    message: OutboundMessage, attachment: Attachment, default_tag: str
+) -> dict[str, Any]:
+    """The Send API form fields for one uploaded attachment (the file goes as ``filedata``)."""
+    kind = _messaging_type(attachment.content_type)
+    return _envelope(message, {"attachment": {"type": kind, "payload": {}}}, default_tag)
+
+
+def _whatsapp_kind(attachment: Attachment) -> str:
+    kind = attachment.content_type.split(";")[0].strip().lower()
+    if kind in WHATSAPP_IMAGES and attachment.size <= WHATSAPP_IMAGE_LIMIT:
+        return "image"
+    if kind in WHATSAPP_VIDEOS:
+        return "video"
+    if kind.startswith("audio/"):
+        return "audio"
+    return "document"
+
+
+def whatsapp_caption(message: OutboundMessage) -> str | None:
+    """The reply's text as the first attachment's caption, when it can be one."""
+    if not message.attachments or not message.text or len(message.text) > CAPTION_LIMIT:
+        return None
+    if message.meta.get("template") or _whatsapp_kind(message.attachments[0]) == "audio":
+        return None
+    return message.text
+
+
+def whatsapp_media(
+    message: OutboundMessage, attachment: Attachment, media_id: str, caption: str | None
+) -> dict[str, Any]:
+    """The ``/messages`` body sending uploaded media ``media_id``."""
+    kind = _whatsapp_kind(attachment)
+    media: dict[str, Any] = {"id": media_id}
+    if caption:
+        media["caption"] = caption
+    if kind == "document":
+        media["filename"] = attachment.filename
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": wa_recipient(message.to),
+        "type": kind,
+        kind: media,
+    }

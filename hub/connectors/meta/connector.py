@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -25,12 +27,15 @@ from hub.connectors.base import (
     ConnectorSettings,
     OutboundMessage,
     SendResult,
+    Template,
 )
 from hub.connectors.media import MediaError, download
 from hub.connectors.meta import bodies, messaging, whatsapp
 from hub.connectors.meta.actions import Action, Incoming, Media, Receipt, Skipped
+from hub.connectors.meta.catalogue import TemplateSync
 from hub.connectors.meta.graph import graph_error, json_object
 from hub.connectors.meta.receipts import Ledger
+from hub.connectors.meta.sending import Sending
 from hub.connectors.meta.settings import MetaSettings
 from hub.errors import InvalidInput, MalformedBody, PermanentError, TransientError
 from hub.payloads import parse_json
@@ -64,7 +69,7 @@ class _Tally:
     failed: int = 0
 
 
-class MetaConnector(Connector):
+class MetaConnector(TemplateSync, Sending, Connector):
     """Messenger, Instagram DMs and WhatsApp Cloud through one Meta app.
 
     Inbound: ``GET /connectors/meta/webhook`` answers Meta's subscription check;
@@ -87,7 +92,12 @@ class MetaConnector(Connector):
             "messenger",
             "messenger",
             Capabilities(
-                text_limit=2000, reply_window=WINDOW, window_escape="tag", read_receipts=True
+                text_limit=2000,
+                reply_window=WINDOW,
+                window_escape="tag",
+                read_receipts=True,
+                attachments=True,
+                max_attachment_bytes=bodies.MESSENGER_LIMIT,
             ),
         ),
         Channel(
@@ -106,6 +116,8 @@ class MetaConnector(Connector):
                 window_escape="template",
                 templates=True,
                 read_receipts=True,
+                attachments=True,
+                max_attachment_bytes=bodies.WHATSAPP_LIMIT,
             ),
             shared=True,
         ),
@@ -122,6 +134,9 @@ class MetaConnector(Connector):
         self._media_policy = settings.media_policy()
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._catalogue: tuple[Template, ...] | None = None
+        self._wabas: set[str] = set(settings.whatsapp_business_accounts)
+        self._sync_task: asyncio.Task[None] | None = None
 
     def serves(self, channel: str) -> bool:
         """WhatsApp only with a WhatsApp number configured (it may come through Twilio)."""
@@ -136,8 +151,17 @@ class MetaConnector(Connector):
     async def start(self) -> None:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.config.timeout_seconds)
+        if self.config.whatsapp and self.config.template_sync_minutes:
+            self._sync_task = asyncio.create_task(
+                self._sync_forever(), name="omnihub-meta-templates"
+            )
 
     async def stop(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -182,6 +206,8 @@ class MetaConnector(Connector):
                 type(entries).__name__,
             )
             return JSONResponse({"ignored": True})
+        if obj == "whatsapp_business_account":
+            await self._learn_waba(entries)
         tally = _Tally()
         for action in self.parse(str(obj), entries):
             await self._apply(action, tally)
@@ -355,48 +381,6 @@ class MetaConnector(Connector):
         if message.channel in ("messenger", "instagram"):
             return await self._send_messaging(message)
         raise PermanentError(f"the meta connector does not serve channel {message.channel!r}")
-
-    async def _post(self, url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
-        client = self._started()
-        try:
-            response = await client.post(
-                url, json=body, headers={"Authorization": f"Bearer {token}"}
-            )
-        except httpx.HTTPError as exc:
-            raise TransientError(f"Graph API unreachable: {type(exc).__name__}") from exc
-        if not response.is_success:
-            raise graph_error(response)
-        return json_object(response)
-
-    async def _send_messaging(self, message: OutboundMessage) -> SendResult:
-        body = bodies.messaging_body(message, default_tag=self.config.human_agent_tag)
-        account, token = self._account(
-            message.channel, await self._route(message.channel, message.to)
-        )
-        base = (
-            self.config.graph_url
-            if message.channel == "messenger"
-            else self.config.instagram_graph_url
-        )
-        data = await self._post(
-            f"{base}/{self.config.graph_version}/{account}/messages", token, body
-        )
-        mid = data.get("message_id")
-        if not isinstance(mid, str):
-            return SendResult()
-        await self.ledger.record(message.channel, message.to, mid)
-        return SendResult(provider_id=mid, thread_ref=mid)
-
-    async def _send_whatsapp(self, message: OutboundMessage) -> SendResult:
-        body = bodies.whatsapp_body(message, default_language=self.config.template_language)
-        account, token = self._account("whatsapp", await self._route("whatsapp", message.to))
-        url = f"{self.config.graph_url}/{self.config.graph_version}/{account}/messages"
-        data = await self._post(url, token, body)
-        sent = data.get("messages")
-        wamid = sent[0].get("id") if isinstance(sent, list) and sent else None
-        if not isinstance(wamid, str):
-            return SendResult()
-        return SendResult(provider_id=wamid, thread_ref=wamid)
 
 
 def _remember(cache: OrderedDict[str, Any], key: str, value: Any) -> None:

@@ -51,6 +51,14 @@ class MetaSettings(ConnectorSettings):
     """Language of a WhatsApp template whose reply names none."""
     timeout_seconds: float = Field(15.0, gt=0)
     max_media_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    whatsapp_business_accounts: tuple[str, ...] = Field(
+        (),
+        description="WhatsApp Business Account ids whose message templates are synced "
+        "(the `entry.id` of WhatsApp webhooks; learnt from them when empty)",
+    )
+    template_sync_minutes: float = Field(
+        60.0, ge=0, description="how often the template catalogue is re-read (0: only at start)"
+    )
     receipts_kept: int = Field(100, ge=1, le=1000)
     """Recent replies remembered per customer, so watermark receipts can name them."""
 

@@ -7,6 +7,7 @@ only when sending, so httpx's request log and any error show ``botTOKEN``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -91,12 +92,25 @@ def telegram_error(response: httpx.Response, data: dict[str, Any]) -> ConnectorE
 
 
 async def call(
-    client: httpx.AsyncClient, settings: TelegramSettings, method: str, payload: dict[str, Any]
+    client: httpx.AsyncClient,
+    settings: TelegramSettings,
+    method: str,
+    payload: dict[str, Any],
+    *,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
 ) -> Any:
-    """Call Bot API ``method``; its ``result``, or a TransientError / PermanentError."""
+    """Call Bot API ``method``; its ``result``, or a TransientError / PermanentError.
+
+    With ``files`` (field → ``(filename, bytes, content type)``) the call is a
+    multipart upload and ``payload``'s values are sent as form fields.
+    """
     url = f"{settings.api_url}/bot{TOKEN_MARK}/{method}"
     try:
-        response = await client.post(url, json=payload)
+        if files:
+            fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in payload.items()}
+            response = await client.post(url, data=fields, files=files)
+        else:
+            response = await client.post(url, json=payload)
     except httpx.HTTPError as exc:
         raise TransientError(f"Telegram unreachable: {type(exc).__name__}") from exc
     try:

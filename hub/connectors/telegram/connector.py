@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 __all__ = ["SECRET_HEADER", "TelegramConnector"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+UPLOAD_LIMIT = 50 * 1024 * 1024
+"""The Bot API's limit on a file a bot sends."""
+PHOTO_LIMIT = 10 * 1024 * 1024
+CAPTION_LIMIT = 1024
 MEDIA_FIELDS = ("document", "voice", "audio", "video", "video_note", "animation", "sticker")
 
 
@@ -60,7 +64,9 @@ class TelegramConnector(Connector):
 
     name: ClassVar[str] = "telegram"
     identity_kind: ClassVar[str | None] = "telegram"
-    capabilities: ClassVar[Capabilities] = Capabilities(text_limit=4096)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        text_limit=4096, attachments=True, max_attachment_bytes=UPLOAD_LIMIT
+    )
     settings_model: ClassVar[type[ConnectorSettings]] = TelegramSettings
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
@@ -229,20 +235,41 @@ class TelegramConnector(Connector):
 
     # -- outbound ------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendResult:
-        """``sendMessage`` to the customer's private chat."""
-        if not message.text:
-            raise PermanentError("telegram replies need text")
+        """``sendMessage`` to the customer's private chat; attachments as ``sendPhoto``
+        (images up to 10 MB) or ``sendDocument``, the text as the first one's caption
+        when it fits (1024 characters), else as a message before them."""
+        if not message.text and not message.attachments:
+            raise PermanentError("telegram replies need text or an attachment")
         if message.to.kind != "telegram" or not message.to.value.lstrip("-").isdigit():
             raise PermanentError(f"{message.to} is not a Telegram chat")
         chat_id = int(message.to.value)
-        result = await call(
-            self._started(), self.config, "sendMessage", {"chat_id": chat_id, "text": message.text}
-        )
+        text = message.text or ""
+        caption = text if message.attachments and len(text) <= CAPTION_LIMIT else ""
+        result: Any = None
+        if text and not caption:
+            result = await call(
+                self._started(), self.config, "sendMessage", {"chat_id": chat_id, "text": text}
+            )
+        for attachment in message.attachments:
+            result = await self._send_file(chat_id, attachment, caption)
+            caption = ""
         message_id = result.get("message_id") if isinstance(result, dict) else None
         if not isinstance(message_id, int):
             return SendResult()
         ref = f"{chat_id}:{message_id}"
         return SendResult(provider_id=ref, thread_ref=ref)
+
+    async def _send_file(self, chat_id: int, attachment: Attachment, caption: str) -> Any:
+        if attachment.size > UPLOAD_LIMIT:
+            raise PermanentError(f"{attachment.filename} is over Telegram's 50 MB limit for bots")
+        data = await self.context.blobs.get(attachment.blob_id)
+        photo = attachment.content_type.startswith("image/") and attachment.size <= PHOTO_LIMIT
+        method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+        payload: dict[str, Any] = {"chat_id": str(chat_id)}
+        if caption:
+            payload["caption"] = caption
+        files = {field: (attachment.filename, data, attachment.content_type)}
+        return await call(self._started(), self.config, method, payload, files=files)
 
 
 def _content(message: dict[str, Any]) -> Content | None:

@@ -43,7 +43,7 @@ from hub.connectors.twilio.client import Download, Rest
 from hub.connectors.twilio.memory import CallerDirectory, Memory, RememberedCallers
 from hub.connectors.twilio.settings import TwilioNumber, TwilioSettings
 from hub.connectors.twilio.webhooks import BadForm, Form, error, read_signed_form
-from hub.errors import ConnectorError, InvalidIdentity, InvalidInput, PermanentError
+from hub.errors import ConnectorError, HubError, InvalidIdentity, InvalidInput, PermanentError
 from hub.timeline.model import (
     Attachment,
     DeliveryStatus,
@@ -61,6 +61,12 @@ __all__ = ["SMS", "VOICE", "TwilioConnector"]
 SMS = "sms"
 VOICE = "voice"
 WHATSAPP = "whatsapp"
+MMS_LIMIT = 5 * 1024 * 1024
+"""Twilio's limit on the media of one MMS."""
+WHATSAPP_MEDIA_LIMIT = 16 * 1024 * 1024
+MEDIA_PURPOSE = "twilio-media"
+MEDIA_MAX_AGE = 24 * 3600
+"""How long Twilio may take to fetch a reply's media from the signed URL (seconds)."""
 WINDOW = timedelta(hours=24)
 """WhatsApp's customer service window: free-form replies only this long after their message."""
 _LATE_REPORT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -80,7 +86,11 @@ class TwilioConnector(Connector):
     name: ClassVar[str] = "twilio"
     identity_kind: ClassVar[str | None] = "phone"
     channels: ClassVar[tuple[str | Channel, ...]] = (
-        Channel(SMS, "phone", Capabilities(text_limit=1600)),
+        Channel(
+            SMS,
+            "phone",
+            Capabilities(text_limit=1600, attachments=True, max_attachment_bytes=MMS_LIMIT),
+        ),
         Channel(VOICE, "phone", Capabilities(text_limit=500)),
         Channel(WHATSAPP, "phone", Capabilities(text_limit=1600, reply_window=WINDOW), shared=True),
     )
@@ -120,8 +130,32 @@ class TwilioConnector(Connector):
             ("/voice/recording", voice.recording),
             ("/voice/transcription", voice.transcription),
             ("/voice/callback", voice.callback_outcome),
+            ("/voice/menu", voice.menu_choice),
         ]
-        return [Route(path, self._webhook(handler), methods=["POST"]) for path, handler in table]
+        routes = [Route(path, self._webhook(handler), methods=["POST"]) for path, handler in table]
+        return [*routes, Route("/media/{token}", self.media, methods=["GET"])]
+
+    def media_url(self, attachment: Attachment) -> str:
+        """A signed, expiring public URL Twilio fetches a reply's attachment from."""
+        if self.context.signer is None:
+            raise PermanentError("the hub has no signer to publish media for Twilio")
+        token = self.context.signer.dumps(
+            MEDIA_PURPOSE, {"blob": attachment.blob_id, "type": attachment.content_type}
+        )
+        return self.url(f"/media/{token}")
+
+    async def media(self, request: Request) -> Response:
+        """The bytes behind a :meth:`media_url` (404 for a bad or expired token)."""
+        if self.context.signer is None:
+            return Response(status_code=404)
+        try:
+            found = self.context.signer.loads(
+                MEDIA_PURPOSE, request.path_params["token"], max_age=MEDIA_MAX_AGE
+            )
+            data = await self.context.blobs.get(str(found["blob"]))
+        except (HubError, KeyError, FileNotFoundError):
+            return Response(status_code=404)
+        return Response(data, media_type=str(found.get("type") or "application/octet-stream"))
 
     def _webhook(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:

@@ -10,7 +10,7 @@ from hub.connectors.base import ConnectorSettings
 from hub.errors import InvalidIdentity
 from hub.timeline.model import normalise_identity
 
-__all__ = ["TwilioNumber", "TwilioSettings"]
+__all__ = ["Menu", "MenuOption", "TwilioNumber", "TwilioSettings"]
 
 
 def _e164(value: str) -> str:
@@ -18,6 +18,59 @@ def _e164(value: str) -> str:
         return normalise_identity("phone", value).value
     except InvalidIdentity as exc:
         raise ValueError(f"{value!r} is not a phone number in E.164 form: {exc.reason}") from None
+
+
+MAX_MENU_DEPTH = 3
+
+
+class MenuOption(BaseModel):
+    """One key of an IVR menu: a ``label`` (recorded on the call and said back),
+    and either a deeper ``menu`` or whom to ring (``agents``/``queue``, else the number's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=1, max_length=100)
+    menu: Menu | None = None
+    agents: tuple[str, ...] = ()
+    queue: str | None = Field(None, min_length=1, max_length=64)
+
+    @field_validator("agents")
+    @classmethod
+    def _agents(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(a if a.startswith("client:") else _e164(a) for a in value)
+
+
+class Menu(BaseModel):
+    """An IVR menu: ``prompt`` is said, then the caller presses a key of ``options``
+    (``"1"`` to ``"9"``); ``0`` always reaches an agent, and so does silence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1, max_length=500)
+    options: dict[str, MenuOption] = Field(min_length=1)
+
+    @field_validator("options")
+    @classmethod
+    def _keys(cls, value: dict[str, MenuOption]) -> dict[str, MenuOption]:
+        for key in value:
+            if key not in "123456789" or len(key) != 1:
+                raise ValueError(f"menu keys are the digits 1-9 (0 is for an agent), got {key!r}")
+        return value
+
+    def depth(self) -> int:
+        """How many levels this menu has."""
+        return 1 + max((o.menu.depth() for o in self.options.values() if o.menu), default=0)
+
+    def at(self, path: str) -> Menu | None:
+        """The sub-menu reached by pressing ``path``'s digits, if any."""
+        menu: Menu | None = self
+        for digit in path:
+            option = menu.options.get(digit) if menu is not None else None
+            menu = option.menu if option is not None else None
+        return menu
+
+
+MenuOption.model_rebuild()
 
 
 class TwilioNumber(BaseModel):
@@ -38,6 +91,10 @@ class TwilioNumber(BaseModel):
     agents: tuple[str, ...] = ()
     queue: str | None = Field(None, min_length=1, max_length=64)
     business_name: str | None = Field(None, max_length=100)
+    menu: Menu | None = Field(
+        None,
+        description="an IVR menu callers hear first (at most 3 levels; 0 or silence: an agent)",
+    )
     whatsapp: bool = Field(
         False,
         description="this number is also a WhatsApp sender on Twilio (`whatsapp:+…`): its "
@@ -53,6 +110,13 @@ class TwilioNumber(BaseModel):
     @classmethod
     def _agents(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(a if a.startswith("client:") else _e164(a) for a in value)
+
+    @field_validator("menu")
+    @classmethod
+    def _depth(cls, value: Menu | None) -> Menu | None:
+        if value is not None and value.depth() > MAX_MENU_DEPTH:
+            raise ValueError(f"a menu has at most {MAX_MENU_DEPTH} levels")
+        return value
 
     @property
     def label(self) -> str:

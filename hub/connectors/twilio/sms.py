@@ -211,17 +211,26 @@ async def send(c: TwilioConnector, message: OutboundMessage) -> SendResult:
             f"{to} opted out of SMS on {consent.at:%Y-%m-%d %H:%M} UTC "
             f"(texted {consent.keyword.upper()}); they must text START before we can text them"
         )
-    if not message.text:
+    if not message.text and not message.attachments:
         raise PermanentError("a WhatsApp message needs text" if whatsapp else "an SMS needs text")
+    if len(message.attachments) > (1 if whatsapp else MAX_MEDIA):
+        raise PermanentError(
+            "a WhatsApp message through Twilio carries one file"
+            if whatsapp
+            else f"an MMS carries at most {MAX_MEDIA} files"
+        )
     ours = await c.our_number_for(to, message.meta.get("from"))
     if whatsapp and not ours.whatsapp:
         ours = next(n for n in c.config.numbers if n.whatsapp)
     prefix = WA_PREFIX if whatsapp else ""
     kwargs: dict[str, Any] = {
         "to": prefix + to,
-        "body": message.text,
         "status_callback": c.url("/sms/status"),
     }
+    if message.text:
+        kwargs["body"] = message.text
+    if message.attachments:
+        kwargs["media_url"] = [c.media_url(a) for a in message.attachments]
     if c.config.messaging_service_sid and not whatsapp:
         kwargs["messaging_service_sid"] = c.config.messaging_service_sid
     else:

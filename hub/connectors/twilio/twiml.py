@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twilio.twiml.voice_response import Dial, VoiceResponse
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from hub.connectors.twilio.memory import CallerInfo
 
@@ -21,6 +21,7 @@ __all__ = [
     "goodbye",
     "greeting",
     "hangup",
+    "menu",
     "voicemail",
 ]
 
@@ -45,8 +46,21 @@ class CallUrls:
     transcription: str
 
 
-def _say(response: VoiceResponse | Dial, text: str, voice: Voice) -> None:
-    response.say(text, voice=voice.voice, language=voice.language)
+def _say(response: VoiceResponse | Dial | Gather, text: str, voice: Voice) -> None:
+    if text:
+        response.say(text, voice=voice.voice, language=voice.language)
+
+
+def menu(*, say: str, options: dict[str, str], action: str, voice: Voice) -> VoiceResponse:
+    """Say ``say`` and the options (key → label), then ``0`` for an agent, and gather
+    one key for ``action``; silence goes to ``action`` as ``0``."""
+    response = VoiceResponse()
+    gather = Gather(num_digits=1, action=action, method="POST", timeout=6)
+    spoken = " ".join(f"For {label}, press {key}." for key, label in sorted(options.items()))
+    _say(gather, f"{say} {spoken} To speak to someone, press 0.".strip(), voice)
+    response.append(gather)
+    response.redirect(action + ("&" if "?" in action else "?") + "Digits=0", method="POST")
+    return response
 
 
 def greeting(caller: CallerInfo, business: str, *, connecting: bool) -> str:

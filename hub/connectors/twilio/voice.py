@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from hub.connectors.twilio.connector import TwilioConnector
-    from hub.connectors.twilio.settings import TwilioNumber
+    from hub.connectors.twilio.settings import Menu, TwilioNumber
 
 __all__ = [
     "callback_outcome",
@@ -181,6 +181,9 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
         c.log.warning("could not record call %s in time; connecting it anyway", call_sid)
         _record_later(c, recording, ring, f"call {call_sid}")
     business = number.business_name or c.config.business_name
+    if number.menu is not None:
+        welcome = docs.greeting(info, business, connecting=False)
+        return twiml(_menu(c, number.menu, "", call_sid, caller, conversation, number, welcome))
     connecting = bool(number.agents or number.queue)
     document = docs.answer_call(
         welcome=docs.greeting(info, business, connecting=connecting),
@@ -275,6 +278,96 @@ async def status(c: TwilioConnector, request: Request, form: Form) -> Response:
     elif raw in MISSED:
         await _step(c, request, call_sid=parent, step=raw, caller=caller, our_number=number.number)
     return twiml(VoiceResponse())
+
+
+def _menu(
+    c: TwilioConnector,
+    menu: Menu,
+    path: str,
+    call_sid: str,
+    caller: Identity,
+    conversation: str | None,
+    number: TwilioNumber,
+    before: str = "",
+) -> VoiceResponse:
+    action = c.url(
+        "/voice/menu", keys=path, call=call_sid, caller=str(caller),
+        conversation=conversation, ours=number.number,
+    )  # fmt: skip
+    options = {key: option.label for key, option in menu.options.items()}
+    say = f"{before} {menu.prompt}".strip()
+    return docs.menu(say=say, options=options, action=action, voice=_voice(c))
+
+
+async def menu_choice(c: TwilioConnector, request: Request, form: Form) -> Response:
+    """A key pressed in an IVR menu: a deeper menu, or ring whom the option names.
+
+    The choice is recorded on the call (``meta.ivr``: the labels chosen, and
+    ``ivr_keys``) so triage and the agent see why the customer called.
+    """
+    number = _ours(c, request, form)
+    caller = _caller(c, form, request)
+    call_sid = request.query_params.get("call") or form.require("CallSid")
+    conversation = request.query_params.get("conversation")
+    path = request.query_params.get("keys") or ""
+    root = number.menu
+    menu = root.at(path) if root is not None else None
+    if root is None or menu is None or (path and not path.isdigit()):
+        return twiml(docs.hangup())
+    digit = (form.get("Digits") or request.query_params.get("Digits") or "0")[:1]
+    agents, queue = number.agents, number.queue
+    if digit != "0":
+        option = menu.options.get(digit)
+        if option is None:
+            return twiml(
+                _menu(
+                    c,
+                    menu,
+                    path,
+                    call_sid,
+                    caller,
+                    conversation,
+                    number,
+                    "Sorry, that key is not an option.",
+                )
+            )
+        if option.menu is not None:
+            return twiml(
+                _menu(c, option.menu, path + digit, call_sid, caller, conversation, number)
+            )
+        agents, queue = option.agents or agents, option.queue or queue
+        path += digit
+    labels = _labels(root, path) + (["an agent"] if digit == "0" else [])
+    keys = path + ("0" if digit == "0" else "")
+    try:
+        conversation = await _step(
+            c, request, call_sid=call_sid, step="menu", caller=caller, our_number=number.number,
+            text="Menu: " + " > ".join(labels), meta={"ivr": labels, "ivr_keys": keys},
+        ) or conversation  # fmt: skip
+    except Exception:  # the caller is still put through
+        c.log.exception("could not record the menu choice of call %s", call_sid)
+    document = docs.answer_call(
+        welcome=f"{labels[-1]}. Connecting you now." if agents or queue else "",
+        agents=agents,
+        queue=queue,
+        urls=_urls(c, call_sid, caller, conversation, number.number),
+        dial_timeout=c.config.dial_timeout,
+        voicemail_seconds=c.config.voicemail_max_seconds,
+        voice=_voice(c),
+    )
+    return twiml(document)
+
+
+def _labels(menu: Menu, path: str) -> list[str]:
+    labels: list[str] = []
+    current: Menu | None = menu
+    for digit in path:
+        option = current.options.get(digit) if current is not None else None
+        if option is None:
+            break
+        labels.append(option.label)
+        current = option.menu
+    return labels
 
 
 async def _completed(

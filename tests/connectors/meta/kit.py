@@ -70,6 +70,9 @@ class GraphDouble:
     """The Graph API, the parts we use. ``script`` holds answers for the next sends."""
 
     sent: list[Sent] = field(default_factory=list)
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    template_pages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """WABA id → the pages ``message_templates`` answers (``after`` picks one)."""
     script: list[Response] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     cdn: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -83,6 +86,10 @@ class GraphDouble:
         return Starlette(
             routes=[
                 Route("/{version}/{account}/messages", self.messages, methods=["POST"]),
+                Route("/{version}/{account}/media", self.upload, methods=["POST"]),
+                Route(
+                    "/{version}/{waba}/message_templates", self.message_templates, methods=["GET"]
+                ),
                 Route("/lookaside/{media_id}", self.lookaside, methods=["GET"]),
                 Route("/cdn/{name}", self.cdn_file, methods=["GET"]),
                 Route("/{version}/{media_id}", self.media_info, methods=["GET"]),
@@ -94,11 +101,52 @@ class GraphDouble:
         self.unauthorised += not ok
         return ok
 
+    async def _body(self, request: Request) -> dict[str, Any]:
+        """A JSON body, or a multipart form (JSON-valued fields decoded, files as bytes)."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body: dict[str, Any] = json.loads(await request.body())
+            return body
+        found: dict[str, Any] = {}
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                if isinstance(value, str):
+                    found[key] = json.loads(value) if value[:1] in "{[" else value
+                else:
+                    found[key] = {
+                        "filename": value.filename,
+                        "content_type": value.content_type,
+                        "data": await value.read(),
+                    }
+        return found
+
+    async def message_templates(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {WA_TOKEN}":
+            self.unauthorised += 1
+            return graph_error(401, 190, "Invalid OAuth access token.")
+        pages = self.template_pages.get(request.path_params["waba"])
+        if pages is None:
+            return graph_error(400, 100, "Unsupported get request.", 33)
+        index = int(request.query_params.get("after") or 0)
+        page = dict(pages[index])
+        if index + 1 < len(pages):
+            page["paging"] = {"next": str(request.url.include_query_params(after=index + 1))}
+        return JSONResponse(page)
+
+    async def upload(self, request: Request) -> Response:
+        account = request.path_params["account"]
+        if not self._authorised(request, account):
+            return graph_error(401, 190, "Invalid OAuth access token.")
+        body = await self._body(request)
+        if body.get("messaging_product") != "whatsapp" or not isinstance(body.get("file"), dict):
+            return graph_error(400, 100, "Param file must be a file with one of the types")
+        self.uploads.append(body)
+        return JSONResponse({"id": f"MEDIA{len(self.uploads):04d}"})
+
     async def messages(self, request: Request) -> Response:
         account = request.path_params["account"]
         if not self._authorised(request, account):
             return graph_error(401, 190, "Invalid OAuth access token.")
-        body = json.loads(await request.body())
+        body = await self._body(request)
         self.sent.append(Sent(request.url.path, request.headers.get("authorization"), body))
         self.changed.set()
         if self.script:

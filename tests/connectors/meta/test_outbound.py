@@ -344,3 +344,52 @@ async def test_secrets_never_reach_logs_or_repr(
     for secret in secrets:
         assert secret not in caplog.text
         assert secret not in repr(meta.connector)
+
+
+async def test_a_whatsapp_reply_with_an_image_uploads_it_then_sends_it_with_the_caption(
+    meta: MetaRig,
+) -> None:
+    await meta.post(
+        whatsapp(
+            wa_value(
+                messages=[
+                    wa_text(WA_ANA, "wamid.IN1", "Photo of the label?", ts=int(now_ms() / 1000))
+                ]
+            )
+        )
+    )
+    conv = await conversation_of(meta, Identity("phone", "+" + WA_ANA))
+    r = await meta.api.post(
+        f"/api/v1/conversations/{conv}/reply",
+        data={"text": "This one", "channel": "whatsapp"},
+        files=[("files", ("label.png", b"\x89PNG-label", "image/png"))],
+    )
+    assert r.status_code == 202, r.text
+    sent = await meta.settled(r.json()["id"])
+    assert sent.delivery is not None and sent.delivery.status is DeliveryStatus.SENT
+    [upload] = meta.graph.uploads
+    assert upload["file"]["data"] == b"\x89PNG-label" and upload["type"] == "image/png"
+    [call] = meta.graph.sent
+    assert call.path == f"/{VERSION}/{PHONE_NUMBER_ID}/messages"
+    assert call.body["type"] == "image"
+    assert call.body["image"] == {"id": "MEDIA0001", "caption": "This one"}
+
+
+async def test_a_messenger_reply_with_a_file_sends_the_text_then_the_upload(meta: MetaRig) -> None:
+    await meta.post(
+        messaging("page", entry(PAGE_ID, message(ANA, "m_in", "Invoice?", ms=now_ms())))
+    )
+    conv = await conversation_of(meta, Identity("messenger", ANA))
+    r = await meta.api.post(
+        f"/api/v1/conversations/{conv}/reply",
+        data={"text": "Attached", "channel": "messenger"},
+        files=[("files", ("invoice.pdf", b"%PDF-1.7", "application/pdf"))],
+    )
+    assert r.status_code == 202, r.text
+    sent = await meta.settled(r.json()["id"])
+    assert sent.delivery is not None and sent.delivery.status is DeliveryStatus.SENT
+    text, upload = meta.graph.sent
+    assert text.body["message"]["text"] == "Attached"
+    assert upload.body["message"]["attachment"]["type"] == "file"
+    assert upload.body["filedata"]["data"] == b"%PDF-1.7"
+    assert upload.body["recipient"] == {"id": ANA}

@@ -4,6 +4,7 @@ the agent view shows what the customer sent."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ CASES = sorted((Path(__file__).parents[1] / "payloads" / "telegram").glob("*.jso
 
 
 def load(path: Path) -> dict[str, Any]:
-    case = load(path)
+    case: dict[str, Any] = json.loads(path.read_text())
     return case
 
 

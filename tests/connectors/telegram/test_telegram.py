@@ -81,7 +81,16 @@ class BotApi:
             self.wrong_token += 1
             return bot_error(401, "Unauthorized")
         name = request.path_params["method"]
-        body = json.loads(await request.body())
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body: dict[str, Any] = {}
+            async with request.form() as form:
+                for key, value in form.multi_items():
+                    if isinstance(value, str):
+                        body[key] = value
+                    else:
+                        body[key] = {"filename": value.filename, "data": await value.read()}
+        else:
+            body = json.loads(await request.body())
         self.calls.append((name, body))
         if name == "sendMessage":
             if self.script:
@@ -93,6 +102,11 @@ class BotApi:
                 "date": 1749416400,
                 "text": body["text"],
             }
+            return JSONResponse({"ok": True, "result": result})
+        if name in ("sendPhoto", "sendDocument"):
+            field = "photo" if name == "sendPhoto" else "document"
+            assert isinstance(body.get(field), dict) and body[field]["data"], body
+            result = {"message_id": 100 + len(self.calls), "chat": {"id": int(body["chat_id"])}}
             return JSONResponse({"ok": True, "result": result})
         if name == "getFile":
             if body["file_id"] not in self.files:
@@ -425,3 +439,27 @@ async def test_an_update_dated_beyond_the_datetime_limits_is_refused_not_retried
         assert r.status_code == status, r.text
         assert status == 400 or r.json() == {"stored": False}
     assert await rig.hub.store.find_customer(ANA) is None
+
+
+async def test_a_reply_with_files_goes_out_as_a_photo_with_caption_and_a_document(
+    rig: Rig,
+) -> None:
+    await rig.post(update(1, 10, "Can you send the invoice?"))
+    [event] = await rig.events()
+    r = await rig.api.post(
+        f"/api/v1/conversations/{event.conversation_id}/reply",
+        data={"text": "Here you go", "channel": "telegram"},
+        files=[
+            ("files", ("parcel.png", b"\x89PNG-bytes", "image/png")),
+            ("files", ("invoice.pdf", b"%PDF-1.7 bytes", "application/pdf")),
+        ],
+    )
+    assert r.status_code == 202, r.text
+    sent = await rig.settled(r.json()["id"])
+    assert sent.delivery is not None and sent.delivery.status is DeliveryStatus.SENT
+    assert [a.filename for a in sent.attachments] == ["parcel.png", "invoice.pdf"]
+    calls = [(name, body) for name, body in rig.bot.calls if name.startswith("send")]
+    assert [name for name, _ in calls] == ["sendPhoto", "sendDocument"]
+    photo, document = (body for _, body in calls)
+    assert photo["caption"] == "Here you go" and photo["photo"]["data"] == b"\x89PNG-bytes"
+    assert "caption" not in document and document["document"]["filename"] == "invoice.pdf"
