@@ -2,9 +2,9 @@
 of the 7 days before, emailed to ``weekly_to`` through the email connector, with a link
 to the Reports page for the same week.
 
-Once per week for the cluster, as far as a checkpoint can tell: the week is recorded
-(``reports`` / ``weekly``) before the mail goes; two instances checking in the same
-instant could both send (the mail says which week, so a duplicate is harmless).
+Once per week for the cluster: the instance holding the shared ``reports.weekly`` lease
+checks and records the week (``reports`` / ``weekly`` checkpoint) before the mail goes,
+so two instances checking in the same instant send it once.
 It goes to the team (agents' names included), never to a customer.
 """
 
@@ -63,6 +63,9 @@ def summary_text(report: Report, link: str) -> str:
     return "\n".join(lines)
 
 
+WEEKLY_LEASE = "reports.weekly"
+
+
 class WeeklySummary:
     """Sends the weekly summary (see the module docstring)."""
 
@@ -105,6 +108,8 @@ class WeeklySummary:
         email = self.hub.channels.get("email")
         if week is None or email is None or not self.settings.weekly_to:
             return False
+        if not await self.hub.shared.lease(WEEKLY_LEASE, 900):
+            return False  # another instance is deciding this week
         store = self.hub.store
         sent = await store.get_checkpoint("reports", "weekly")
         if sent is not None and sent.get("week") == week:
