@@ -122,6 +122,8 @@ class ChatConnector(Connector):
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        for report in list(self._reports):
+            report.cancel()
         for session in list(self.sessions):
             with contextlib.suppress(Exception):
                 await session.ws.close(1001, "server shutting down")
@@ -234,9 +236,12 @@ class ChatConnector(Connector):
 
     def _delivered(self, event: Event) -> None:
         """A reply reaching a live socket here is delivered, whichever instance's
-        outbox sends it (an early status waits for the send, and never goes back)."""
+        outbox sends it (an early status waits for the send, and never goes back). With
+        one instance, :meth:`send` sees the socket itself."""
         delivery = event.delivery
-        if event.channel != CHANNEL or delivery is None or delivery.status.final:
+        if not self.bus.spans_instances or event.channel != CHANNEL:
+            return
+        if delivery is None or delivery.status.final:
             return
         report = self.context.report_delivery(CHANNEL, event.id, DeliveryStatus.DELIVERED)
         task = asyncio.ensure_future(report)
