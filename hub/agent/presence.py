@@ -141,6 +141,8 @@ class Presence:
         state drops this instance's entries when it stops)."""
         for handle in self._leaving.values():
             handle.cancel()
+        for task in self._syncing:
+            task.cancel()  # the shared state drops this instance's entries itself
         gone = self.online
         self._sockets.clear()
         self._leaving.clear()

@@ -160,6 +160,9 @@ class Bus:
     process, so start and stop only close subscriptions.
     """
 
+    spans_instances = False
+    """Whether other hub instances hear this bus (False: this process is the only one)."""
+
     def __init__(self, default_maxsize: int = 1000) -> None:
         self._subscribers: set[Subscription] = set()
         self._unkeyed: set[Subscription] = set()

@@ -65,6 +65,8 @@ class MongoBus(Bus):
     ``poll_seconds`` (``None``: wait, except on FerretDB).
     """
 
+    spans_instances = True
+
     def __init__(
         self,
         database: Callable[[], AsyncDatabase[Doc]],

@@ -15,6 +15,7 @@ Three small collections, each written with single-document atomic operations
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from hub.shared.local import Entry, SharedState
 
@@ -33,6 +34,7 @@ __all__ = ["MongoSharedState"]
 Doc = dict[str, Any]
 
 _SWEEP_EVERY = 200
+STOP_SECONDS = 2.0
 
 
 def _at(seconds: float) -> datetime:
@@ -65,8 +67,16 @@ class MongoSharedState(SharedState):
                 await self._c(name).create_index("expires", expireAfterSeconds=0)
 
     async def stop(self) -> None:
-        """Drop this instance's entries: it is going away."""
-        await self._c("shared_entries").delete_many({"instance": self.instance})
+        """Drop this instance's entries: it is going away (within ``STOP_SECONDS``; if
+        the server is away, they lapse by themselves)."""
+        with contextlib.suppress(PyMongoError, TimeoutError):
+            async with asyncio.timeout(STOP_SECONDS):
+                await self._c("shared_entries").delete_many({"instance": self.instance})
+
+    async def release(self, name: str) -> None:
+        with contextlib.suppress(PyMongoError, TimeoutError):
+            async with asyncio.timeout(STOP_SECONDS):
+                await self._c("shared_leases").delete_one({"_id": name, "holder": self.instance})
 
     # -- expiring entries ------------------------------------------------------------
     async def put(self, kind: str, key: str, data: dict[str, Any], *, seconds: float) -> None:
@@ -142,6 +152,3 @@ class MongoSharedState(SharedState):
         except DuplicateKeyError:
             return False
         return True
-
-    async def release(self, name: str) -> None:
-        await self._c("shared_leases").delete_one({"_id": name, "holder": self.instance})

@@ -131,6 +131,8 @@ class ChatConnector(Connector):
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        for report in list(self._reports):
+            report.cancel()
         for session in list(self.sessions):
             with contextlib.suppress(Exception):
                 await session.ws.close(1001, "server shutting down")
@@ -255,11 +257,14 @@ class ChatConnector(Connector):
         for session in list(group):
             session.push(seq, text)
 
-    def delivered(self, event: Event) -> None:
-        """A reply reaching a live socket here (live, or in a catch-up after a resync) is
-        delivered, whichever instance's outbox sends it (an early status waits for the send,
-        and never goes back)."""
+    def delivered(self, event: Event, *, caught_up: bool = False) -> None:
+        """A reply reaching a live socket here (live, or ``caught_up`` after a resync or a
+        reconnect) is delivered, whichever instance's outbox sends it (an early status
+        waits for the send, and never goes back). With one instance, :meth:`send` sees a
+        live socket itself, so only catch-ups are reported."""
         delivery = event.delivery
+        if not caught_up and not self.bus.spans_instances:
+            return
         if event.channel != CHANNEL or delivery is None or delivery.status in _SETTLED:
             return
         report = self.context.report_delivery(CHANNEL, event.id, DeliveryStatus.DELIVERED)

@@ -272,7 +272,7 @@ class Session:
             event
         ) in shown:  # missed live (a resync, a reconnect, history): it reached the widget now
             if event.direction is Direction.OUT:
-                self.connector.delivered(event)
+                self.connector.delivered(event, caught_up=True)
 
     async def _write(self) -> None:
         while True:
