@@ -8,6 +8,7 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.auth` — sign-in with lockout, sign-out; :mod:`.passwords` — scrypt
 * :mod:`.inbox` — the inbox; :mod:`.conversation` — the customer timeline and composer
 * :mod:`.actions` — replies, notes, assignment, status, merges
+* :mod:`.together` — @mentions in notes, transfers with a note
 * :mod:`.tone` — the tone coach in the composer
 * :mod:`.search` — search every timeline, a hit opens the timeline at the event
 * :mod:`.quarantine` — messages a connector could not import: list, download, retry
@@ -34,6 +35,7 @@ def mount() -> Mount:
         quarantine,
         search,
         suggestions,
+        together,
         tone,
     )
     from hub.operations import web as operations_web
@@ -64,7 +66,8 @@ def mount() -> Mount:
         Route("/events/{event_id}/quoted", conversation.quoted_text, methods=["GET"]),
         Route("/conversations/{conversation_id}", conversation.conversation_page, methods=["GET"]),
         Route("/conversations/{conversation_id}/reply", actions.reply, methods=["POST"]),
-        Route("/conversations/{conversation_id}/notes", actions.note, methods=["POST"]),
+        Route("/conversations/{conversation_id}/notes", together.note, methods=["POST"]),
+        Route("/conversations/{conversation_id}/transfer", together.transfer, methods=["POST"]),
         Route("/conversations/{conversation_id}/update", actions.update, methods=["POST"]),
         Route(
             "/conversations/{conversation_id}/handoff",

@@ -164,3 +164,36 @@ async def test_labels_are_shown_and_edited(page: Page, site: Site) -> None:
     )
     await page.goto(f"{site.url}/agent/")
     await expect(page.locator("#inbox-rows .badge.label")).to_have_text(["refund", "VIP customer"])
+
+
+async def test_a_transfer_alerts_the_receiver_who_sees_the_context_card(
+    page: Page, site: Site, browser: Browser
+) -> None:
+    from playwright.async_api import expect
+
+    await site.running.agent("ben@example.com", name="Ben Agent")
+    await _open_conversation(page, site)  # Ana Agent
+    other = await browser.new_context(viewport={"width": 1100, "height": 760})
+    try:
+        ben = await other.new_page()
+        await sign_in(ben, site, "ben@example.com")  # on the inbox, live
+
+        await page.get_by_label("Message", exact=True).fill("@ben this one is a VIP")
+        await page.get_by_role("button", name="Add internal note").click()
+        await expect(ben.locator("#alerts .alert").first).to_have_text(
+            "Mentioned you: Ana Agent: @ben this one is a VIP"
+        )
+
+        await page.get_by_label("Transfer to").select_option(label="Ben Agent")
+        await page.get_by_label("Note for them (what they need to know)").fill(
+            "Refund approved; send the return label"
+        )
+        await page.get_by_role("button", name="Transfer", exact=True).click()
+        alert = ben.locator("#alerts .alert", has_text="Transferred to you")
+        await expect(alert).to_contain_text("Refund approved")
+        await alert.click()
+        card = ben.get_by_role("region", name="Transfer")
+        await expect(card).to_contain_text("Transferred to you by Ana Agent")
+        await expect(card).to_contain_text("Refund approved; send the return label")
+    finally:
+        await other.close()
