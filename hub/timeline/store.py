@@ -335,6 +335,12 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         With one, the events strictly before / after it.
         """
 
+    async def macro_usage(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, int]:
+        """Replies sent from each macro (``meta.macro``) with ``occurred_at`` in
+        [``since``, ``until``), by macro id."""
+
     async def search(
         self, query: SearchQuery, *, cursor: str | None = None, limit: int = 20
     ) -> SearchPage:
