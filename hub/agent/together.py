@@ -5,7 +5,8 @@ name, any case) notifies that agent: their open agent pages get an alert
 linking to the conversation, and the note records ``meta.mentions`` (agent ids).
 
 **Transfers.** ``POST /agent/conversations/{id}/transfer`` with ``agent`` or
-``team`` and a ``note`` (required: transferring without context escalates,
+``team`` (or ``to`` = ``agent:<id>`` / ``team:<name>``, the form's picker) and
+a ``note`` (required: transferring without context escalates,
 ``../shared/SUPPORT.md``) reassigns the conversation (to the agent; to the team:
 its ``team:`` tag, unassigned) and writes the note with ``meta.transfer``
 ``{"from", "agent"?, "team"?}``. The conversation page counts them and shows the
@@ -81,6 +82,11 @@ async def transfer(ctx: Ctx) -> Response:
     conv = await actionable(ctx)
     note = ctx.field("note").strip()
     to_agent, to_team = ctx.field("agent").strip(), ctx.field("team").strip()
+    kind, _, target = ctx.field("to").strip().partition(":")
+    if kind == "agent" and not to_team:
+        to_agent = to_agent or target
+    elif kind == "team" and not to_agent:
+        to_team = to_team or target
     if not note:
         raise InvalidInput("note", "say what the next person needs to know")
     if bool(to_agent) == bool(to_team):

@@ -87,7 +87,7 @@ async def test_a_mention_alerts_that_agent_and_a_transfer_needs_a_note(running: 
         async with running.signed_in("ben@example.com") as b:
             page = (await b.client.get(f"/agent/conversations/{conv}")).text
             assert "Transferred to you by Ana" in page and "Refund approved, send label" in page
-            team = await b.post(url, {"team": "billing", "note": "Needs a refund specialist"})
+            team = await b.post(url, {"to": "team:billing", "note": "Needs a refund specialist"})
             assert team.status_code == 201
             assert team.json()["conversation"]["assignee"] is None
             assert "team:billing" in team.json()["conversation"]["tags"]

@@ -191,7 +191,7 @@ async def test_a_transfer_alerts_the_receiver_who_sees_the_context_card(
             "Mentioned you: Ana Agent: @ben this one is a VIP"
         )
 
-        await page.get_by_label("Transfer to").select_option(label="Ben Agent")
+        await page.get_by_label("Transfer to").select_option(label="Ben Agent")  # agent or team
         await page.get_by_label("Note for them (what they need to know)").fill(
             "Refund approved; send the return label"
         )
