@@ -217,6 +217,8 @@ async def run_hub(n: int, tmp: Path) -> dict[str, float]:
         "OMNIHUB_SECRET_KEY_FILE": str(tmp / "secret"),
         "OMNIHUB_CONNECTORS__CHAT__AVAILABILITY": "online",
         "OMNIHUB_CONNECTORS__CHAT__RATE_BURST": "100",
+        "OMNIHUB_SECURITY__VISITORS_PER_CLIENT": "1000000",  # every socket is a new visitor
+        "OMNIHUB_SECURITY__VISITOR_MESSAGES_PER_CLIENT": "1000000",
         "OMNIHUB_LOG_LEVEL": "warning",
     }
     env.pop("OMNIHUB_CONFIG", None)

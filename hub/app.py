@@ -24,27 +24,36 @@ from starlette.routing import BaseRoute, Mount, Route
 from hub import agent, api
 from hub.agent.runtime import AgentRuntime
 from hub.bus import Bus
-from hub.connectors.base import Connector, ConnectorContext
+from hub.connectors.base import Channel, Connector, ConnectorContext
 from hub.connectors.chat import widget
 from hub.connectors.registry import Registry
 from hub.errors import ConfigError
-from hub.handoff import Handoff
+from hub.handoff import Handoff, threads
 from hub.handoff import api as handoff_api
+from hub.handoff import shared as shared_api
 from hub.handoff import web as handoff_web
 from hub.limits import BodyLimit
+from hub.metrics import api as metrics_api
+from hub.metrics import prom as metrics_routes
+from hub.metrics.prom import HubMetrics
+from hub.metrics.weekly import WeeklySummary
 from hub.operations import Operations
 from hub.operations import api as operations_api
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.security.clients import ClientBudgets
 from hub.security.headers import SecurityHeaders
 from hub.security.health import health_details_allowed
 from hub.settings import Settings
+from hub.shared import SharedState
 from hub.signing import Signer, load_secret_key
+from hub.surveys import web as surveys_web
+from hub.surveys.service import Surveys
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
 
-__all__ = ["Hub", "build_app", "open_bus", "open_store", "secret_values"]
+__all__ = ["Hub", "build_app", "open_bus", "open_shared", "open_store", "secret_values"]
 
 log = logging.getLogger("hub.app")
 
@@ -75,6 +84,18 @@ def open_bus(settings: Settings, store: TimelineStore) -> Bus:
     from hub.bus.mongo import MongoBus
 
     return MongoBus(lambda: store.db)
+
+
+def open_shared(settings: Settings, store: TimelineStore) -> SharedState:
+    """Presence, budgets and leases, shared the way the bus is: in process, or in the
+    MongoDB store's database for every instance on it."""
+    from hub.timeline.mongo import MongoStore
+
+    if settings.bus == "memory" or not isinstance(store, MongoStore):
+        return SharedState()
+    from hub.shared.mongo import MongoSharedState
+
+    return MongoSharedState(lambda: store.db)
 
 
 def open_blobs(settings: Settings, store: TimelineStore) -> BlobStore:
@@ -111,15 +132,42 @@ class Hub:
     pipeline: Pipeline
     outbox: Outbox
     signer: Signer
+    shared: SharedState = field(default_factory=SharedState)
     connectors: dict[str, Connector] = field(default_factory=dict)
     registry: Registry = field(default_factory=Registry)
     handoff: Handoff | None = None
     agent_runtime: AgentRuntime | None = None
     operations: Operations | None = None
+    metrics: HubMetrics | None = None
+    surveys: Surveys | None = None
+    weekly: WeeklySummary | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
-        return {ch: c for c in self.connectors.values() for ch in c.channel_names()}
+        """The connector serving each channel (see :func:`served_channels`)."""
+        return {name: c for name, (c, _) in served_channels(self.connectors).items()}
+
+
+def served_channels(connectors: dict[str, Connector]) -> dict[str, tuple[Connector, Channel]]:
+    """Each channel name with the one configured connector that serves it.
+
+    Two connectors may declare one channel (``whatsapp`` through Meta or through
+    Twilio); only one of them may be configured to serve it
+    (:meth:`~hub.connectors.base.Connector.serves`), else :class:`ConfigError`.
+    """
+    found: dict[str, tuple[Connector, Channel]] = {}
+    for connector in connectors.values():
+        for spec in connector.channel_specs():
+            if not connector.serves(spec.name):
+                continue
+            if spec.name in found:
+                other = found[spec.name][0].name
+                raise ConfigError(
+                    f"channel {spec.name!r} is served by both the {other} and the "
+                    f"{connector.name} connector: configure it on one of them"
+                )
+            found[spec.name] = (connector, spec)
+    return found
 
 
 def secret_values(settings: Settings, connectors: dict[str, Connector]) -> list[str]:
@@ -172,8 +220,19 @@ async def link_verified(
     return customer
 
 
+async def _agents_online(hub: Hub) -> dict[str, str]:
+    if hub.agent_runtime is None:
+        return {}
+    return await hub.agent_runtime.presence.everywhere()
+
+
+async def _agents_online_ids(hub: Hub) -> set[str]:
+    return set(await _agents_online(hub))
+
+
 def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
+    budgets = ClientBudgets(settings.security)
     for name, cls in registry.available.items():
         if not settings.connector_enabled(name, default=cls.enabled_by_default):
             continue
@@ -196,6 +255,9 @@ def _make_connectors(settings: Settings, registry: Registry, hub: Hub) -> dict[s
             timeline=hub.store,
             link_verified=functools.partial(link_verified, hub),
             quarantine=hub.store.quarantine,
+            client_budget=budgets,
+            default_region=settings.default_region,
+            agents_online=functools.partial(_agents_online, hub),
         )
         connectors[name] = cls(conf, context)
     unknown = set(settings.enabled_connectors or ()) - set(registry.available)
@@ -243,13 +305,19 @@ def build_app(
         pipeline=pipeline,
         outbox=Outbox(store, pipeline, {}, settings.outbox),
         signer=Signer(load_secret_key(settings)),
+        shared=open_shared(settings, store),
         registry=registry,
     )
     hub.connectors = _make_connectors(settings, registry, hub)
+    hub.metrics = HubMetrics(hub)
+    hub.weekly = weekly = WeeklySummary(hub)
     hub.agent_runtime = runtime = AgentRuntime(hub)
     if settings.operations.enabled:
         hub.operations = Operations(
-            pipeline, settings.operations, online=lambda: runtime.presence.online
+            pipeline,
+            settings.operations,
+            online=lambda: runtime.presence.online,
+            everywhere=functools.partial(_agents_online_ids, hub),
         )
     hub.handoff = Handoff(
         pipeline,
@@ -257,12 +325,20 @@ def build_app(
         settings.handoff,
         public_url=settings.public_url,
         default_region=settings.default_region,
+        shared=hub.shared,
     )
     hub.handoff.attach(hub.connectors)
-    hub.outbox.connectors = hub.channels
-    pipeline.channels = {
-        spec.name: spec for c in hub.connectors.values() for spec in c.channel_specs()
-    }
+    if settings.surveys.enabled:
+        hub.surveys = Surveys(
+            pipeline,
+            hub.signer,
+            settings.surveys,
+            public_url=settings.public_url,
+            business_name=settings.handoff.business_name,
+        )
+    served = served_channels(hub.connectors)
+    hub.outbox.connectors = {name: c for name, (c, _) in served.items()}
+    pipeline.channels = {name: spec for name, (_, spec) in served.items()}
 
     # Connectors first: provider webhooks are the hot path, routes match in order.
     routes: list[BaseRoute] = [
@@ -271,8 +347,20 @@ def build_app(
     ]
     routes += [
         Route("/healthz", healthz),
-        Mount("/api/v1", routes=[*api.routes, *handoff_api.routes, *operations_api.routes]),
+        *metrics_routes.routes,
+        Mount(
+            "/api/v1",
+            routes=[
+                *api.routes,
+                *handoff_api.routes,
+                *threads.routes,
+                *shared_api.routes,
+                *operations_api.routes,
+                *metrics_api.routes,
+            ],
+        ),
         *handoff_web.routes,
+        *surveys_web.routes,
         agent.mount(),
         *widget.routes,
     ]
@@ -284,6 +372,8 @@ def build_app(
             stack.push_async_callback(store.close)
             await bus.start()
             stack.push_async_callback(bus.stop)
+            await hub.shared.start()
+            stack.push_async_callback(hub.shared.stop)
             for connector in hub.connectors.values():
                 await connector.start()
                 stack.push_async_callback(connector.stop)
@@ -294,6 +384,11 @@ def build_app(
             if hub.operations is not None:
                 await hub.operations.start()
                 stack.push_async_callback(hub.operations.stop)
+            if hub.surveys is not None:
+                await hub.surveys.start()
+                stack.push_async_callback(hub.surveys.stop)
+            await weekly.start()
+            stack.push_async_callback(weekly.stop)
             log.info("omnihub started", extra={"connectors": sorted(hub.connectors)})
             yield
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -60,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from hub.app import build_app, secret_values
     from hub.logs import configure_logging
+    from hub.serving import server_config
 
     settings = _settings()
     _prepare_local_store(settings)
@@ -68,21 +70,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(
         settings.log_level, settings.log_format, secret_values(settings, hub.connectors)
     )
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=list(settings.security.trusted_proxies),
-        # The sans-I/O websockets protocol compresses with 4 KiB windows: an idle
-        # widget connection costs about half the memory of the default 32 KiB ones.
-        ws="websockets-sansio",
-        # Widget frames are small JSON: compressing them saves little and costs each
-        # connection its deflate state (about half its memory).
-        ws_per_message_deflate=False,
+    config = server_config(
+        settings, app, host=args.host or settings.host, port=args.port or settings.port
     )
-    return 0
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 3
 
 
 async def _with_store(action: Callable[[TimelineStore], Awaitable[int]]) -> int:

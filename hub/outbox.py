@@ -140,7 +140,7 @@ class Outbox:
         assert event.delivery is not None
         if event.delivery.status is DeliveryStatus.FAILED:  # its last attempt never finished
             log.warning("delivery of %s failed: %s", event.id, event.delivery.error)
-            self.pipeline.publish_updated(event)
+            self.pipeline.publish_updated(event, attempt=True)
             return
         token = event.delivery.lease_token
         assert token is not None
@@ -157,7 +157,7 @@ class Outbox:
         if recorded is None:
             log.warning("lease on %s lost before its outcome was recorded", event.id)
             return
-        self.pipeline.publish_updated(recorded)
+        self.pipeline.publish_updated(recorded, attempt=True)
         if update.status is DeliveryStatus.QUEUED:
             log.info("delivery of %s will retry: %s", event.id, update.error)
 

@@ -9,7 +9,8 @@ start with ``$`` and hold no ``.`` or NUL. Timestamps lie between
 
 Connectors (built-in or plugins) parse webhook bodies with :func:`parse_json`;
 ``ingest`` checks every :class:`~hub.connectors.base.InboundMessage` with
-:func:`check_storable` and :func:`check_timestamp`.
+:func:`check_storable` and :func:`check_timestamp`, and stores its ``html`` only
+through :func:`sanitise_html` (whatever channel it came from).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import json
 import math
 from datetime import UTC, datetime
 from typing import Any
+
+import nh3
 
 from hub.errors import InvalidInput, MalformedBody
 
@@ -29,6 +32,7 @@ __all__ = [
     "check_timestamp",
     "from_epoch",
     "parse_json",
+    "sanitise_html",
 ]
 
 MAX_DEPTH = 32
@@ -57,6 +61,12 @@ def parse_json(body: bytes | str, *, field: str = "body") -> Any:
     if problem:
         raise MalformedBody(field, problem)
     return value
+
+
+def sanitise_html(html: str) -> str:
+    """HTML from outside made safe to show (nh3: no scripts, handlers, styles with code, or
+    unsafe URLs); the hub stores no other."""
+    return str(nh3.clean(html))
 
 
 def check_storable(value: Any, field: str) -> None:

@@ -20,7 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.metrics.settings import ReportSettings
 from hub.operations.settings import OperationsSettings
+from hub.surveys.settings import SurveySettings
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -29,6 +31,7 @@ __all__ = [
     "OutboxSettings",
     "RelaySettings",
     "SecuritySettings",
+    "ServerSettings",
     "Settings",
 ]
 
@@ -347,6 +350,26 @@ class SecuritySettings(BaseModel):
         return tuple(o.rstrip("/") for o in value)
 
 
+class ServerSettings(BaseModel):
+    """The limits ``omnihub serve`` gives uvicorn (``hub.serving``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="seconds a request's head and body may take to arrive; slower: dropped",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle kept-alive connection stays open"
+    )
+    max_connections: int = Field(
+        10_000,
+        ge=1,
+        description="connections and requests at once (widget sockets count); past it: 503",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start-up. See the README's configuration table."""
 
@@ -385,6 +408,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="the address `omnihub serve` listens on")
     port: int = Field(8000, description="the port `omnihub serve` listens on")
+    server: ServerSettings = ServerSettings()
     public_url: str = Field(
         "http://127.0.0.1:8000",
         description=(
@@ -418,8 +442,9 @@ class Settings(BaseSettings):
     bus: Literal["auto", "memory", "mongodb"] = Field(
         "auto",
         description=(
-            "how hub instances hear each other's changes: `memory` (one process), `mongodb` (a "
-            "capped collection in the store's database); `auto`: `mongodb` when the store is"
+            "how hub instances hear each other's changes and share presence, rate limits and "
+            "scheduler leases: `memory` (one process), `mongodb` (collections in the store's "
+            "database); `auto`: `mongodb` when the store is MongoDB"
         ),
     )
     agent: AgentSettings = AgentSettings()
@@ -431,6 +456,8 @@ class Settings(BaseSettings):
             "off by default); every key is in [Support operations](#support-operations)"
         ),
     )
+    surveys: SurveySettings = SurveySettings()
+    reports: ReportSettings = ReportSettings()
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(

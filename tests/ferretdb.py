@@ -52,7 +52,7 @@ class FerretDB(Peer):
     def command(self) -> list[str]:
         data_dir = self.workdir / "ferret"
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart listens where clients still point
         return [
             self.binary,
             "--handler=sqlite",

@@ -295,6 +295,23 @@ async def test_secrets_never_reach_the_logs(
     assert SECRET not in repr(running.hub.connectors["api"])
 
 
+async def test_a_national_number_is_read_in_the_hubs_default_region(
+    store: TimelineStore, tmp_path: Path
+) -> None:
+    settings = Settings(
+        store=str(tmp_path / "unused.db"),
+        blobs=str(tmp_path / "blobs"),
+        default_region="DE",
+        connectors={"api": {"secret": SECRET, "callback_url": "http://127.0.0.1:9/cb"}},
+    )
+    app = build_app(settings, store=store)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        running = Running(url, app.state.hub, client, "", [])
+        r = await running.push(message(**{"from": "phone:030 1234567"}))
+        assert r.status_code in (200, 201), r.text
+        assert await running.hub.store.find_customer(Identity("phone", "+49301234567"))
+
+
 async def test_search_across_customers_with_filters(running: Running) -> None:
     await running.push(message("s1", text="I was charged twice"))
     await running.push(message("s2", **{"from": "email:ben@example.com"}, text="Charged twice!"))

@@ -90,6 +90,29 @@ async def test_subscribers_receive_what_their_filter_accepts(instances: Instance
     assert [m.data["n"] for m in got_odd if isinstance(m, BusMessage)] == [1, 3]
 
 
+async def test_a_keyed_subscription_receives_only_what_concerns_its_key(
+    instances: Instances,
+) -> None:
+    a, b = await instances.start(), await instances.start()
+    ana = b.subscribe(customer="cus_1")
+    room = b.subscribe(conversation="conv_9")
+    sam = b.subscribe(agent="ag_sam")
+    everything = b.subscribe()
+    signal = {"conversation_id": "conv_9", "agent": "ag_sam"}
+    a.publish(note(0))
+    a.publish(note(1))
+    a.publish(BusMessage(Topic.TYPING, "cus_2", data={"n": 2, **signal}))
+    a.publish(note(3))
+    a.publish(BusMessage(Topic.TYPING, "cus_1", data={"n": 4, **signal}))
+    got = await collect(everything, 5)
+    assert [m.data["n"] for m in got if isinstance(m, BusMessage)] == [0, 1, 2, 3, 4]
+    for sub, expected in ((ana, [1, 4]), (room, [2, 4]), (sam, [2, 4])):
+        seen = await collect(sub, 2)
+        assert [m.data["n"] for m in seen if isinstance(m, BusMessage)] == expected
+    with pytest.raises(ValueError, match="at most one"):
+        b.subscribe(customer="cus_1", agent="ag_sam")
+
+
 async def test_slow_subscriber_is_dropped_with_resync_and_others_keep_up(
     instances: Instances,
 ) -> None:
@@ -166,6 +189,7 @@ async def test_another_instance_receives_records_intact_in_order_and_once(
 async def test_an_instance_started_later_hears_only_what_follows(instances: Instances) -> None:
     a = await instances.start()
     a.publish(note(1))
+    await a.flush()  # published, and stored, before the late instance starts
     late = await instances.start()
     sub = late.subscribe()
     a.publish(note(2))

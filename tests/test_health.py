@@ -1,8 +1,10 @@
 """``/healthz`` tells the truth about the store: SQLite that cannot write is unhealthy,
-and a MongoDB outage is answered within the configured server-selection timeout."""
+and a MongoDB outage is answered within the configured server-selection timeout (and
+ends when MongoDB is back)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -99,6 +101,12 @@ async def test_a_mongodb_outage_is_answered_before_twilio_gives_up(tmp_path: Pat
             for _ in range(2):  # the first fails on the dropped connection, then selection waits
                 r = await client.get("/healthz")
                 assert r.status_code == 503 and r.json()["store"]["ok"] is False
+            await asyncio.to_thread(server.start)  # MongoDB comes back: so does the hub
+            deadline = asyncio.get_running_loop().time() + 60
+            while (r := await client.get("/healthz")).status_code != 200:
+                assert asyncio.get_running_loop().time() < deadline, r.json()
+                await asyncio.sleep(0.2)
+            assert r.json()["store"]["ok"] is True
 
 
 def test_the_store_timeout_setting_reaches_the_mongodb_client() -> None:

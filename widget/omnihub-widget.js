@@ -38,6 +38,11 @@
       fileError: "That file could not be sent: {reason}",
       via: "by {channel}",
       channels: { email: "email", sms: "text", voice: "phone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+      rate: "Rate our help",
+      stars: "{n} of 5 stars",
+      rateComment: "Anything to add? (optional)",
+      rateSend: "Send rating",
+      rateThanks: "Thank you for your rating!",
     },
     de: {
       title: "Chatten Sie mit uns",
@@ -65,6 +70,11 @@
       fileError: "Die Datei konnte nicht gesendet werden: {reason}",
       via: "per {channel}",
       channels: { email: "E-Mail", sms: "SMS", voice: "Telefon", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+      rate: "Bewerten Sie unsere Hilfe",
+      stars: "{n} von 5 Sternen",
+      rateComment: "Möchten Sie etwas ergänzen? (optional)",
+      rateSend: "Bewertung senden",
+      rateThanks: "Danke für Ihre Bewertung!",
     },
     fr: {
       title: "Discutons",
@@ -92,6 +102,11 @@
       fileError: "Ce fichier n'a pas pu être envoyé : {reason}",
       via: "par {channel}",
       channels: { email: "e-mail", sms: "SMS", voice: "téléphone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+      rate: "Évaluez notre aide",
+      stars: "{n} étoiles sur 5",
+      rateComment: "Un commentaire ? (facultatif)",
+      rateSend: "Envoyer la note",
+      rateThanks: "Merci pour votre note !",
     },
     es: {
       title: "Chatea con nosotros",
@@ -119,6 +134,11 @@
       fileError: "No se pudo enviar el archivo: {reason}",
       via: "por {channel}",
       channels: { email: "correo", sms: "SMS", voice: "teléfono", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+      rate: "Valore nuestra ayuda",
+      stars: "{n} de 5 estrellas",
+      rateComment: "¿Algo que añadir? (opcional)",
+      rateSend: "Enviar valoración",
+      rateThanks: "¡Gracias por su valoración!",
     },
     pt: {
       title: "Fale connosco",
@@ -146,6 +166,11 @@
       fileError: "Não foi possível enviar o ficheiro: {reason}",
       via: "por {channel}",
       channels: { email: "e-mail", sms: "SMS", voice: "telefone", whatsapp: "WhatsApp", messenger: "Messenger", instagram: "Instagram", telegram: "Telegram" },
+      rate: "Avalie a nossa ajuda",
+      stars: "{n} de 5 estrelas",
+      rateComment: "Algo a acrescentar? (opcional)",
+      rateSend: "Enviar avaliação",
+      rateThanks: "Obrigado pela sua avaliação!",
     },
   };
 
@@ -239,6 +264,9 @@
     "textarea{flex:1;resize:none;max-height:120px;padding:8px;border:1px solid #bcccdc;border-radius:8px}" +
     ".b{border:0;border-radius:8px;background:C;color:#fff;padding:8px 12px;cursor:pointer}.a{background:#e4e7eb;color:#1f2933}" +
     "button:focus-visible,textarea:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #f7c948;outline-offset:1px}" +
+    ".rate{display:flex;flex-direction:column;gap:6px;margin-top:6px;white-space:normal}.stars{display:flex;gap:2px}" +
+    ".star{background:none;border:0;font-size:22px;line-height:1;color:#bcccdc;cursor:pointer;padding:2px}.star.on{color:#f0b429}" +
+    ".rate textarea{flex:none;min-height:48px}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
     "@media (max-width:480px){.panel{inset:0;width:auto;height:auto;border-radius:0}.launch{bottom:14px;SIDE:14px}}";
 
@@ -377,8 +405,58 @@
         li.appendChild(link);
       }
     });
+    if (ev.survey && ev.survey.url) li.appendChild(rating(ev.survey));
     if (ev.at) li.title = new Date(ev.at).toLocaleString();
     return li;
+  }
+  // A survey after a resolved chat: stars, an optional comment, one POST with its signed URL.
+  function rating(survey) {
+    var box = el("div", "rate");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", t("rate"));
+    var stars = el("div", "stars"), chosen = 0, buttons = [];
+    var comment = el("textarea"), go = el("button", "b", t("rateSend"));
+    comment.placeholder = t("rateComment");
+    comment.setAttribute("aria-label", t("rateComment"));
+    comment.maxLength = 1000;
+    comment.hidden = go.hidden = true;
+    go.type = "button";
+    for (var n = 1; n <= 5; n++) {
+      (function (n) {
+        var b = el("button", "star", "★");
+        b.type = "button";
+        b.setAttribute("aria-label", t("stars", { n: n }));
+        b.setAttribute("aria-pressed", "false");
+        b.onclick = function () {
+          chosen = n;
+          buttons.forEach(function (x, i) {
+            x.classList.toggle("on", i < n);
+            x.setAttribute("aria-pressed", String(i === n - 1));
+          });
+          comment.hidden = go.hidden = false;
+        };
+        buttons.push(b);
+        stars.appendChild(b);
+      })(n);
+    }
+    go.onclick = function () {
+      if (!chosen) return;
+      go.disabled = true;
+      fetch(base + survey.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ score: chosen, comment: comment.value.trim() || null }),
+      })
+        .then(function (r) {
+          if (!r.ok) throw new Error(String(r.status));
+          box.replaceWith(el("span", "via", t("rateThanks")));
+        })
+        .catch(function () { go.disabled = false; });
+    };
+    box.appendChild(stars);
+    box.appendChild(comment);
+    box.appendChild(go);
+    return box;
   }
   function place(li, seq) {
     var nodes = log.querySelectorAll("li[data-seq]");

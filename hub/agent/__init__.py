@@ -9,6 +9,7 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.inbox` — the inbox; :mod:`.conversation` — the customer timeline and composer
 * :mod:`.actions` — replies, notes, assignment, status, merges
 * :mod:`.together` — @mentions in notes, transfers with a note
+* :mod:`.threads` — merging a customer's conversations, keeping promises
 * :mod:`.tone` — the tone coach in the composer
 * :mod:`.search` — search every timeline, a hit opens the timeline at the event
 * :mod:`.quarantine` — messages a connector could not import: list, download, retry
@@ -35,9 +36,11 @@ def mount() -> Mount:
         quarantine,
         search,
         suggestions,
+        threads,
         together,
         tone,
     )
+    from hub.metrics import web as reports
     from hub.operations import web as operations_web
 
     routes: list[BaseRoute] = [
@@ -75,15 +78,30 @@ def mount() -> Mount:
             methods=["POST"],
         ),
         Route("/conversations/{conversation_id}/read", actions.mark_read, methods=["POST"]),
+        Route("/conversations/{conversation_id}/merge", threads.merge_into, methods=["POST"]),
+        Route(
+            "/conversations/{conversation_id}/unmerge",
+            threads.unmerge_conversation,
+            methods=["POST"],
+        ),
+        Route(
+            "/conversations/{conversation_id}/promises/{event_id}/kept",
+            threads.keep_promise,
+            methods=["POST"],
+        ),
         Route("/conversations/{conversation_id}/tone", tone.tone, methods=["POST"]),
         Route("/customers/{customer_id}/merge", actions.merge, methods=["POST"]),
         Route("/customers/{customer_id}/unmerge", actions.unmerge, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/confirm", suggestions.confirm, methods=["POST"]),
         Route("/suggestions/{suggestion_id}/dismiss", suggestions.dismiss, methods=["POST"]),
+        Route("/suggestions/{suggestion_id}/share", suggestions.share, methods=["POST"]),
+        Route("/events/{event_id}/shared-sender", threads.shared_sender, methods=["POST"]),
         Route("/search", search.search_page, methods=["GET"]),
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),
+        Route("/reports", reports.reports_page, methods=["GET"]),
+        Route("/reports.csv", reports.reports_csv, methods=["GET"]),
         Route("/operations", operations_web.operations_page, methods=["GET"]),
         Route("/operations", operations_web.edit, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),

@@ -70,8 +70,12 @@ async def reply(ctx: Ctx) -> Response:
         missing = PLACEHOLDER.findall(text)
         if missing:
             raise InvalidInput("text", f"fill in the placeholders first: {', '.join(missing)}")
-    meta = {k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()}
+    meta: dict[str, object] = {
+        k: ctx.field(k).strip() for k in ("tag", "template") if ctx.field(k).strip()
+    }
     meta["agent_id"] = ctx.agent.id
+    if ctx.field("follow_up"):
+        meta["follow_up"] = True
     if ctx.field("macro"):
         meta["macro"] = await _macro_checked(ctx, conv, text)
     key = ctx.field("idempotency_key")[:100]

@@ -103,6 +103,9 @@ async def login_submit(request: Request) -> Response:
     assert hub.agent_runtime is not None
     throttle = hub.agent_runtime.sign_ins
     account, client = email.strip().lower(), client_of(request)
+    everywhere = Everywhere(hub, account, client)
+    if not await everywhere.begin():
+        return again(LOCKED, 429)
     attempt = throttle.begin(account, client)
     if attempt is None:
         return again(LOCKED, 429)
@@ -115,8 +118,9 @@ async def login_submit(request: Request) -> Response:
         ok = await verify_password_async(password, agent.password_hash)
     finally:
         throttle.finish(attempt, ok=ok)
+        locked = not ok and throttle.locked(account, client)  # as this attempt left it
+        await everywhere.finish(ok=ok)
     if not ok:
-        locked = throttle.locked(account, client)
         return again(LOCKED if locked else BAD_CREDENTIALS, 429 if locked else 401)
     conf = hub.settings.agent
     agent = await hub.store.record_sign_in(
@@ -152,3 +156,32 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/agent/login", status_code=303)
     clear_session(response)
     return secure(response)
+
+
+class Everywhere:
+    """Failed sign-ins of an (account, client) pair across hub instances: once
+    ``agent.max_failed_sign_ins`` failed within ``security.sign_in_backoff_seconds``,
+    whichever instances they reached, every instance refuses the pair until the
+    count lapses; a success clears it. One process needs none of this: its
+    :class:`~hub.security.throttle.SignInThrottle` sees every attempt."""
+
+    def __init__(self, hub: Hub, account: str, client: str) -> None:
+        self.shared = hub.shared
+        self.key = f"sign-in:{account}|{client}"
+        self.limit = hub.settings.agent.max_failed_sign_ins
+        self.seconds = hub.settings.security.sign_in_backoff_seconds
+
+    async def begin(self) -> bool:
+        """False when the pair has failed too often, on any instance."""
+        if not self.shared.distributed:
+            return True
+        return await self.shared.used(self.key, self.seconds) < self.limit
+
+    async def finish(self, *, ok: bool) -> None:
+        """Count a failure; a success clears the count."""
+        if not self.shared.distributed:
+            return
+        if ok:
+            await self.shared.reset(self.key, self.seconds)
+        else:
+            await self.shared.record(self.key, self.seconds)

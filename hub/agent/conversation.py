@@ -23,6 +23,7 @@ from hub.agent.presence import publish_read
 from hub.agent.visitors import visitor_context
 from hub.agent.web import Ctx, fragment, page, templates
 from hub.errors import InvalidIdentity, InvalidInput, NotFound
+from hub.handoff.threads import merge_suggestions, open_promises
 from hub.operations.display import SlaBadge, badges, resolution_badge
 from hub.operations.triage import team_of, tier_of
 from hub.pipeline import HUB_CHANNEL
@@ -241,6 +242,8 @@ async def conversation_page(ctx: Ctx) -> Response:
         handoff_actions=HANDOFF_ACTIONS if hub.handoff is not None else (),
         handoff_to=handoff_addresses(timeline.items, conv, customer, pending),
         visitor=visitor_context(timeline.items),
+        promises=await open_promises(hub.store, conv),
+        same_issue=await merge_suggestions(hub.store, conv),
     )
 
 

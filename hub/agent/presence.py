@@ -5,40 +5,72 @@ when their last socket closes they stay online for ``presence_grace_seconds``
 (moving from the inbox to a conversation reconnects), then go offline. While
 online, presence is re-published every ``presence_heartbeat_seconds`` so a
 channel that expires stale presence (the chat widget's ``presence_ttl_seconds``)
-keeps seeing them. Typing and read receipts name the conversation's customer and
-the channel; each connector decides what its customers see.
+keeps seeing them, and kept in the hub's shared state (:mod:`hub.shared`) so an
+instance that starts later, or missed the bus, knows who is online elsewhere.
+Typing and read receipts name the conversation's customer and the channel; each
+connector decides what its customers see.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from hub.bus import Bus, BusMessage, Topic
+from hub.shared import SharedState
 from hub.timeline.store import encode_cursor
 
 if TYPE_CHECKING:
     from hub.app import Hub
     from hub.timeline.model import Agent, Conversation
 
-__all__ = ["Presence", "publish_read", "publish_typing"]
+__all__ = ["KIND", "Presence", "publish_read", "publish_typing"]
+
+log = logging.getLogger("hub.agent")
+
+KIND = "presence"
 
 
 class Presence:
-    """Count each agent's open live sockets; publish ``agent.presence`` on changes."""
+    """Count each agent's open live sockets; publish ``agent.presence`` on changes and
+    keep this instance's online agents in the shared state (``presence`` entries,
+    renewed with each heartbeat, so a stopped instance's agents lapse by themselves)."""
 
-    def __init__(self, bus: Bus, *, grace: float, heartbeat: float) -> None:
+    def __init__(
+        self, bus: Bus, *, grace: float, heartbeat: float, shared: SharedState | None = None
+    ) -> None:
         self.bus = bus
         self.grace = grace
         self.heartbeat = heartbeat
+        self.shared = shared or SharedState()
         self._sockets: dict[str, int] = {}
         self._names: dict[str, str] = {}
         self._leaving: dict[str, asyncio.TimerHandle] = {}
+        self._syncing: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
 
     @property
     def online(self) -> set[str]:
-        """Ids of the agents currently online (open sockets or within the grace)."""
+        """Ids of the agents online on this instance (open sockets or within the grace)."""
         return set(self._sockets) | set(self._leaving)
+
+    @property
+    def sockets(self) -> int:
+        """Agent pages connected to this instance."""
+        return sum(self._sockets.values())
+
+    async def everywhere(self) -> dict[str, str]:
+        """The agents online on any instance: id → name."""
+        entries = await self.shared.entries(KIND)
+        mine = self.shared.instance
+        found = {e.key: str(e.data.get("name") or "") for e in entries if e.instance != mine}
+        return found | {a: self._names.get(a, "") for a in self.online}
+
+    @property
+    def ttl(self) -> float:
+        """How long a shared presence entry lives without a heartbeat."""
+        return self.heartbeat * 2 + 5
 
     def opened(self, agent: Agent) -> None:
         """An agent page connected."""
@@ -50,6 +82,7 @@ class Presence:
             leaving.cancel()  # back within the grace: never went offline
         elif count == 0:
             self._publish(agent.id, True)
+            self._sync(agent.id)
 
     def closed(self, agent: Agent) -> None:
         """An agent page disconnected; the last one starts the grace period."""
@@ -66,6 +99,30 @@ class Presence:
         self._leaving.pop(agent_id, None)
         if agent_id not in self._sockets:
             self._publish(agent_id, False)
+            self._sync(agent_id)
+
+    def _sync(self, agent_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._store(agent_id))
+        self._syncing.add(task)
+        task.add_done_callback(self._syncing.discard)
+
+    async def _store(self, agent_id: str) -> None:
+        """Make the shared entry match what this instance knows now (in whatever order
+        the changes' tasks run, the last one writes the current state)."""
+        async with self._lock:
+            try:
+                if agent_id in self.online:
+                    data = {"name": self._names.get(agent_id, "")}
+                    await self.shared.put(KIND, agent_id, data, seconds=self.ttl)
+                else:
+                    await self.shared.drop(KIND, agent_id)
+            except Exception:  # the store may be briefly away: the heartbeat repairs it
+                log.exception("storing the presence of %s failed", agent_id)
+
+    async def settle(self) -> None:
+        """Wait until the shared state has every change made so far."""
+        while self._syncing:
+            await asyncio.gather(*self._syncing, return_exceptions=True)
 
     def _publish(self, agent_id: str, online: bool) -> None:
         data = {"agent": agent_id, "name": self._names.get(agent_id), "online": online}
@@ -77,9 +134,11 @@ class Presence:
             await asyncio.sleep(self.heartbeat)
             for agent_id in sorted(self._sockets):
                 self._publish(agent_id, True)
+                await self._store(agent_id)
 
     def stop(self) -> None:
-        """Go offline now for everyone still online (the hub is stopping)."""
+        """Go offline now for everyone still online (the hub is stopping; the shared
+        state drops this instance's entries when it stops)."""
         for handle in self._leaving.values():
             handle.cancel()
         gone = self.online

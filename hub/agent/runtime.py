@@ -4,7 +4,9 @@ presence heartbeats and waking snoozed conversations.
 ``wake_snoozed(hub, now)`` is the sweep itself: every snoozed conversation whose
 ``snoozed_until`` has passed goes back to ``open`` (and so into the inbox), with
 a ``conversation.updated`` on the bus. The runtime runs it every
-``agent.snooze_check_seconds``; tests call it directly with their own ``now``.
+``agent.snooze_check_seconds`` on one instance at a time (the one holding the
+``agent.snooze-sweep`` lease in the shared state); tests call it directly with
+their own ``now``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = ["AgentRuntime", "wake_snoozed"]
 log = logging.getLogger("hub.agent")
 
 SNOOZED = InboxFilter(status=(ConversationStatus.SNOOZED,))
+SNOOZE_LEASE = "agent.snooze-sweep"
 
 
 def _due(conv: Conversation, now: datetime) -> bool:
@@ -75,6 +78,7 @@ class AgentRuntime:
             hub.bus,
             grace=settings.presence_grace_seconds,
             heartbeat=settings.presence_heartbeat_seconds,
+            shared=hub.shared,
         )
         self.snooze_every = settings.snooze_check_seconds
         guard = hub.settings.security
@@ -102,11 +106,20 @@ class AgentRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.presence.stop()
+        with contextlib.suppress(Exception):
+            await self.hub.shared.release(SNOOZE_LEASE)
+
+    async def sweep_once(self) -> list[Conversation] | None:
+        """One round of the snooze sweep, on the one instance holding its lease (taken
+        or renewed here); ``None`` when another instance holds it."""
+        if not await self.hub.shared.lease(SNOOZE_LEASE, self.snooze_every * 3):
+            return None
+        return await wake_snoozed(self.hub)
 
     async def _sweep(self) -> None:
         while True:
             try:
-                await wake_snoozed(self.hub)
+                await self.sweep_once()
             except Exception:  # the store may be briefly unavailable: try again later
                 log.exception("waking snoozed conversations failed")
             await asyncio.sleep(self.snooze_every)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hub.app import Hub
     from hub.timeline.model import Customer
 
-__all__ = ["confirm", "dismiss", "for_customer"]
+__all__ = ["confirm", "dismiss", "for_customer", "share"]
 
 
 async def for_customer(hub: Hub, customer: Customer) -> list[LinkSuggestion]:
@@ -76,3 +76,17 @@ async def dismiss(ctx: Ctx) -> Response:
         reason=ctx.field("reason") or None,
     )
     return _answer(ctx, decided)
+
+
+@action
+async def share(ctx: Ctx) -> Response:
+    """A shared number: the suggestion is dismissed (nothing merged) and the identity is
+    shared with its customer (:mod:`hub.handoff.shared`)."""
+    from hub.handoff.shared import share_suggestion
+
+    _identities(ctx.hub)
+    suggestion_id = ctx.request.path_params["suggestion_id"]
+    await share_suggestion(
+        ctx.hub.pipeline, suggestion_id, by=f"agent:{ctx.agent.name}", reason=None
+    )
+    return _answer(ctx, await ctx.hub.store.get_suggestion(suggestion_id))

@@ -69,7 +69,9 @@ async def note(ctx: Ctx) -> Response:
     conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
     text = ctx.field("text")
     agents = [a for a in mentioned(text, await ctx.hub.store.list_agents()) if a.id != ctx.agent.id]
-    meta = {"mentions": [a.id for a in agents]} if agents else {}
+    meta: dict[str, object] = {"mentions": [a.id for a in agents]} if agents else {}
+    if ctx.field("follow_up"):
+        meta["follow_up"] = True
     event = await ctx.hub.pipeline.note(conv.id, text, author=ctx.agent.name, meta=meta)
     for agent in agents:
         alert(ctx.hub, agent.id, conv, "mention", f"{ctx.agent.name}: {text.strip()[:160]}")

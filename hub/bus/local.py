@@ -8,6 +8,11 @@ Publishing never waits: each subscriber has a bounded queue, and a subscriber
 that falls behind is dropped and handed a :class:`Resync` marker, after which
 it re-reads what it needs from the store (by cursor) and subscribes again.
 Ingest is never slowed down by a slow websocket.
+
+A subscription may name what it concerns — a ``customer``, a ``conversation`` or
+an ``agent`` — and is then filed under that key: a publish touches only the
+subscriptions filed under the keys its message carries (:func:`keys_of`) and the
+unkeyed ones, so its cost does not grow with unrelated subscribers.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 from hub.timeline.model import Conversation, Event
 
-__all__ = ["Bus", "BusMessage", "Resync", "Subscription", "Topic"]
+__all__ = ["Bus", "BusMessage", "Resync", "Subscription", "Topic", "keys_of"]
 
 log = logging.getLogger("hub.bus")
 
@@ -63,13 +68,36 @@ class Resync:
 
 
 Filter = Callable[[BusMessage], bool]
+Key = tuple[str, str]
+
+
+def keys_of(message: BusMessage) -> list[Key]:
+    """The index keys ``message`` concerns: its customer, its conversation (the
+    conversation's, the event's or ``data["conversation_id"]``) and its agent
+    (``data["agent"]``, or the conversation's assignee)."""
+    keys: list[Key] = []
+    if message.customer_id:
+        keys.append(("customer", message.customer_id))
+    conv, event, data = message.conversation, message.event, message.data
+    conversation_id = (
+        conv.id if conv is not None else event.conversation_id if event is not None else None
+    ) or data.get("conversation_id")
+    if isinstance(conversation_id, str):
+        keys.append(("conversation", conversation_id))
+    agent = data.get("agent") or (conv.assignee if conv is not None else None)
+    if isinstance(agent, str) and agent:
+        keys.append(("agent", agent))
+    return keys
 
 
 class Subscription:
     """Receive messages with ``async for``; ends after a :class:`Resync` or ``close``."""
 
-    def __init__(self, bus: Bus, maxsize: int, accept: Filter | None) -> None:
+    def __init__(
+        self, bus: Bus, maxsize: int, accept: Filter | None, key: Key | None = None
+    ) -> None:
         self._bus = bus
+        self.key = key
         self._queue: asyncio.Queue[BusMessage | Resync | None] = asyncio.Queue(maxsize + 1)
         self._maxsize = maxsize
         self._accept = accept
@@ -92,6 +120,7 @@ class Subscription:
         self.closed = True
         self._bus._remove(self)
         if warn:
+            self._bus.dropped += 1
             log.warning("bus subscriber dropped: %s", reason)
 
     async def get(self) -> BusMessage | Resync | None:
@@ -133,22 +162,61 @@ class Bus:
 
     def __init__(self, default_maxsize: int = 1000) -> None:
         self._subscribers: set[Subscription] = set()
+        self._unkeyed: set[Subscription] = set()
+        self._index: dict[Key, set[Subscription]] = {}
         self.default_maxsize = default_maxsize
+        self.dropped = 0
+        """Subscribers dropped for falling behind, since start (``/metrics``)."""
+        self.resyncs = 0
+        """Subscribers told to resync because messages may have been missed."""
 
     def subscribe(
-        self, accept: Filter | None = None, *, maxsize: int | None = None
+        self,
+        accept: Filter | None = None,
+        *,
+        maxsize: int | None = None,
+        customer: str | None = None,
+        conversation: str | None = None,
+        agent: str | None = None,
     ) -> Subscription:
-        """A new subscription receiving the messages ``accept`` lets through."""
-        sub = Subscription(self, maxsize or self.default_maxsize, accept)
+        """A new subscription receiving the messages ``accept`` lets through; naming a
+        ``customer``, ``conversation`` or ``agent`` (at most one) limits it to the
+        messages concerning it (see :func:`keys_of`)."""
+        named = [
+            (kind, value)
+            for kind, value in (
+                ("customer", customer),
+                ("conversation", conversation),
+                ("agent", agent),
+            )
+            if value is not None
+        ]
+        if len(named) > 1:
+            raise ValueError("a subscription names at most one customer, conversation or agent")
+        key = named[0] if named else None
+        sub = Subscription(self, maxsize or self.default_maxsize, accept, key)
         self._subscribers.add(sub)
+        if key is None:
+            self._unkeyed.add(sub)
+        else:
+            self._index.setdefault(key, set()).add(sub)
         return sub
 
     def publish(self, message: BusMessage) -> None:
         """Hand ``message`` to every subscriber without waiting."""
         self._fan_out(message)
 
+    async def flush(self) -> None:
+        """Wait until what this instance published has been handed to the other
+        instances' transport (in process: at once)."""
+
     def _fan_out(self, message: BusMessage) -> None:
-        for sub in list(self._subscribers):
+        targets = list(self._unkeyed)
+        for key in keys_of(message):
+            filed = self._index.get(key)
+            if filed:
+                targets.extend(filed)
+        for sub in targets:
             sub._offer(message)
 
     def resync_all(self, reason: str) -> None:
@@ -156,6 +224,7 @@ class Bus:
         subscribers = list(self._subscribers)
         for sub in subscribers:
             sub._drop(reason, warn=False)
+        self.resyncs += len(subscribers)
         if subscribers:
             log.warning("bus: %d subscribers told to resync: %s", len(subscribers), reason)
 
@@ -168,6 +237,14 @@ class Bus:
 
     def _remove(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
+        if sub.key is None:
+            self._unkeyed.discard(sub)
+            return
+        filed = self._index.get(sub.key)
+        if filed is not None:
+            filed.discard(sub)
+            if not filed:
+                del self._index[sub.key]
 
     @property
     def subscriber_count(self) -> int:

@@ -150,6 +150,12 @@ class MongoBus(Bus):
         except asyncio.QueueFull:
             log.warning("bus: backlog full, a message did not reach the other instances")
 
+    async def flush(self) -> None:
+        """Wait until every message published so far is in the bus collection (or
+        was reported lost)."""
+        if self._tasks:
+            await self._outgoing.join()
+
     async def _write(self, collection: AsyncCollection[Doc]) -> None:
         backoff = 0.1
         while True:

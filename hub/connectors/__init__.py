@@ -17,6 +17,12 @@ nothing else from ``hub``: these names are the stable, documented surface
   :class:`EventKind`, :class:`DeliveryStatus`, :class:`Event`, :func:`utcnow`;
   :class:`Customer` and :class:`EventPage` from timeline reads (a bad page
   cursor raises :class:`InvalidCursor`).
+* Content a message carries besides text and files (``InboundMessage.content``,
+  read back as ``Event.content``): :class:`Location`, :class:`Contacts` of
+  :class:`Contact` cards, :class:`Sticker`, :class:`Voice`, :class:`Share`,
+  :class:`Order` of :class:`OrderItem`, :class:`Reply`, :class:`Unsupported`,
+  and the kinds that change the message they name: :class:`Reaction`,
+  :class:`Edit`, :class:`Revoke` (all :class:`Content`; :func:`content_to_doc`).
 * Live updates: :class:`Bus` publishes :class:`BusMessage` by :class:`Topic`;
   a subscriber that falls behind gets a :class:`Resync`.
 * Errors (all :class:`HubError`): :class:`TransientError` (retry) and
@@ -49,6 +55,7 @@ from hub.connectors.base import (
     Capabilities,
     Channel,
     CheckpointStore,
+    ClientBudget,
     Connector,
     ConnectorContext,
     ConnectorSettings,
@@ -77,8 +84,25 @@ from hub.errors import (
     PermanentError,
     TransientError,
 )
-from hub.payloads import from_epoch, parse_json
+from hub.payloads import from_epoch, parse_json, sanitise_html
 from hub.signing import Signer
+from hub.timeline.content import (
+    Contact,
+    Contacts,
+    Content,
+    Edit,
+    Location,
+    Order,
+    OrderItem,
+    Reaction,
+    Reply,
+    Revoke,
+    Share,
+    Sticker,
+    Unsupported,
+    Voice,
+    content_to_doc,
+)
 from hub.timeline.model import (
     Attachment,
     Customer,
@@ -102,15 +126,20 @@ __all__ = [
     "Capabilities",
     "Channel",
     "CheckpointStore",
+    "ClientBudget",
     "ConfigError",
     "Connector",
     "ConnectorContext",
     "ConnectorError",
     "ConnectorSettings",
+    "Contact",
+    "Contacts",
+    "Content",
     "Customer",
     "DeliveryReporter",
     "DeliveryStatus",
     "Direction",
+    "Edit",
     "Event",
     "EventKind",
     "EventPage",
@@ -124,21 +153,32 @@ __all__ = [
     "InvalidCursor",
     "InvalidIdentity",
     "InvalidInput",
+    "Location",
     "MalformedBody",
     "MediaError",
     "MediaRefused",
     "NotFound",
+    "Order",
+    "OrderItem",
     "OutboundMessage",
     "PermanentError",
     "QuarantinedMessage",
     "Quarantiner",
+    "Reaction",
     "Registry",
+    "Reply",
     "Resync",
+    "Revoke",
     "SendResult",
+    "Share",
     "Signer",
+    "Sticker",
     "TimelineReader",
     "Topic",
     "TransientError",
+    "Unsupported",
+    "Voice",
+    "content_to_doc",
     "download",
     "fetch_stream",
     "from_epoch",
@@ -146,5 +186,6 @@ __all__ = [
     "parse_json",
     "printable",
     "retry_after",
+    "sanitise_html",
     "utcnow",
 ]

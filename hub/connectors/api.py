@@ -164,7 +164,7 @@ class ApiConnector(Connector):
         if not payload.text and not payload.html:
             return _error(422, "a message needs text or html", "text")
         try:
-            identity = Identity.parse(payload.from_)
+            identity = Identity.parse(payload.from_, default_region=self.context.default_region)
         except InvalidIdentity as exc:
             return _error(422, exc.reason, "from")
         try:

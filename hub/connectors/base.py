@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from hub.errors import PermanentError
+from hub.timeline.content import Content
 from hub.timeline.model import (
     Attachment,
     DeliveryStatus,
@@ -33,6 +34,7 @@ from hub.timeline.model import (
 from hub.timeline.quarantine import QuarantinedMessage
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
     from starlette.routing import BaseRoute
 
     from hub.bus import Bus
@@ -46,6 +48,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Capabilities",
     "Channel",
+    "ClientBudget",
     "Connector",
     "ConnectorContext",
     "ConnectorSettings",
@@ -85,11 +88,16 @@ class Capabilities:
 class Channel:
     """One channel a connector serves: its name, how customers are addressed on
     it, and what it can carry. A connector may serve several (Twilio: ``sms``
-    and ``voice``; Meta: ``messenger``, ``instagram``, ``whatsapp``)."""
+    and ``voice``; Meta: ``messenger``, ``instagram``, ``whatsapp``).
+
+    ``shared`` lets another connector declare the same channel (``whatsapp``
+    through Meta or through Twilio) when its declaration is shared too; the
+    settings then decide which one serves it (:meth:`Connector.serves`)."""
 
     name: str
     identity_kind: str | None
     capabilities: Capabilities = Capabilities()
+    shared: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +112,9 @@ class InboundMessage:
     signed reply token); the pipeline honours it only for the same customer.
     ``new_thread`` says the message starts a topic of its own (an email with a
     new subject and no reply headers): it never joins the customer's open
-    conversation by default.
+    conversation by default. ``content`` is what the message carries besides
+    text and files (a location, contact cards, a reaction, an edit…; see
+    :mod:`hub.timeline.content`): set it rather than describing it in ``text``.
     """
 
     channel: str
@@ -124,6 +134,7 @@ class InboundMessage:
     conversation_id: str | None = None
     new_thread: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    content: Content | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +198,16 @@ class DeliveryReporter(Protocol):
         *,
         error: str | None = None,
     ) -> Event | None: ...
+
+
+class ClientBudget(Protocol):
+    """``context.client_budget``: whether the client behind ``connection`` (its address;
+    behind a configured trusted proxy, the address the proxy forwarded) may spend one unit
+    of ``budget`` now, counted when it may. The hub's budgets (``security.*``):
+    ``"new_visitor"`` (``visitors_per_client``) and ``"visitor_message"``
+    (``visitor_messages_per_client``), per ``client_window_seconds``."""
+
+    def __call__(self, budget: str, connection: HTTPConnection) -> bool: ...
 
 
 class CheckpointStore(Protocol):
@@ -261,11 +282,16 @@ class ConnectorContext:
     Optional, for connectors that talk to customers live (the chat widget):
     ``bus`` to watch timeline changes and publish ephemeral signals (typing,
     presence — never records); ``timeline`` read-only access to the store;
-    ``link_verified`` links identities on verified evidence.
+    ``link_verified`` links identities on verified evidence;
+    ``agents_online`` answers the agents online on any hub instance (id → name),
+    for a connector that starts, or resyncs, after they came online.
 
     ``quarantine`` records an inbound message the connector cannot ingest (its
     raw bytes already in ``blobs``) so its source can move on; agents list and
     retry such messages (see :meth:`Connector.retry_quarantined`).
+
+    ``client_budget`` limits what one client address may do (anonymous visitors
+    flooding the inbox); see :class:`ClientBudget`.
     """
 
     ingest: Callable[[InboundMessage], Awaitable[IngestResult]]
@@ -280,6 +306,11 @@ class ConnectorContext:
     timeline: TimelineReader | None = None
     link_verified: IdentityLinker | None = None
     quarantine: Quarantiner | None = None
+    client_budget: ClientBudget | None = None
+    default_region: str | None = None
+    """The hub's ``default_region`` (ISO 3166): how to read a national-format
+    phone number a provider sends (``normalise_identity(..., default_region=)``)."""
+    agents_online: Callable[[], Awaitable[dict[str, str]]] | None = None
 
 
 class Connector(abc.ABC):
@@ -320,6 +351,12 @@ class Connector(abc.ABC):
     def channel_names(cls) -> tuple[str, ...]:
         """The names of the channels this connector serves."""
         return tuple(c.name for c in cls.channel_specs())
+
+    def serves(self, channel: str) -> bool:
+        """Whether this connector, as configured, serves ``channel`` (one of its
+        declared channels). Override when a channel depends on settings: two
+        connectors may declare one channel, and only one may serve it."""
+        return True
 
     @classmethod
     async def setup(cls, settings: ConnectorSettings, public_url: str) -> str:

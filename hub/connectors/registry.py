@@ -75,11 +75,16 @@ class Registry:
             raise DuplicateConnector(
                 f"two connectors named {name!r}: {self.available[name]!r} and {connector!r}"
             )
-        taken = {ch: other for other in self.available.values() for ch in other.channel_names()}
-        for channel in connector.channel_names():
-            if channel in taken and taken[channel] is not connector:
+        taken = {
+            spec.name: (other, spec)
+            for other in self.available.values()
+            for spec in other.channel_specs()
+        }
+        for spec in connector.channel_specs():
+            other, theirs = taken.get(spec.name, (connector, spec))
+            if other is not connector and not (spec.shared and theirs.shared):
                 raise DuplicateConnector(
-                    f"channel {channel!r} claimed by {taken[channel].name!r} and {name!r}"
+                    f"channel {spec.name!r} claimed by {other.name!r} and {name!r}"
                 )
         self.available[name] = connector
 

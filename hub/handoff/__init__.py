@@ -18,18 +18,20 @@ import secrets
 from typing import TYPE_CHECKING
 
 from hub.errors import BadToken, InvalidInput
-from hub.handoff.continuity import HandoffPolicy
+from hub.handoff.continuity import SUPERSEDED_BY, HandoffPolicy
 from hub.handoff.identity import Identities
 from hub.handoff.links import Links
 from hub.handoff.relay import Refused, Relay
-from hub.timeline.model import Event, Identity
-from hub.timeline.store import InboxFilter
+from hub.shared import SharedState
+from hub.timeline.model import ConversationStatus, Event, EventKind, Identity
+from hub.timeline.store import ConversationUpdate, InboxFilter
 
 if TYPE_CHECKING:
     from hub.connectors.base import Connector
     from hub.pipeline import Pipeline
     from hub.settings import HandoffSettings
     from hub.signing import Signer
+    from hub.timeline.work import Outcome
 
 __all__ = ["ACTIONS", "Handoff"]
 
@@ -47,6 +49,7 @@ class Handoff:
         *,
         public_url: str,
         default_region: str | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.signer = signer
@@ -64,8 +67,26 @@ class Handoff:
             window_seconds=relay.window_seconds,
             countries=relay.countries or ((default_region,) if default_region else ()),
             unverified_calls=relay.unverified_calls,
+            shared=shared,
         )
         pipeline.policies.append(self.policy)
+        pipeline.on_ingested.append(self.close_superseded)
+
+    async def close_superseded(self, outcome: Outcome) -> None:
+        """A returning customer's new conversation (past the window) took over the
+        earlier one, which ingest marked (a ``status`` event, ``meta.superseded_by``):
+        resolve it, so it is not left open with a stale promise."""
+        for event in outcome.created_events:
+            if event.kind is not EventKind.STATUS or not event.meta.get(SUPERSEDED_BY):
+                continue
+            assert event.conversation_id is not None
+            earlier = await self.pipeline.store.get_conversation(event.conversation_id)
+            if earlier.status is ConversationStatus.RESOLVED:
+                continue
+            await self.pipeline.update_conversation(
+                earlier.id,
+                ConversationUpdate(status=ConversationStatus.RESOLVED),
+            )
 
     def attach(self, connectors: dict[str, Connector]) -> None:
         """Give connectors what they use from handoff (the Twilio voice greeting)."""
@@ -131,7 +152,7 @@ class Handoff:
         owner = await self.pipeline.store.find_customer(to)
         if owner is None or owner.id != (await self.identities.survivor(conv.customer_id)).id:
             try:
-                self.relay.check(action, to, visitor=str(requester))
+                await self.relay.check(action, to, visitor=str(requester))
             except Refused as exc:
                 await self.pipeline.note(
                     conv.id,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.pipeline.types import HUB_CHANNEL, Step
+from hub.pipeline.types import HUB_CHANNEL, UNVERIFIED_FROM, Step
 from hub.timeline.model import (
     Conversation,
     ConversationStatus,
@@ -250,7 +250,11 @@ def packet_step(
     if customer is None:
         customer = Customer(id=conversation.customer_id)
     events: list[Event] = yield ConversationEvents(conversation.id, PACKET_EVENTS)
-    spoken = [e for e in events if e.kind in _SPOKEN and e.channel != HUB_CHANNEL]
+    spoken = [
+        e
+        for e in events
+        if e.kind in _SPOKEN and e.channel != HUB_CHANNEL and not e.meta.get(UNVERIFIED_FROM)
+    ]
     first_in = next((e for e in spoken if _own_words(e)), None)
     subject_in = next((e for e in spoken if e.direction is Direction.IN and e.subject), None)
     latest = [Excerpt.of(e) for e in spoken[-LATEST:]]

@@ -8,7 +8,13 @@ and decides, and the pipeline's unit of work stores what it decided.
   nobody yet (the reply proves control of it; the request came from the
   customer). A reply that does not confirm (a mistyped number: "who is this?")
   stays a stranger's, and a reply from an address someone else owns, only a
-  suggested link.
+  suggested link. The same holds for the exact address a handoff email went to
+  ("OK" links it). An answer to our message (reply token, In-Reply-To) from an
+  address nobody owns joins the conversation it answers, ``unverified_from``
+  (agents see it in place; customer surfaces never), with a suggestion. A message
+  from a shared address (:mod:`.shared`) goes to the person an agent said it is,
+  else the one we wrote to there last, else its owner — unverified, with a
+  question for the agent.
 * ``route`` — a message on channel B joins the customer's most recently active
   conversation if it was active within the window (default 7 days, open or
   not) on channel A, unless continuity is off for the channel / inbox
@@ -18,15 +24,26 @@ and decides, and the pipeline's unit of work stores what it decided.
   conversation, a ``handoff`` event carrying the context packet is appended
   just before the message; claims typed into the message (an email address, a
   phone number) become suggested links, and so does a new email customer named
-  like a customer at the same email domain (:mod:`.names`).
+  like a customer at the same email domain (:mod:`.names`). A customer back
+  past the window gets a new conversation opening with a card pointing at the
+  earlier one; that one's unkept promises are carried over as ``follow_up``
+  notes and it is closed (:mod:`.cards`; the hub resolves it after the commit).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import InvalidIdentity
+from hub.handoff.cards import (
+    SHARED_NUMBER,
+    SUPERSEDED_BY,
+    carried_promise,
+    handoff_event,
+    shared_question,
+    superseded,
+)
 from hub.handoff.context import packet_step
 from hub.handoff.identity import (
     REPLY_SCORE,
@@ -37,26 +54,40 @@ from hub.handoff.identity import (
 )
 from hub.handoff.names import same_name_and_domain_step
 from hub.pipeline.records import link_event
-from hub.pipeline.types import HUB_CHANNEL, IngestContext, IngestPolicy, Step
+from hub.pipeline.types import (
+    SHARED,
+    SHARED_ANSWERED,
+    UNVERIFIED_FROM,
+    IngestContext,
+    IngestPolicy,
+    Step,
+)
 from hub.timeline.fold import CONVERSATIONAL
 from hub.timeline.model import (
     Conversation,
+    ConversationStatus,
     Direction,
-    Event,
     EventKind,
     Identity,
-    new_id,
     normalise_identity,
     to_json,
-    utcnow,
 )
-from hub.timeline.work import GetConversation, GetCustomer, ThreadParent
+from hub.timeline.work import GetConversation, GetCustomer, SharedWith, ThreadParent
 
 if TYPE_CHECKING:
     from hub.connectors.base import InboundMessage
     from hub.settings import HandoffSettings
 
-__all__ = ["HandoffPolicy", "handoff_event"]
+__all__ = [
+    "SHARED_NUMBER",
+    "SUPERSEDED_BY",
+    "UNVERIFIED_FROM",
+    "HandoffPolicy",
+    "carried_promise",
+    "handoff_event",
+    "shared_question",
+    "superseded",
+]
 
 _CLAIM_CHANNELS_SIGNATURE = ("email",)
 UNCONFIRMED_SCORE = 0.3
@@ -94,53 +125,9 @@ def confirms(text: str | None) -> bool:
     return first in _YES and not any(w in ("not", "no", "wrong", "stop") for w in words[1:4])
 
 
-_VIA_TEXT = {
-    "link": "opened a continuation link",
-    "continuity": "wrote again within the continuity window",
-    "thread": "replied to our message",
-    "conversation_id": "continued from the conversation",
-    "earlier": "came back after the continuity window; the earlier conversation is linked",
-}
-"""How the customer came over, in words for the card's text (``meta.via`` keeps the code)."""
-
-
-def handoff_event(
-    conversation: Conversation,
-    *,
-    from_channel: str | None,
-    to_channel: str,
-    via: str,
-    packet: dict[str, Any],
-    short: str,
-    at: datetime | None = None,
-) -> Event:
-    """The ``handoff`` event (the agent's card); ``meta.card`` is the agent card JSON."""
-    now = at or utcnow()
-    text = (
-        f"Customer moved from {from_channel} to {to_channel}"
-        if from_channel
-        else (f"Customer continued on {to_channel}")
-    )
-    how = _VIA_TEXT.get(via)
-    return Event(
-        id=new_id("evt"),
-        customer_id=conversation.customer_id,
-        conversation_id=conversation.id,
-        channel=HUB_CHANNEL,
-        direction=Direction.INTERNAL,
-        kind=EventKind.HANDOFF,
-        author="handoff",
-        text=f"{text} ({how})" if how else text,
-        occurred_at=now,
-        received_at=now,
-        meta={
-            "from": from_channel,
-            "to": to_channel,
-            "via": via,
-            "card": packet,
-            "short": short,
-        },
-    )
+def _answers_us(message: InboundMessage) -> bool:
+    """Whether ``message`` names our message it answers (a reply token or In-Reply-To)."""
+    return bool(message.conversation_id or message.in_reply_to)
 
 
 class HandoffPolicy(IngestPolicy):
@@ -156,6 +143,13 @@ class HandoffPolicy(IngestPolicy):
         message, expected = ctx.message, ctx.sender.expectation
         if message.direction is not Direction.IN:
             return
+        if ctx.sender.customer is not None:
+            members = yield SharedWith(message.identity)
+            if members:
+                yield from self._shared(ctx, (ctx.sender.customer.id, *members))
+                return
+        if expected is not None and expected.purpose in (SHARED, SHARED_ANSWERED):
+            expected = None  # the address is no longer shared
         if expected is None:
             yield from self._answer_from_elsewhere(ctx)
             return
@@ -168,7 +162,11 @@ class HandoffPolicy(IngestPolicy):
             return
         detail = f"replied on {message.channel} to the offer the customer asked for"
         owner = ctx.sender.customer
-        if owner is None and not confirms(message.text):
+        if owner is None and not confirms(message.text) and _answers_us(message):
+            # An email answering our handoff message without confirming: in place,
+            # unverified (the agent decides; the customer's surfaces do not show it).
+            yield from self._answer_from_elsewhere(ctx)
+        elif owner is None and not confirms(message.text):
             # Perhaps a mistyped number: a stranger, until an agent says otherwise.
             suggestion = yield from suggestion_step(
                 target.id,
@@ -199,10 +197,41 @@ class HandoffPolicy(IngestPolicy):
             if suggestion is not None:
                 ctx.suggestions.append(suggestion)
 
+    def _shared(self, ctx: IngestContext, sharing: tuple[str, ...]) -> Step[None]:
+        """A message from an address several customers share (a household phone): it goes
+        to the one an agent said it is, else to the one we wrote to last there, else to
+        its owner — unverified (no customer surface shows it) and with a question for
+        the agent (:meth:`extras` adds it once the conversation is known)."""
+        people: list[tuple[str, str | None]] = []
+        for customer_id in sharing:
+            found = yield GetCustomer(customer_id)
+            seen: set[str] = set()
+            while found is not None and found.merged_into and found.id not in seen:
+                seen.add(found.id)
+                found = yield GetCustomer(found.merged_into)
+            if found is not None and found.id not in [p[0] for p in people]:
+                people.append((found.id, found.name))
+        ids = [p[0] for p in people]
+        expected = ctx.sender.expectation
+        chosen = expected.customer_id if expected is not None else None
+        if expected is not None and expected.purpose == SHARED_ANSWERED and chosen in ids:
+            ctx.customer_id = chosen  # an agent said who this is, for this exchange
+            return
+        texted = expected is not None and expected.purpose == SHARED and chosen in ids
+        target = chosen if texted and chosen else ids[0]
+        ctx.customer_id = target
+        ctx.event_meta[UNVERIFIED_FROM] = str(ctx.message.identity)
+        ctx.event_meta[SHARED_NUMBER] = {
+            "people": [{"customer_id": i, "name": n} for i, n in people],
+            "routed_to": target,
+            "why": "texted_last" if texted else "owner",
+        }
+
     def _answer_from_elsewhere(self, ctx: IngestContext) -> Step[None]:
-        """An answer to our message (``in_reply_to``) from an address nobody owns: the
-        address is suggested for the customer whose conversation it answers, so the
-        agent sees it there. Not linked: a thread can be forwarded to anyone."""
+        """An answer to our message (reply token or ``in_reply_to``) from an address
+        nobody owns joins the conversation it answers, marked ``unverified_from`` (the
+        agent sees it in place; the customer's surfaces never show it), and the address
+        is suggested for that customer. Not linked: a thread can be forwarded to anyone."""
         message = ctx.message
         if ctx.sender.customer is not None:
             return
@@ -219,6 +248,8 @@ class HandoffPolicy(IngestPolicy):
                 ours = parent.direction is Direction.OUT and parent.meta.get("handoff")
         if owner_id is None:
             return
+        expected = ctx.sender.expectation
+        ours = ours or (expected is not None and expected.conversation_id == conversation_id)
         target = yield GetCustomer(owner_id)
         seen: set[str] = set()
         while target is not None and target.merged_into and target.id not in seen:
@@ -241,6 +272,8 @@ class HandoffPolicy(IngestPolicy):
         )
         if suggestion is not None:
             ctx.suggestions.append(suggestion)
+        ctx.customer_id = target.id
+        ctx.event_meta[UNVERIFIED_FROM] = str(message.identity)
 
     # -- routing -------------------------------------------------------------------------
     def _rule_window(self, message: InboundMessage) -> timedelta | None:
@@ -304,6 +337,11 @@ class HandoffPolicy(IngestPolicy):
             and self._rule_window(message) is not None
         ):
             yield from self._earlier_card(ctx, conv, ctx.head)
+        shared = ctx.event_meta.get(SHARED_NUMBER)
+        if isinstance(shared, dict):
+            ctx.extra_events.append(shared_question(conv, ctx.message.identity, shared, ctx.now))
+        if UNVERIFIED_FROM in ctx.event_meta:
+            return  # a stranger's claims say nothing about this customer
         yield from self._suggest_from(ctx)
         if ctx.new_customer and message.customer_name:
             made = yield from same_name_and_domain_step(
@@ -342,6 +380,12 @@ class HandoffPolicy(IngestPolicy):
         )
         event.meta["earlier_conversation_id"] = earlier.id
         ctx.extra_events.append(event)
+        for promise in packet.promises:
+            ctx.extra_events.append(carried_promise(conv, earlier, promise, at=ctx.now))
+        if earlier.status is not ConversationStatus.RESOLVED:
+            ctx.extra_events.append(
+                superseded(earlier, conv, carried=len(packet.promises), at=ctx.now)
+            )
 
     def _suggest_from(self, ctx: IngestContext) -> Step[None]:
         assert ctx.customer_id is not None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.errors import BadToken, ExpiredToken, NotFound
 from hub.handoff.context import build_packet
-from hub.handoff.continuity import handoff_event
+from hub.handoff.continuity import UNVERIFIED_FROM, handoff_event
 from hub.handoff.sending import (
     CHANNEL_OF_KIND,
     LinkSenders,
@@ -89,11 +89,13 @@ class Withheld:
 
 
 def visible(event: Event) -> bool:
-    """Whether the customer may see ``event`` (their messages and ours, never internals)."""
+    """Whether the customer may see ``event`` (their messages and ours, never internals,
+    never a message from an address nobody has proved theirs)."""
     return (
         event.channel != HUB_CHANNEL
         and event.direction in (Direction.IN, Direction.OUT)
         and event.kind in VISIBLE_KINDS
+        and not event.meta.get(UNVERIFIED_FROM)
     )
 
 

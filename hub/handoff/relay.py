@@ -12,12 +12,11 @@ can read; :attr:`Relay.refusals` counts them by action and reason.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 import phonenumbers
 
+from hub.shared import SharedState
 from hub.timeline.model import Identity
 
 __all__ = ["Refused", "Relay"]
@@ -35,24 +34,9 @@ class Refused(Exception):
         self.status = status
 
 
-@dataclass
-class _Window:
-    seconds: float
-    hits: dict[str, list[float]] = field(default_factory=dict)
-
-    def count(self, key: str, now: float) -> int:
-        recent = [t for t in self.hits.get(key, ()) if now - t < self.seconds]
-        self.hits[key] = recent
-        return len(recent)
-
-    def add(self, key: str, now: float) -> None:
-        if len(self.hits) > 100_000:
-            self.hits.clear()
-        self.hits.setdefault(key, []).append(now)
-
-
 class Relay:
-    """Budgets and allow-lists for sends a visitor asks for (in memory, per process)."""
+    """Budgets and allow-lists for sends a visitor asks for; the budgets are spent in
+    ``shared`` (every hub instance on one MongoDB spends from the same ones)."""
 
     def __init__(
         self,
@@ -63,24 +47,26 @@ class Relay:
         window_seconds: float,
         countries: tuple[str, ...],
         unverified_calls: bool,
+        shared: SharedState | None = None,
     ) -> None:
         self.limits = {"visitor": per_visitor, "destination": per_destination, "hub": per_hub}
-        self.window = _Window(window_seconds)
+        self.window_seconds = window_seconds
+        self.shared = shared or SharedState()
         self.countries = tuple(c.upper() for c in countries)
         self.unverified_calls = unverified_calls
         self.refusals: Counter[tuple[str, str]] = Counter()
 
-    def check(self, action: str, to: Identity, *, visitor: str) -> None:
+    async def check(self, action: str, to: Identity, *, visitor: str) -> None:
         """Spend one unit of each budget for sending ``action`` to the unverified ``to``
         for ``visitor``, or raise :class:`Refused` (nothing spent)."""
         try:
-            self._check(action, to, visitor=visitor)
+            await self._check(action, to, visitor=visitor)
         except Refused as exc:
             self.refusals[(action, exc.code)] += 1
             log.warning("handoff.relay_refused", extra={"action": action, "code": exc.code})
             raise
 
-    def _check(self, action: str, to: Identity, *, visitor: str) -> None:
+    async def _check(self, action: str, to: Identity, *, visitor: str) -> None:
         if to.kind == "phone":
             if action == "call_me" and not self.unverified_calls:
                 raise Refused(
@@ -89,18 +75,20 @@ class Relay:
                 )
             if self.countries and not self._in_countries(to.value):
                 raise Refused("country", "We cannot send messages to numbers in that country.")
-        now = time.monotonic()
         keys = {"visitor": f"v:{visitor}", "destination": f"d:{to}", "hub": "hub"}
+        spent: list[str] = []
         for name, key in keys.items():
-            if self.window.count(key, now) >= self.limits[name]:
+            key = f"relay:{key}"
+            if not await self.shared.spend(key, self.limits[name], self.window_seconds):
+                for done in spent:
+                    await self.shared.refund(done, self.window_seconds)
                 raise Refused(
                     f"budget_{name}",
                     "We have sent as many of these as we can for now. "
                     "An agent will follow up here.",
                     status=429,
                 )
-        for key in keys.values():
-            self.window.add(key, now)
+            spent.append(key)
 
     def _in_countries(self, number: str) -> bool:
         try:

@@ -34,6 +34,7 @@ __all__ = [
 
 CHANNEL_OF_KIND = {"email": "email", "phone": "sms"}
 SENT_NOTICE = "We sent you a link."
+EMAIL_REPLY_HINT = "Or reply OK to this email to continue by email."
 CALL_NOTICE = "We will call you back."
 _ASCII = {
     "\u2018": "'",
@@ -85,6 +86,17 @@ class LinkSenders:
     def _visible(self, conversation_id: str) -> AsyncIterator[Event]:
         raise NotImplementedError
 
+    async def _expect(self, conv: Conversation, email: Identity, purpose: str) -> None:
+        """A reply from ``email`` answers this handoff: one that confirms ("OK") is
+        verified evidence, as a reply to "text me" is."""
+        await self.pipeline.expect_reply(
+            email,
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            hours=self.settings.link_ttl_seconds / 3600,
+            purpose=purpose,
+        )
+
     async def text_me(
         self, conversation_id: str, phone: Identity, *, by: str, requester: Identity | None = None
     ) -> Event:
@@ -124,7 +136,8 @@ class LinkSenders:
             lines.append(
                 f"[{event.occurred_at:%d %b %H:%M}] {who} ({event.channel}): {customer_text(event)}"
             )
-        lines += ["", f"Continue this conversation: {url}"]
+        lines += ["", f"Continue this conversation: {url}", EMAIL_REPLY_HINT]
+        await self._expect(conv, email, "email_transcript")
         return await self.pipeline.send(
             conv.id,
             text="\n".join(lines),
@@ -178,6 +191,9 @@ class LinkSenders:
             f"{ascii_text(self.settings.business_name)}: continue this conversation in "
             f"your browser: {url}"
         )
+        if channel == "email":
+            text += f"\n\n{EMAIL_REPLY_HINT}"
+            await self._expect(conv, to, "chat_link")
         return await self.pipeline.send(
             conv.id,
             text=text,
@@ -207,6 +223,9 @@ class LinkSenders:
             f"{ascii_text(self.settings.business_name)}: open this link to confirm this "
             f"address is yours and continue your conversation: {url}"
         )
+        if channel == "email":
+            text += f"\n\n{EMAIL_REPLY_HINT}"
+            await self._expect(conv, claimed, "verify")
         return await self.pipeline.send(
             conv.id,
             text=text,

@@ -50,7 +50,8 @@ class TimelineCallers:
 
     async def lookup(self, caller: Identity) -> CallerInfo:
         customer = await self.store.find_customer(caller)
-        if customer is None:
+        if customer is None or await self.store.shared_with(caller):
+            # Nobody, or several people (a shared phone): greet nobody by name or topic.
             return CallerInfo(known=False)
         first = (customer.name or "").split()
         name = first[0] if first else None

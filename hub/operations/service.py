@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +66,7 @@ class Operations:
         *,
         clock: Clock = utcnow,
         online: Callable[[], set[str]] | None = None,
+        everywhere: Callable[[], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.store = pipeline.store
@@ -74,6 +75,7 @@ class Operations:
         self.use(settings)
         self._local_online = online or set
         self._remote_online: set[str] = set()
+        self._everywhere = everywhere
         self._tasks: list[asyncio.Task[None]] = []
 
     def use(self, settings: OperationsSettings) -> None:
@@ -102,9 +104,16 @@ class Operations:
         """Agents online on this instance or announced online by another."""
         return set(self._local_online()) | self._remote_online
 
+    async def refresh_online(self) -> None:
+        """Take who is online from the shared presence (an instance that died without
+        a word stops counting once its entries lapse)."""
+        if self._everywhere is not None:
+            self._remote_online = set(await self._everywhere())
+
     async def start(self) -> None:
         if not self._tasks:
             await self.reload()
+            await self.refresh_online()
             sub = self.pipeline.bus.subscribe(maxsize=10_000)
             self._tasks = [
                 asyncio.create_task(self._consume(sub), name="operations-bus"),
@@ -139,6 +148,7 @@ class Operations:
             await asyncio.sleep(self.settings.check_seconds)
             try:
                 await self.reload()
+                await self.refresh_online()
                 await tick(self)
             except Exception:  # the store may be briefly unavailable: next round
                 log.exception("operations sweep failed")

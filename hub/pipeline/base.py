@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hub.bus import Bus, BusMessage, Topic
@@ -34,6 +34,11 @@ class PipelineBase:
         self.channels: dict[str, Channel] = dict(channels or {})
         self.policies = list(policies)
         self.on_queued: list[Callable[[Event], None]] = []
+        self.on_ingested: list[Callable[[Outcome], Awaitable[None]]] = []
+        self.observers: list[Callable[[str, Event], None]] = []
+        """Called with ``("created", event)`` for each event this instance stored,
+        ``("attempt", event)`` for the outcome of each send its outbox made and
+        ``("updated", event)`` for each other delivery change it recorded (``/metrics``)."""
 
     async def append(self, events: Sequence[Event]) -> Outcome:
         """Append ``events`` of one customer as one unit and announce them."""
@@ -48,6 +53,8 @@ class PipelineBase:
         """Announce what a unit appended and the conversations it changed."""
         for event in outcome.created_events:
             self.bus.publish(BusMessage(Topic.EVENT_CREATED, event.customer_id, event=event))
+            for observe in self.observers:
+                observe("created", event)
         for conv in outcome.conversations:
             self.bus.publish(
                 BusMessage(
@@ -104,6 +111,9 @@ class PipelineBase:
             )
         )
 
-    def publish_updated(self, event: Event) -> None:
-        """Tell subscribers an event changed (a delivery status)."""
+    def publish_updated(self, event: Event, *, attempt: bool = False) -> None:
+        """Tell subscribers an event changed (a delivery status); ``attempt``: the
+        outcome of this instance's own send (not a provider's later report)."""
         self.bus.publish(BusMessage(Topic.EVENT_UPDATED, event.customer_id, event=event))
+        for observe in self.observers:
+            observe("attempt" if attempt else "updated", event)

@@ -9,20 +9,24 @@ decides; the store runs it and writes the outcome atomically::
            ─► policies.extras (handoff card, suggestions) ─► the event
 
 Only events of conversational kinds (messages, calls, voicemails) open a
-conversation; anything else (an auto-reply, a bounce, a status record) that
+conversation, and only from a person: anything else (a status record, or an
+inbound message marked ``meta.automated`` — an auto-reply, a bounce) that
 threads to none is stored on the customer's timeline without one.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from hub.connectors.base import InboundMessage, IngestResult
-from hub.payloads import check_storable, check_timestamp
+from hub.payloads import check_storable, check_timestamp, sanitise_html
+from hub.pipeline.amend import amended
 from hub.pipeline.base import PipelineBase
 from hub.pipeline.types import IngestContext, Step
-from hub.timeline.fold import CONVERSATIONAL
-from hub.timeline.model import Conversation, Event, new_id, utcnow
+from hub.timeline.content import AMENDING, content_to_doc
+from hub.timeline.fold import CONVERSATIONAL, is_robot
+from hub.timeline.model import Conversation, Event, EventKind, new_id, utcnow
 from hub.timeline.work import (
     FindEvent,
     GetConversation,
@@ -46,16 +50,43 @@ class Inbound(PipelineBase):
 
         Idempotent on ``(channel, external_id)``: the same message again
         returns the stored event with ``created=False``, and nothing is published.
+        Once a new message is stored, each ``on_ingested`` hook gets the outcome (on
+        the one instance that stored it).
         Raises :class:`~hub.errors.InvalidInput` (``meta``, ``timestamp``) for data
         a store could not keep or read back (see :mod:`hub.payloads`).
         """
-        check_storable(message.meta, "meta")
+        check_storable(_meta(message), "meta")
         check_timestamp(message.occurred_at, "timestamp")
+        if isinstance(message.content, AMENDING):
+            applied = await self._amend(message)
+            if applied is not None:
+                return applied
         outcome = await self.store.run(functools.partial(self.plan_ingest, message))
         assert outcome.event is not None
         if outcome.created:
             self.publish_outcome(outcome)
+            for then in self.on_ingested:
+                await then(outcome)
         return IngestResult(outcome.event, outcome.created)
+
+    async def _amend(self, message: InboundMessage) -> IngestResult | None:
+        """Apply a reaction, edit or deletion to its target (see :mod:`hub.pipeline.amend`)."""
+        target_id = getattr(message.content, "target", "")
+        if not target_id:
+            return None
+        target = await self.store.find_event(message.channel, target_id)
+        if target is None:
+            target = await self.store.find_event_by_provider_id(message.channel, target_id)
+        if target is None:
+            return None
+        sender = await self.store.find_customer(message.identity)
+        if sender is None or sender.id != target.customer_id:
+            return None
+        updated = await self.store.amend_event(target.id, functools.partial(amended, message))
+        if updated is None:
+            return IngestResult(await self.store.get_event(target.id), created=False)
+        self.publish_updated(updated)
+        return IngestResult(updated, created=True)
 
     def plan_ingest(self, message: InboundMessage) -> Plan:
         """The unit of work that ingests ``message`` (see the module docstring)."""
@@ -73,13 +104,17 @@ class Inbound(PipelineBase):
                 new_customer = NewCustomer(new_id("cus"), message.identity, message.customer_name)
                 ctx.customer_id = new_customer.id
                 ctx.new_customer = True
-        elif message.customer_name:
+        elif message.customer_name and ctx.link is not None:
             set_name = message.customer_name
         conversation, opened = yield from self._thread(ctx)
         ctx.conversation, ctx.new_conversation = conversation, opened
         for policy in self.policies:
             yield from policy.extras(ctx)
         event = self._inbound_event(message, ctx.customer_id, conversation)
+        event.meta.update(ctx.event_meta)
+        if ctx.record_as is not None:
+            event.kind = EventKind.STATUS
+            event.meta = {**event.meta, **ctx.record_as}
         return Writes(
             customer_id=ctx.customer_id,
             events=[*ctx.extra_events, event],
@@ -114,12 +149,12 @@ class Inbound(PipelineBase):
                 if routed is not None:
                     ctx.routed_by = policy.name
                     return routed, False
-            if not message.new_thread:
+            if not message.new_thread and not is_robot(message.direction, message.meta):
                 conv = yield OpenConversation(customer_id, message.channel)
                 if conv is not None:
                     ctx.routed_by = "same_channel"
                     return conv, False
-        if message.kind not in CONVERSATIONAL:
+        if message.kind not in CONVERSATIONAL or is_robot(message.direction, message.meta):
             ctx.routed_by = "none"
             return None, False
         if known:
@@ -168,7 +203,7 @@ class Inbound(PipelineBase):
             kind=message.kind,
             author=message.author,
             text=message.text,
-            html=message.html,
+            html=sanitise_html(message.html) if message.html else None,
             subject=message.subject,
             attachments=list(message.attachments),
             external_id=message.external_id,
@@ -176,5 +211,12 @@ class Inbound(PipelineBase):
             identity=message.identity,
             occurred_at=message.occurred_at or now,
             received_at=now,
-            meta=dict(message.meta),
+            meta=_meta(message),
         )
+
+
+def _meta(message: InboundMessage) -> dict[str, Any]:
+    meta = dict(message.meta)
+    if message.content is not None:
+        meta["content"] = content_to_doc(message.content)
+    return meta

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import NotFound
 from hub.pipeline.base import PipelineBase
-from hub.pipeline.types import HUB_CHANNEL, ReplyOption, SendRejected, Step
+from hub.pipeline.types import (
+    HUB_CHANNEL,
+    SHARED,
+    SHARED_REPLY_HOURS,
+    ReplyOption,
+    SendRejected,
+    Step,
+)
 from hub.timeline.model import (
     Attachment,
     Conversation,
@@ -22,7 +30,17 @@ from hub.timeline.model import (
     utcnow,
 )
 from hub.timeline.store import DeliveryUpdate
-from hub.timeline.work import GetConversation, GetCustomer, LastInbound, Plan, Writes, drive
+from hub.timeline.work import (
+    Expectation,
+    GetConversation,
+    GetCustomer,
+    LastInbound,
+    Plan,
+    SharedOf,
+    SharedWith,
+    Writes,
+    drive,
+)
 
 if TYPE_CHECKING:
     from hub.connectors.base import Channel
@@ -70,7 +88,17 @@ class Outbound(PipelineBase):
             event = yield from self._reply(
                 conv, text, html, subject, attachments, channel, to, author, client_ref, meta
             )
-            return Writes(conv.customer_id, [event], read=[conv])
+            expect = None
+            if event.identity is not None and (yield SharedWith(event.identity)):
+                # Several customers use this address: its reply is this customer's.
+                expect = Expectation(
+                    event.identity,
+                    conv.customer_id,
+                    conv.id,
+                    utcnow() + timedelta(hours=SHARED_REPLY_HOURS),
+                    SHARED,
+                )
+            return Writes(conv.customer_id, [event], read=[conv], expect=expect)
 
         outcome = await self.store.run(plan)
         stored = outcome.event
@@ -159,10 +187,13 @@ class Outbound(PipelineBase):
 
     def _option(self, conv: Conversation, info: Channel) -> Step[ReplyOption]:
         last_in = yield LastInbound(conv.customer_id, info.name)
+        customer = yield GetCustomer(conv.customer_id)
+        shared = yield SharedOf(conv.customer_id)
+        identities = [*(customer.identities if customer is not None else []), *shared]
         to = last_in.identity if last_in is not None else None
-        if to is None:
-            customer = yield GetCustomer(conv.customer_id)
-            identities = customer.identities if customer is not None else []
+        if to not in identities:
+            # Replies go only to the customer's own addresses, never to one that wrote
+            # in unproved (an answer from a second address waits for an agent's link).
             to = next(
                 (
                     i

@@ -205,3 +205,61 @@ class Records(PipelineBase):
             self.bus.publish(BusMessage(Topic.CUSTOMER_UPDATED, before.merged_into))
         self.bus.publish(BusMessage(Topic.CUSTOMER_UPDATED, restored.id))
         return restored
+
+    async def merge_conversations(
+        self, source_id: str, target_id: str, *, by: str, reason: str | None = None
+    ) -> Conversation:
+        """Merge conversation ``source_id`` into ``target_id`` (one customer's): its events
+        move, it is resolved, and both record who did it and why (undone by
+        :meth:`unmerge_conversation`)."""
+        source = await self.store.get_conversation(source_id)
+        target = await self.store.get_conversation(target_id)
+        if source.customer_id != target.customer_id:
+            raise Conflict("only one customer's conversations can be merged")
+        merged = await self.store.merge_conversations(source_id, target_id)
+        meta: dict[str, Any] = {
+            "conversation_source": source_id,
+            "conversation_target": target_id,
+            "by": by,
+            "reason": reason,
+        }
+        why = f" ({reason})" if reason else ""
+        await self.internal_event(
+            source.customer_id,
+            source_id,
+            EventKind.MERGE,
+            f"{by} merged this conversation into {target_id}{why}",
+            author=by,
+            meta=meta,
+        )
+        await self.internal_event(
+            target.customer_id,
+            target_id,
+            EventKind.MERGE,
+            f"{by} merged conversation {source_id} into this one{why}",
+            author=by,
+            meta=meta,
+        )
+        self.conversation_changed(await self.store.get_conversation(source_id))
+        merged = await self.store.get_conversation(merged.id)
+        self.conversation_changed(merged)
+        return merged
+
+    async def unmerge_conversation(
+        self, source_id: str, *, by: str, reason: str | None = None
+    ) -> Conversation:
+        """Undo a conversation merge: the source gets its events back and reopens."""
+        restored = await self.store.unmerge_conversation(source_id)
+        meta = {"conversation_source": source_id, "by": by, "reason": reason}
+        for conv in restored:
+            text = (
+                f"{by} unmerged this conversation"
+                if conv.id == source_id
+                else f"{by} unmerged conversation {source_id} from this one"
+            )
+            await self.internal_event(
+                conv.customer_id, conv.id, EventKind.UNMERGE, text, author=by, meta=meta
+            )
+        for conv in restored:
+            self.conversation_changed(await self.store.get_conversation(conv.id))
+        return await self.store.get_conversation(source_id)

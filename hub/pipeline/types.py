@@ -15,12 +15,34 @@ if TYPE_CHECKING:
     from hub.timeline.model import Conversation, Event, Identity
     from hub.timeline.work import Read, SenderInfo
 
-__all__ = ["HUB_CHANNEL", "IngestContext", "IngestPolicy", "ReplyOption", "SendRejected", "Step"]
+__all__ = [
+    "HUB_CHANNEL",
+    "SHARED",
+    "SHARED_ANSWERED",
+    "SHARED_REPLY_HOURS",
+    "UNVERIFIED_FROM",
+    "IngestContext",
+    "IngestPolicy",
+    "ReplyOption",
+    "SendRejected",
+    "Step",
+]
 
 T = TypeVar("T")
 
 HUB_CHANNEL = "hub"
 """The channel of events the hub itself writes (notes, merges, handoff cards)."""
+
+SHARED = "shared"
+"""Purpose of the reply we expect from an address several customers share, after we
+wrote to it for one of them (the one texted last gets the reply)."""
+SHARED_ANSWERED = "shared_answered"
+"""Purpose of that expectation once an agent said which person the address is."""
+SHARED_REPLY_HOURS = 7 * 24
+
+UNVERIFIED_FROM = "unverified_from"
+"""``meta`` key of a message filed on a customer from an address nobody has proved
+theirs (its value is that address): agents see it in place, customer surfaces never."""
 
 
 class SendRejected(InvalidInput):
@@ -61,7 +83,13 @@ class IngestContext:
     ``"new"``. ``head`` is the customer's most recently active conversation
     (read before ``route``; ``None`` for a new customer). ``extras`` may add
     events appended just before the message (a handoff card) and suggestions.
-    ``now`` is the time the plan runs.
+    ``now`` is the time the plan runs. ``event_meta`` is merged into the stored
+    event's ``meta``: a policy that files a message from an address nobody has proved
+    on a customer (an answer to our email from a second address) sets
+    ``unverified_from`` there, and customer surfaces never show such an event.
+    ``now`` is the time the plan runs. ``record_as`` (set by a policy) stores the
+    message as a ``status`` event with that added to its ``meta`` — an answer to
+    something we asked (a survey's "4"), which must not reopen the conversation.
     """
 
     message: InboundMessage
@@ -76,6 +104,8 @@ class IngestContext:
     routed_by: str = "new"
     extra_events: list[Event] = field(default_factory=list)
     suggestions: list[LinkSuggestion] = field(default_factory=list)
+    event_meta: dict[str, Any] = field(default_factory=dict)
+    record_as: dict[str, Any] | None = None
 
 
 Step = Generator["Read", Any, T]

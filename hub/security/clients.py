@@ -14,7 +14,9 @@ from collections.abc import Callable
 
 from starlette.requests import HTTPConnection
 
-__all__ = ["ClientLimit", "client_of"]
+from hub.settings import SecuritySettings
+
+__all__ = ["ClientBudgets", "ClientLimit", "client_of"]
 
 
 def client_of(request: HTTPConnection) -> str:
@@ -58,3 +60,19 @@ class ClientLimit:
             return False
         hits.append(now)
         return True
+
+
+class ClientBudgets:
+    """The hub's ``context.client_budget`` (:class:`hub.connectors.ClientBudget`): one
+    :class:`ClientLimit` per budget, from ``security`` settings."""
+
+    def __init__(self, settings: SecuritySettings) -> None:
+        window = settings.client_window_seconds
+        self.limits = {
+            "new_visitor": ClientLimit(settings.visitors_per_client, window),
+            "visitor_message": ClientLimit(settings.visitor_messages_per_client, window),
+        }
+
+    def __call__(self, budget: str, connection: HTTPConnection) -> bool:
+        """Spend one unit of ``budget`` for ``connection``'s client; False when it is spent."""
+        return self.limits[budget].allow(client_of(connection))

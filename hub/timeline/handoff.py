@@ -96,3 +96,16 @@ class HandoffRecords(Protocol):
         """Customers (not merged away) owning an ``email:`` identity whose domain — the part
         after the first ``@`` — is exactly ``domain`` (lowercase), at most ``limit`` of them,
         oldest identity first. For "same name and email domain" suggestions."""
+
+    async def share_identity(self, identity: Identity, customer_id: str) -> bool:
+        """Record that ``customer_id`` also uses ``identity`` (owned by another customer: a
+        shared phone); ``True`` when it is new."""
+
+    async def unshare_identity(self, identity: Identity, customer_id: str) -> bool:
+        """Undo :meth:`share_identity`; ``True`` when there was something to undo."""
+
+    async def shared_with(self, identity: Identity) -> tuple[str, ...]:
+        """The customers ``identity`` is shared with besides its owner, oldest first."""
+
+    async def shared_of(self, customer_id: str) -> tuple[Identity, ...]:
+        """The identities shared with ``customer_id`` (owned by other customers)."""

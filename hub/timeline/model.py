@@ -20,6 +20,7 @@ import email_validator
 import phonenumbers
 
 from hub.errors import InvalidIdentity
+from hub.timeline.content import Content, content_from_doc
 
 __all__ = [
     "Agent",
@@ -342,6 +343,11 @@ class Event:
     meta: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
     origin_customer_id: str | None = None
+
+    @property
+    def content(self) -> Content | None:
+        """What the message carries besides text and files, typed (``meta["content"]``)."""
+        return content_from_doc(self.meta.get("content"))
 
     @property
     def dedupe_key(self) -> str:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -267,6 +268,17 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         """Undo the merge of ``source``: everything it brought goes back to it."""
 
     # -- conversations -----------------------------------------------------
+    async def merge_conversations(self, source_id: str, target_id: str) -> Conversation:
+        """Move every event of ``source_id`` into ``target_id`` (same customer; each marked
+        ``meta.merged_from = source_id`` unless a merge moved it already), resolve the
+        source and refold the target (status and what agents set kept); the target.
+        Conflict for two customers' conversations or a conversation into itself."""
+
+    async def unmerge_conversation(self, source_id: str) -> list[Conversation]:
+        """Undo :meth:`merge_conversations`: events marked ``merged_from = source_id`` go
+        back, the source reopens; the source, then the conversations they left, refolded.
+        Conflict if nothing was merged from it."""
+
     async def open_conversation(
         self,
         customer_id: str,
@@ -317,6 +329,16 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
     async def find_event_by_provider_id(self, channel: str, provider_id: str) -> Event | None:
         """The outbound event whose delivery got ``provider_id`` from the provider."""
 
+    async def amend_event(
+        self, event_id: str, change: Callable[[Event], Event | None]
+    ) -> Event | None:
+        """Replace an event's ``text``, ``html`` and ``meta`` by ``change(event)`` atomically.
+
+        ``change`` is pure and may run more than once (a store that races
+        another writer reads again); ``None`` from it changes nothing. Returns
+        the changed event, ``None`` when unchanged; raises ``NotFound``.
+        """
+
     async def find_event_by_thread_ref(self, refs: list[str]) -> Event | None:
         """The most recent event whose ``thread_ref`` is one of ``refs``."""
 
@@ -348,6 +370,9 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         descending); ``next`` pages on. The index is written with the append, in
         its transaction (see :mod:`hub.timeline.search`)."""
 
+    async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
+        """Every event of each conversation, oldest first (reports read many at once)."""
+
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(
         self,
@@ -361,6 +386,9 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         an expired lease): status → sending, attempts + 1, a fresh lease token. One
         whose lease ran out on attempt ``max_attempts`` is failed instead (returned
         with status failed, not to be sent)."""
+
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Outbound events not yet sent (queued or sending) and when the oldest was queued."""
 
     async def renew_lease(self, event_id: str, lease_token: str, *, until: datetime) -> bool:
         """Extend a claim while its send runs; ``False`` if the claim is no longer held."""

@@ -66,6 +66,8 @@ __all__ = [
     "Reader",
     "Sender",
     "SenderInfo",
+    "SharedOf",
+    "SharedWith",
     "Suggestions",
     "ThreadParent",
     "Writes",
@@ -204,6 +206,21 @@ class Suggestions:
     limit: int = 500
 
 
+@dataclass(frozen=True, slots=True)
+class SharedWith:
+    """Answer: the ids of the customers an agent said also use ``identity`` (besides its
+    owner: a household phone), oldest first, as a tuple."""
+
+    identity: Identity
+
+
+@dataclass(frozen=True, slots=True)
+class SharedOf:
+    """Answer: the identities shared with ``customer_id`` (owned by others), as a tuple."""
+
+    customer_id: str
+
+
 Read = (
     Sender
     | Head
@@ -217,6 +234,8 @@ Read = (
     | FindEvent
     | DomainCustomers
     | Suggestions
+    | SharedWith
+    | SharedOf
 )
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
-from hub.agent.runtime import wake_snoozed
+from hub.agent.runtime import AgentRuntime, wake_snoozed
 from hub.bus import BusMessage, Topic
+from hub.shared import SharedState
+from hub.shared.mongo import MongoSharedState
 from hub.timeline.model import ConversationStatus, utcnow
+from hub.timeline.mongo import MongoStore
 from hub.timeline.store import ConversationUpdate, TimelineStore
 from tests.agent.kit import hub_for_agents
 
@@ -74,3 +78,32 @@ async def test_the_hub_wakes_snoozed_conversations_by_itself(
         assert isinstance(told, BusMessage)
         conv = await store.get_conversation(conv_id)
         assert conv.status is ConversationStatus.OPEN
+
+
+async def test_two_instances_sweep_snoozed_conversations_one_at_a_time(
+    store: TimelineStore, tmp_path: Path
+) -> None:
+    async with hub_for_agents(store, tmp_path, snooze_check_seconds=3600) as running:
+        one = running.hub
+        other_shared = (
+            MongoSharedState(lambda: store.db)
+            if isinstance(store, MongoStore)
+            else SharedState(joining=one.shared)
+        )
+        other = dataclasses.replace(one, shared=other_shared)
+        first, second = AgentRuntime(one), AgentRuntime(other)
+        created = await running.push("m-1", text="Ping me later")
+        await store.update_conversation(
+            created["conversation_id"],
+            ConversationUpdate(
+                status=ConversationStatus.SNOOZED, snoozed_until=utcnow() - timedelta(seconds=1)
+            ),
+        )
+        rounds = await asyncio.gather(first.sweep_once(), second.sweep_once())
+        assert sorted(r is None for r in rounds) == [False, True]  # one instance swept
+        woken = [c.id for r in rounds if r is not None for c in r]
+        assert woken == [created["conversation_id"]]
+        holder, waiting = (first, second) if rounds[0] is not None else (second, first)
+        assert await waiting.sweep_once() is None
+        await holder.stop()  # releases the lease: the other instance takes over
+        assert await waiting.sweep_once() == []

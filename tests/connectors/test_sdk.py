@@ -19,6 +19,7 @@ SDK_MODULES = {
     "hub.errors",
     "hub.payloads",
     "hub.signing",
+    "hub.timeline.content",
     "hub.timeline.model",
     "hub.timeline.quarantine",
     "hub.timeline.store",

@@ -42,6 +42,7 @@ from tests.connectors.twilio_kit import (
     verbs,
 )
 from tests.servers import serve
+from tests.waiting import until
 
 LIMIT = 64 * 1024
 PHONE = Identity("phone", CUSTOMER)
@@ -244,16 +245,82 @@ async def test_failed_media_fetch_keeps_the_message_and_retries(rig: Rig) -> Non
         MediaContentType0="image/gif",
     )
     assert r.status_code == 200
-    [message] = await rig.events()
+    message = await rig.hub.store.find_event("sms", "MM1")  # the retry may already be in
+    assert message is not None
     assert message.text == "see attached" and message.attachments == []
     assert "503" in message.meta["media_errors"][0]["error"]
 
     await rig.until(lambda: any(e.external_id == "MM1:media" for e in rig.latest.values()))
-    first, recovered = await rig.events()
-    assert recovered.conversation_id == first.conversation_id
+    recovered = await rig.hub.store.find_event("sms", "MM1:media")
+    assert recovered is not None and recovered.conversation_id == message.conversation_id
     assert recovered.meta["recovered_for"] == "MM1"
     assert await rig.hub.blobs.get(recovered.attachments[0].blob_id) == b"GIF89a"
-    assert await rig.connector.memory.pending() == {}
+
+    async def settled() -> bool:  # the pending entry goes after the follow-up is stored
+        return await rig.connector.memory.pending() == {}
+
+    await until(settled)
+
+
+async def test_a_replayed_mms_queues_the_retry_its_first_delivery_never_recorded(
+    rig: Rig,
+) -> None:
+    rig.rest.media["ME1"] = (b"GIF89a", "image/gif")
+    rig.rest.media_errors = 2
+    mms = {"NumMedia": "1", "MediaUrl0": f"{rig.rest_url}/media/ME1"}
+    connector = rig.connector
+    real_retry = connector.retry_later
+
+    async def died(*_: Any) -> None:  # e.g. the store went away between the two writes
+        raise ConnectionResetError("store connection lost")
+
+    connector.retry_later = died  # type: ignore[method-assign]
+    failed = await rig.twilio.sms("MM1", "see attached", **mms)
+    assert failed.status_code >= 500  # stored, but the retry was never queued
+    assert await rig.hub.store.find_event("sms", "MM1") is not None
+    connector.retry_later = real_retry  # type: ignore[method-assign]
+    assert await connector.memory.pending() == {}
+    r = await rig.twilio.sms("MM1", "see attached", **mms)  # Twilio got no answer: it retries
+    assert r.status_code == 200
+    await rig.until(lambda: any(e.external_id == "MM1:media" for e in rig.latest.values()))
+    recovered = await rig.hub.store.find_event("sms", "MM1:media")
+    assert recovered is not None and len(recovered.attachments) == 1
+
+
+async def test_pending_media_retries_survive_a_restart(
+    store: TimelineStore, tmp_path: Path
+) -> None:
+    rest = RestDouble()
+    rest.media["ME1"] = (b"GIF89a", "image/gif")
+    rest.media_errors = 1_000
+    async with serve(rest.app()) as rest_url:
+
+        def settings(delays: list[float]) -> Settings:
+            return Settings(
+                store=str(tmp_path / "unused.db"),
+                blobs=str(tmp_path / "blobs"),
+                public_url=PUBLIC,
+                connectors={"twilio": twilio_settings(rest_url, retry_delays=delays)},
+            )
+
+        first = build_app(settings([3600.0]), store=store)
+        async with serve(first) as url, httpx.AsyncClient(base_url=url) as client:
+            r = await TwilioSide(url, client).sms(
+                "MM1", "see attached", NumMedia="1", MediaUrl0=f"{rest_url}/media/ME1"
+            )
+            assert r.status_code == 200
+        rest.media_errors = 0  # the provider is back; the first hub is gone
+        second = build_app(settings([0.05]), store=store)
+        async with serve(second) as url, httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/healthz")).status_code == 200  # started: store open
+
+            async def recovered() -> bool:
+                return await store.find_event("sms", "MM1:media") is not None
+
+            await until(recovered)
+            follow_up = await store.find_event("sms", "MM1:media")
+            assert follow_up is not None and len(follow_up.attachments) == 1
+    await store.open()  # each hub's lifespan closed it; the fixture cleans up an open store
 
 
 # -- SMS out ------------------------------------------------------------------------------
@@ -662,3 +729,20 @@ def test_signing_helper_matches_the_validator() -> None:
     from twilio.request_validator import RequestValidator
 
     assert RequestValidator(AUTH_TOKEN).validate(url, params, sign(url, params))
+
+
+async def test_a_busy_outbound_call_is_recorded_as_outbound_not_a_missed_inbound_call(
+    rig: Rig,
+) -> None:
+    params = {
+        **rig.twilio.call_params("CA77", "busy"),
+        "From": OUR_NUMBER,
+        "To": CUSTOMER,
+        "Direction": "outbound-api",
+    }
+    for _ in range(2):
+        r = await rig.twilio.post("/voice/status", params)
+        assert r.status_code == 200
+    [event] = await rig.events()
+    assert event.direction is Direction.OUT
+    assert event.text == "Outbound call not answered (busy)"

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from hub.agent.auth import create_agent
 from hub.connectors.email import EmailConnector
-from hub.timeline.model import Identity
+from hub.timeline.model import AgentRole, Identity
 from hub.timeline.store import TimelineStore
+from tests.agent.kit import PASSWORD, Agentside
 from tests.browser.conftest import browser, context, page, page_errors
 from tests.connectors.email.conftest import Mailbox, SmtpSink
 from tests.connectors.email.rig import SECRET
@@ -92,6 +95,22 @@ class Site:
 
     async def customer_id(self, identity: Identity) -> str:
         return (await self.rig.customer(identity)).id
+
+    @contextlib.asynccontextmanager
+    async def agent(self, email: str, *, admin: bool = False) -> AsyncIterator[Agentside]:
+        """An agent signed in to the agent view over HTTP, as a browser does."""
+        await create_agent(
+            self.rig.hub.store,
+            email=email,
+            name=email.split("@")[0].title(),
+            password=PASSWORD,
+            role=AgentRole.ADMIN if admin else AgentRole.AGENT,
+        )
+        async with httpx.AsyncClient(base_url=self.rig.url) as client:
+            side = Agentside(client)
+            r = await side.sign_in(email, PASSWORD)
+            assert r.status_code == 303, r.text
+            yield side
 
 
 def texts(events: list[dict[str, Any]]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.handoff.context import build_packet
 from hub.timeline.model import Identity
 from hub.timeline.store import TimelineStore
 from tests.connectors.email.conftest import Mailbox, SmtpSink
@@ -62,3 +63,25 @@ async def test_past_the_window_the_new_conversation_points_at_the_earlier_one(
     assert "came back after the continuity window" in events[0]["text"]
     customer = await site.customer_id(Identity("phone", CUSTOMER))
     assert {c["customer_id"] for c in convs} == {customer}
+
+    # The earlier one is closed, pointing forward; its promise now lives in the new one.
+    old = (await rig.api.get(f"/api/v1/conversations/{earlier['id']}")).json()
+    assert old["status"] == "resolved"
+    [closed] = [e for e in await site.events(earlier["id"]) if e["kind"] == "status"]
+    assert closed["meta"]["superseded_by"] == new["id"]
+    assert "1 open promise(s) moved there" in closed["text"]
+    [carried] = [e for e in events if e["kind"] == "note"]
+    assert carried["meta"]["follow_up"] and PROMISE in carried["text"]
+    assert carried["meta"]["earlier_conversation_id"] == earlier["id"]
+    # Kept in the new conversation: no promise is left open anywhere.
+    r = await rig.api.post(
+        f"/api/v1/conversations/{new['id']}/reply",
+        json={"text": "Finance confirmed: refund sent", "channel": "sms", "fulfils": carried["id"]},
+    )
+    assert r.status_code == 202, r.text
+    await rig.settled(r.json()["id"])
+    packet = await build_packet(rig.hub.store, await rig.hub.store.get_conversation(new["id"]))
+    assert packet.promises == []
+    # The caller's texts: the promise reply went by SMS; nothing internal did.
+    bodies = [m["Body"] for m in site.rest.messages]
+    assert bodies == [PROMISE, "Finance confirmed: refund sent"]

@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 
 from hub.app import build_app
+from hub.bus import BusMessage, Topic
 from hub.operations import Operations
 from hub.operations.report import breaches, rule_accuracy
-from hub.settings import Settings
+from hub.settings import OperationsSettings, Settings
 from hub.timeline.model import Identity, Priority
 from hub.timeline.store import ConversationUpdate, TimelineStore
 from hub.tokens import issue_token
@@ -226,3 +227,27 @@ async def test_a_message_its_hub_never_handled_is_triaged_by_the_next_sweep(
     await survivor.ops.on_inbound(event)  # the bus catching up late: still once
     assert len(await decisions(store, conv_id, "triage")) == 1
     assert len(await decisions(store, conv_id, "ack")) == 1
+
+
+async def test_agents_online_on_other_instances_count_until_their_presence_lapses(
+    store: TimelineStore,
+) -> None:
+    sam, lee = await agents(store)
+    elsewhere = {sam.id}
+
+    async def everywhere() -> set[str]:
+        return set(elsewhere)
+
+    pipeline = make_hub(store, FakeClock(FRIDAY)).pipeline
+    ops = Operations(pipeline, OperationsSettings(enabled=True), everywhere=everywhere)
+    await ops.start()  # started after Sam came online on another instance
+    try:
+        assert ops.online() == {sam.id}
+        data = {"agent": lee.id, "online": True}
+        await ops.handle(BusMessage(Topic.AGENT_PRESENCE, "", data=data))
+        assert ops.online() == {sam.id, lee.id}
+        elsewhere.clear()  # their instance died: the shared entries lapsed
+        await ops.refresh_online()
+        assert ops.online() == set()
+    finally:
+        await ops.stop()

@@ -455,6 +455,10 @@
         error.hidden = false;
         return;
       }
+      if (form.elements.follow_up && form.elements.follow_up.checked) {
+        location.reload(); // the side panel lists the new promise
+        return;
+      }
       text.value = "";
       typing(false);
       showTone("", []);

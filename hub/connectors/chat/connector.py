@@ -90,6 +90,7 @@ class ChatConnector(Connector):
         self._agents: dict[str, float] = {}
         self._was_online = self.online
         self._watcher: asyncio.Task[None] | None = None
+        self._reports: set[asyncio.Future[Any]] = set()
 
     def routes(self) -> Sequence[BaseRoute]:
         return [
@@ -100,7 +101,20 @@ class ChatConnector(Connector):
 
     async def start(self) -> None:
         if self._watcher is None:
+            await self._agents_everywhere()
             self._watcher = asyncio.create_task(self._watch(), name="chat-fanout")
+
+    async def _agents_everywhere(self) -> None:
+        """Learn who is online on any instance (at start, and after missing messages)."""
+        if self.context.agents_online is None:
+            return
+        try:
+            online = await self.context.agents_online()
+        except Exception:  # the next presence message or heartbeat tells us
+            self.context.logger.exception("chat: reading agent presence failed")
+            return
+        for agent in online:
+            self._presence({"agent": agent, "online": True})
 
     async def stop(self) -> None:
         watcher, self._watcher = self._watcher, None
@@ -163,6 +177,11 @@ class ChatConnector(Connector):
                 if not group:
                     del self.by_customer[customer_id]
 
+    def spend(self, budget: str, websocket: WebSocket) -> bool:
+        """One unit of the hub's per-client ``budget`` (``context.client_budget``)."""
+        spend = self.context.client_budget
+        return spend is None or spend(budget, websocket)
+
     # -- fan-out ---------------------------------------------------------------
     async def _watch(self) -> None:
         while True:
@@ -171,6 +190,7 @@ class ChatConnector(Connector):
                     if isinstance(message, Resync):
                         for session in self.sessions:
                             session.resync()
+                        await self._agents_everywhere()
                         continue
                     try:
                         self.dispatch(message)
@@ -192,6 +212,7 @@ class ChatConnector(Connector):
             if event is None or not self.shows(event):
                 return
             seq = event.seq
+            self._delivered(event)
             frame: dict[str, Any] = {
                 "type": "event",
                 "event": self.frame_of(event),
@@ -216,12 +237,35 @@ class ChatConnector(Connector):
         for session in list(group):
             session.push(seq, text)
 
+    def _delivered(self, event: Event) -> None:
+        """A reply reaching a live socket here is delivered, whichever instance's
+        outbox sends it (an early status waits for the send, and never goes back)."""
+        delivery = event.delivery
+        if event.channel != CHANNEL or delivery is None or delivery.status.final:
+            return
+        report = self.context.report_delivery(CHANNEL, event.id, DeliveryStatus.DELIVERED)
+        task = asyncio.ensure_future(report)
+        self._reports.add(task)
+        task.add_done_callback(self._reported)
+
+    def _reported(self, task: asyncio.Future[Any]) -> None:
+        self._reports.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.context.logger.warning("chat: recording a delivery failed: %s", task.exception())
+
     def _presence(self, data: dict[str, Any]) -> None:
         agent = str(data.get("agent", ""))
         if data.get("online"):
-            self._agents[agent] = time.monotonic() + self.config.presence_ttl_seconds
+            ttl = self.config.presence_ttl_seconds
+            self._agents[agent] = time.monotonic() + ttl
+            # An instance that stops without a word (crashed) stops renewing: lapse then.
+            asyncio.get_running_loop().call_later(ttl + 0.05, self._tell_presence)
         else:
             self._agents.pop(agent, None)
+        self._tell_presence()
+
+    def _tell_presence(self) -> None:
+        """Tell every socket when being online changed."""
         online = self.online
         if online != self._was_online:
             self._was_online = online
@@ -325,7 +369,7 @@ class ChatConnector(Connector):
         return customer
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        live = bool(self.by_customer.get(message.customer_id))
+        live = any(not s.gone for s in self.by_customer.get(message.customer_id, ()))
         status = DeliveryStatus.DELIVERED if live else DeliveryStatus.SENT
         return SendResult(provider_id=message.event_id, status=status)
 

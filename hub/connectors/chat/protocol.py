@@ -69,6 +69,7 @@ __all__ = [
     "PingFrame",
     "TypingFrame",
     "event_frame",
+    "frame_id_of",
     "parse_frame",
     "visible",
 ]
@@ -224,14 +225,29 @@ def parse_frame(text: str) -> ClientFrame:
         raise FrameError("bad_frame", f"{where}: {first['msg']}", frame_id) from None
 
 
+def frame_id_of(text: str) -> str | None:
+    """The ``id`` a client frame carries (to name it in an error), else ``None``."""
+    try:
+        raw = parse_json(text, field="frame")
+    except ValueError:
+        return None
+    frame_id = raw.get("id") if isinstance(raw, dict) else None
+    return frame_id if isinstance(frame_id, str) and len(frame_id) <= 200 else None
+
+
 def visible(event: Event) -> bool:
     """What a visitor may see: their customer's messages in and out on every channel
     (an email thread continued in chat shows there), never notes or other internals.
 
     The visitor's customer is theirs by verified evidence only (DESIGN.md "Trust and
-    identity"), so everything on it is their own history.
+    identity"), so everything on it is their own history — except a message filed there
+    from an address nobody has proved (``meta.unverified_from``), which only agents see.
     """
-    return event.kind is EventKind.MESSAGE and event.direction in (Direction.IN, Direction.OUT)
+    return (
+        event.kind is EventKind.MESSAGE
+        and event.direction in (Direction.IN, Direction.OUT)
+        and not event.meta.get("unverified_from")
+    )
 
 
 def _display_author(event: Event) -> str | None:
@@ -271,6 +287,11 @@ def event_frame(event: Event, file_url: Any) -> dict[str, Any]:
     }
     if event.direction is Direction.IN and event.external_id and ":" in event.external_id:
         out["client_id"] = event.external_id.split(":", 1)[1]
+    survey = event.meta.get("survey_request")
+    if event.direction is Direction.OUT and isinstance(survey, dict):
+        url = survey.get("url")
+        if isinstance(url, str) and url.startswith("/s/"):
+            out["survey"] = {"url": url, "kind": survey.get("kind"), "scale": survey.get("scale")}
     return out
 
 

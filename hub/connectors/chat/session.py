@@ -27,6 +27,7 @@ from hub.connectors.chat.protocol import (
     PingFrame,
     TypingFrame,
     dumps,
+    frame_id_of,
     parse_frame,
 )
 from hub.connectors.chat.visitors import Visitor, issue_visitor, read_visitor
@@ -45,6 +46,7 @@ CATCH_UP = (-1, "")
 
 MESSAGE_TOO_BIG = 1009
 POLICY = 1008
+TRY_LATER = 1013
 
 
 class Session:
@@ -66,6 +68,10 @@ class Session:
         self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(self.config.session_queue)
         self._lock = asyncio.Lock()
         self._writer: asyncio.Task[None] | None = None
+        self.gone = False
+        self._refused = 0
+        self._connection_key = f"connection:{id(self)}"
+        """The socket closed: nothing sent to this session reaches the visitor."""
 
     # -- fan-out side (called by the connector) ------------------------------
     def push(self, seq: int, text: str) -> None:
@@ -119,20 +125,21 @@ class Session:
         except TimeoutError:
             await self.ws.close(POLICY, "hello expected")
             return
+        except WebSocketDisconnect:
+            return
         if hello is None:
             return
-        await self._start(hello)
-        writer = self._writer = asyncio.create_task(self._write())
-        try:
+        try:  # registered inside: a socket gone during start-up is never left behind
+            await self._start(hello)
+            self._writer = asyncio.create_task(self._write())
             while (text := await self.receive_text()) is not None:
                 await self._handle(text)
         except WebSocketDisconnect:
             pass
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            self.gone = True
             self.connector.unregister(self)
+            await self.halt()
             if self.typing:
                 self._publish_typing(False)
 
@@ -144,8 +151,26 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
 
+    async def _admitted(self, text: str) -> bool:
+        """Whether ``text`` may be handled: every frame (hello, ping, unparseable) takes a
+        token from the visitor's bucket (this connection's before hello). A refused frame
+        gets ``rate_limited``; a client that keeps going (twice ``rate_burst`` refused in
+        a row) is closed with 1008."""
+        key = self.visitor.id if self.visitor is not None else self._connection_key
+        if self.connector.limiter.allow(key):
+            self._refused = 0
+            return True
+        self._refused += 1
+        if self._refused > 2 * self.config.rate_burst:
+            await self.ws.close(POLICY, "rate limit exceeded")
+            raise WebSocketDisconnect(POLICY)
+        await self.error("rate_limited", "too many frames: slow down", frame_id_of(text))
+        return False
+
     async def _hello(self) -> HelloFrame | None:
         while (text := await self.receive_text()) is not None:
+            if not await self._admitted(text):
+                continue
             try:
                 frame = parse_frame(text)
             except FrameError as exc:
@@ -159,9 +184,16 @@ class Session:
     async def _start(self, hello: HelloFrame) -> None:
         signer = self.connector.signer
         max_age = self.config.visitor_token_days * 86400
-        self.visitor = read_visitor(signer, self.site, hello.token, max_age) or issue_visitor(
-            signer, self.site
-        )
+        visitor = read_visitor(signer, self.site, hello.token, max_age)
+        if visitor is None:
+            if not self.connector.spend("new_visitor", self.ws):
+                await self.error(
+                    "too_many_visitors", "too many new visitors from this address: try later"
+                )
+                await self.ws.close(TRY_LATER, "too many new visitors")
+                raise WebSocketDisconnect(TRY_LATER)
+            visitor = issue_visitor(signer, self.site)
+        self.visitor = visitor
         self.context = self._context(hello)
         customer = await self.connector.timeline.find_customer(self.visitor.identity)
         self.connector.register(self, customer.id if customer else None)
@@ -244,6 +276,8 @@ class Session:
 
     # -- client frames ---------------------------------------------------------
     async def _handle(self, text: str) -> None:
+        if not await self._admitted(text):
+            return
         try:
             frame = parse_frame(text)
         except FrameError as exc:
@@ -251,12 +285,6 @@ class Session:
             return
         if isinstance(frame, PingFrame):
             await self.send({"type": "pong"})
-            return
-        assert self.visitor is not None
-        if not self.connector.limiter.allow(self.visitor.id):
-            await self.error(
-                "rate_limited", "too many frames: slow down", getattr(frame, "id", None)
-            )
             return
         try:
             if isinstance(frame, MessageFrame):
@@ -292,6 +320,7 @@ class Session:
         )
         if not text and not attachments:
             raise FrameError("empty", "a message needs text or an attachment", frame.id)
+        self._spend_message(frame.id)
         result = await self._ingest(
             InboundMessage(
                 channel=CHANNEL,
@@ -311,6 +340,12 @@ class Session:
                 "duplicate": not result.created,
             }
         )
+
+    def _spend_message(self, frame_id: str) -> None:
+        if not self.connector.spend("visitor_message", self.ws):
+            raise FrameError(
+                "rate_limited", "too many messages from this address: slow down", frame_id
+            )
 
     def _typing(self, typing: bool) -> None:
         if typing != self.typing and self.customer_id is not None:
@@ -343,6 +378,7 @@ class Session:
             email = normalise_identity("email", frame.email).value
         except InvalidIdentity:
             raise FrameError("bad_email", "not an email address", frame.id) from None
+        self._spend_message(frame.id)
         await self._ingest(
             InboundMessage(
                 channel=CHANNEL,

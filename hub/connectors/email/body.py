@@ -12,9 +12,12 @@ import re
 from email.message import Message
 from html.parser import HTMLParser
 
-import nh3
 import quotequail
+from mailparser_reply.constants import MAIL_LANGUAGES
 from mailparser_reply.parser import EmailMessage as ReplyText
+
+from hub.connectors.email.quotes import cut_quotes
+from hub.payloads import sanitise_html
 
 __all__ = [
     "decode_payload",
@@ -33,12 +36,19 @@ _BLOCK = {
 }  # fmt: skip
 _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 _FORWARD = re.compile(
-    r"^\s*(?:-{2,}\s*(?:Forwarded message|Original Message|Weitergeleitete Nachricht|"
+    r"^\s*(?:-{2,}\s*(?:Forwarded message|Weitergeleitete Nachricht|"
     r"Message transféré|Mensaje reenviado)\s*-{2,}|Begin forwarded message:|"
     r"Anfang der weitergeleiteten Nachricht:)",
     re.IGNORECASE | re.MULTILINE,
 )
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|wg|tr|rv|enc|doorst)\s*:", re.IGNORECASE)
+_DEVICE_LINE = re.compile(
+    r"\n\s*(?:Sent from my [^\n]{1,40}|Sent from (?:Mail|Outlook|Yahoo Mail) for [^\n]{1,30}|"
+    r"Get Outlook for [^\n]{1,30}|Von meinem [^\n]{1,40} gesendet|Envoyé de mon [^\n]{1,40}|"
+    r"Enviado desde mi [^\n]{1,40}|Inviato da [^\n]{1,40}|Verzonden met [^\n]{1,30}|"
+    r"Sendt fra min [^\n]{1,30}|Skickat från min [^\n]{1,30}|Wysłane z [^\n]{1,30})\s*\Z"
+)
+_LIST_FOOTER = re.compile(r"\n_{10,}\n[^\n]{0,80}mailing list\n(?:[^\n]*\n?){0,6}\Z")
 _TRAILING_QUOTE = re.compile(r"(?:\n\s*>[^\n]*)+\s*\Z")
 
 
@@ -105,28 +115,32 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def sanitise_html(html: str) -> str:
-    """HTML safe to show in the agent UI (nh3: no scripts, handlers or unsafe URLs)."""
-    return str(nh3.clean(html))
-
-
 def is_forward(subject: str | None, text: str) -> bool:
     """True if the customer forwarded a message rather than replying."""
     return bool(_FORWARD_SUBJECT.match(subject or "")) or bool(_FORWARD.search(text[:20_000]))
 
 
 def strip_reply(text: str, languages: tuple[str, ...]) -> str:
-    """The new part of a reply: quoted history, reply headers and signature removed.
+    """The new part of a reply: quoted history and reply headers removed, and a
+    trailing "Sent from my iPhone"; other signatures and bottom-posted answers kept.
 
-    Never returns less than something: if stripping leaves nothing, the whole
-    text is kept.
+    Quotes, splitters and forwards are found line by line (:mod:`.quotes`); in
+    text without any, ``mail-parser-reply`` looks for reply headers in
+    ``languages``. Never returns less than something: if stripping leaves
+    nothing, the whole text is kept.
     """
-    try:
-        parsed = ReplyText(text=text, languages=list(languages), keep_hyphen_lists=True).read()
-        top = parsed.replies[0].body if parsed.replies else text
-    except Exception:  # a library bug must not lose the message
+    top = cut_quotes(text)
+    if top is None:
         top = text
-    top = _TRAILING_QUOTE.sub("", top).strip()
+        try:
+            known = [lang for lang in languages if lang in MAIL_LANGUAGES] or ["en"]
+            parsed = ReplyText(text=text, languages=known, keep_hyphen_lists=True).read()
+            if len(parsed.replies) > 1:
+                top = parsed.replies[0].full_body
+        except Exception:  # a library bug must not lose the message
+            top = text
+    top = _LIST_FOOTER.sub("", top.replace("\r\n", "\n").rstrip() + "\n")
+    top = _DEVICE_LINE.sub("", _TRAILING_QUOTE.sub("", top.rstrip())).strip()
     return top or text.strip()
 
 

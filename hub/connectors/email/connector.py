@@ -26,6 +26,7 @@ from hub.connectors.email.inbound import (
     source_of,
     summary_of,
 )
+from hub.connectors.email.parse import ParsedMail
 from hub.connectors.email.settings import EmailSettings
 from hub.connectors.email.smtp import OutgoingFile, OutgoingMail, build_mail, deliver
 from hub.connectors.email.threading import ReplyTokens, reply_subject
@@ -166,18 +167,25 @@ class EmailConnector(Connector):
         result = await self.context.ingest(converted.message)
         parsed = converted.parsed
         event = result.event
+        if parsed is not None and parsed.auto == "bounce":
+            await self._report_bounce(parsed)
         if parsed is None or event.conversation_id is None:
             return event
+        subject = parsed.subject
+        if event.meta.get("automated"):
+            subject = (await self._state(event.conversation_id)).get("subject") or subject
         await self._remember(
             event.conversation_id,
-            {"account": fetched.account, "subject": parsed.subject, "auto": parsed.auto},
+            {"account": fetched.account, "subject": subject, "auto": parsed.auto},
         )
+        return event
+
+    async def _report_bounce(self, parsed: ParsedMail) -> None:
         for ref in parsed.bounced_ids:
             if self.tokens.is_ours(ref):
                 await self.context.report_delivery(
                     CHANNEL, ref, DeliveryStatus.FAILED, error=parsed.bounce_reason or "bounced"
                 )
-        return event
 
     async def _remember(self, conversation_id: str, state: dict[str, Any]) -> None:
         key = f"conversation:{conversation_id}"

@@ -29,6 +29,7 @@ __all__ = [
     "Unreadable",
     "convert",
     "fetched_from",
+    "is_robot",
     "quarantine_event",
     "source_of",
     "summary_of",
@@ -107,6 +108,15 @@ async def quarantine_event(
     )
 
 
+def is_robot(parsed: ParsedMail, conversation_id: str | None) -> bool:
+    """Whether a robot answered: a bounce or an auto-reply, or auto-generated mail
+    that reacts to a conversation (a notification that starts one is kept as a
+    message: someone's system may be asking for help)."""
+    if parsed.auto in ("bounce", "auto-replied"):
+        return True
+    return parsed.auto == "auto-generated" and bool(conversation_id or parsed.references)
+
+
 async def convert(
     fetched: FetchedMail, settings: EmailSettings, tokens: ReplyTokens, context: ConnectorContext
 ) -> Converted | None:
@@ -149,6 +159,8 @@ async def convert(
     if parsed.auto:
         meta["auto"] = parsed.auto
     if parsed.auto == "bounce":
+        quoted = tokens.ours_in(parsed.full_text + "\n" + fetched.raw.decode("latin-1"))
+        parsed.bounced_ids = tuple(dict.fromkeys((*parsed.bounced_ids, *quoted)))
         meta["bounce"] = {"message_ids": list(parsed.bounced_ids), "reason": parsed.bounce_reason}
     if parsed.forwarded:
         meta["forwarded"] = True
@@ -176,6 +188,9 @@ async def convert(
         conversation_id = tokens.from_references(parsed.references)
         if conversation_id:
             meta["threaded_by"] = "message-id"
+
+    if is_robot(parsed, conversation_id):
+        meta["automated"] = True
 
     message = InboundMessage(
         channel=CHANNEL,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.header import decode_header
 from email.message import EmailMessage, Message
-from email.parser import BytesParser, HeaderParser
+from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
 import charset_normalizer
@@ -29,19 +29,24 @@ from hub.connectors.email.body import (
     strip_html_reply,
     strip_reply,
 )
+from hub.connectors.email.robots import (
+    ROBOTS,
+    bounce_details,
+    classify,
+    message_ids,
+    robot_address,
+)
 
 __all__ = [
     "MailPart",
     "ParsedMail",
     "Unparseable",
-    "classify",
     "clean_text",
     "header_text",
     "parse_headers",
     "parse_mail",
 ]
 
-_MSGID = re.compile(r"<[^<>\s]{1,900}>")
 _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To")
 _MAX_REFS = 50
 _MAX_TEXT = 200_000
@@ -165,12 +170,7 @@ def _header(msg: Message, name: str) -> str | None:
 
 
 def _headers(msg: Message, name: str) -> list[str]:
-    return _raw_headers(msg, name)
-
-
-def message_ids(value: str | None) -> list[str]:
-    """Every ``<id>`` in a Message-ID / In-Reply-To / References value."""
-    return _MSGID.findall(value or "")
+    return [_decode_words(v) for v in _raw_headers(msg, name)]
 
 
 def _date(msg: Message) -> datetime | None:
@@ -185,58 +185,6 @@ def _date(msg: Message) -> datetime | None:
     if parsed > datetime.now(UTC) + timedelta(days=1) or parsed.year < 1990:
         return None
     return parsed
-
-
-def classify(msg: Message) -> str | None:
-    """``"bounce"``, ``"auto-replied"``, ``"auto-generated"``, ``"list"`` or ``None`` (a person).
-
-    Mail so classified is recorded as such and never answered automatically (RFC 3834).
-    """
-    ctype = (msg.get_content_type() or "").lower()
-    report = str(msg.get_param("report-type", "") or "").lower()
-    sender = parseaddr(_header(msg, "From") or "")[1].lower()
-    if (ctype == "multipart/report" and report == "delivery-status") or sender.split("@")[0] in (
-        "mailer-daemon",
-        "postmaster",
-    ):
-        return "bounce"
-    auto = (_header(msg, "Auto-Submitted") or "no").split(";")[0].strip().lower()
-    if auto == "auto-replied":
-        return "auto-replied"
-    if auto != "no":
-        return "auto-generated"
-    if _header(msg, "X-Autoreply") or _header(msg, "X-Autorespond"):
-        return "auto-replied"
-    suppress = (_header(msg, "X-Auto-Response-Suppress") or "").lower()
-    if any(v in suppress for v in ("all", "oof", "autoreply")):
-        return "auto-replied"
-    precedence = (_header(msg, "Precedence") or "").strip().lower()
-    if precedence in ("bulk", "list", "junk") or _header(msg, "List-Id"):
-        return "list"
-    if _header(msg, "List-Unsubscribe"):
-        return "list"
-    return None
-
-
-def _bounce_details(msg: Message) -> tuple[tuple[str, ...], str | None]:
-    ids: list[str] = []
-    reason: str | None = None
-    for part in msg.walk():
-        ctype = part.get_content_type()
-        if ctype == "message/delivery-status":
-            status = part.as_string()
-            found = re.search(r"^Diagnostic-Code:\s*(.+(?:\n[ \t].+)*)", status, re.M | re.I)
-            found = found or re.search(r"^Status:\s*(.+)$", status, re.M | re.I)
-            if found:
-                reason = " ".join(found.group(1).split())[:500]
-        elif ctype == "message/rfc822":
-            inner = part.get_payload(0) if part.is_multipart() else None
-            if isinstance(inner, Message):
-                ids += message_ids(_header(inner, "Message-ID"))
-        elif ctype == "text/rfc822-headers":
-            headers = HeaderParser().parsestr(part_text(part))
-            ids += message_ids(headers.get("Message-ID"))
-    return tuple(dict.fromkeys(ids)), reason
 
 
 def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
@@ -307,6 +255,9 @@ def parse_mail(
     name, address = parseaddr(_header(msg, "From") or "")
     if "@" not in address:
         name, address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
+    auto = classify(msg, _header)
+    if "@" not in address and auto in ROBOTS:
+        address = robot_address(msg, _header, name or "mailer-daemon") or address
     if "@" not in address:
         raise Unparseable("no From address")
     name = _decode_words(name)
@@ -314,7 +265,7 @@ def parse_mail(
     derived = not ids
     message_id = ids[0] if ids else f"<sha256-{hashlib.sha256(raw).hexdigest()}@omnihub.invalid>"
     refs = message_ids(" ".join(_headers(msg, "References")))
-    refs += message_ids(_header(msg, "In-Reply-To"))
+    refs += message_ids(" ".join(_headers(msg, "In-Reply-To")))
     references = tuple(dict.fromkeys(r for r in refs if r != message_id))[-_MAX_REFS:]
     recipients = tuple(
         addr for _, addr in getaddresses([v for h in _RECIPIENT_HEADERS for v in _headers(msg, h)])
@@ -332,11 +283,11 @@ def parse_mail(
         text="",
         full_text="",
         html=None,
-        auto=classify(msg),
+        auto=auto,
         defects=len(msg.defects),
     )
     if parsed.auto == "bounce":
-        parsed.bounced_ids, parsed.bounce_reason = _bounce_details(msg)
+        parsed.bounced_ids, parsed.bounce_reason = bounce_details(msg, _header)
     if headers_only or not isinstance(msg, EmailMessage):
         return parsed
     plain, html = _body_parts(msg)

@@ -118,8 +118,9 @@ class EmailSettings(ConnectorSettings):
     accounts: tuple[EmailAccount, ...] = Field(min_length=1)
     outbound_account: str | None = None
     """The account replies are sent from when a conversation has none of its own."""
-    languages: tuple[str, ...] = ("en", "de", "fr", "es", "it", "nl", "sv", "da", "pl")
-    """Languages whose reply headers ("On … wrote:", "Am … schrieb:") are recognised."""
+    languages: tuple[str, ...] = ("en", "de", "fr", "es", "it", "nl", "sv", "da", "no", "pl")
+    """Languages whose reply headers ("On … wrote:", "Am … schrieb:") are recognised
+    by ``mail-parser-reply`` (the quote cutter knows all of the defaults anyway)."""
     max_message_bytes: int = Field(25 * 1024 * 1024, gt=0)
     """Larger messages are stored with their headers and a "too large" marker."""
     max_attachment_bytes: int = Field(20 * 1024 * 1024, gt=0)

@@ -115,6 +115,11 @@ class ReplyTokens:
                     return found
         return None
 
+    def ours_in(self, text: str) -> list[str]:
+        """Our Message-IDs quoted anywhere in ``text`` (a plain-text bounce)."""
+        found = (m.group(0) for m in _OUR_ID.finditer(text) if self.verify(m.group(2)))
+        return list(dict.fromkeys(found))
+
     def is_ours(self, message_id: str) -> bool:
         """True if ``message_id`` is one we generated (an echo of our own mail)."""
         match = _OUR_ID.fullmatch(message_id.strip())

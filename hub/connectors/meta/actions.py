@@ -14,7 +14,22 @@ from typing import Any, Literal
 from hub.connectors.base import InboundMessage
 from hub.timeline.model import DeliveryStatus, Identity
 
-__all__ = ["Action", "BadItem", "Incoming", "Media", "Receipt", "Skipped", "from_epoch", "listed"]
+__all__ = [
+    "Action",
+    "BadItem",
+    "Incoming",
+    "Media",
+    "Receipt",
+    "Skipped",
+    "from_epoch",
+    "listed",
+    "when",
+]
+
+_MILLIS_FROM = 1_000_000_000_000
+"""Unix times above this are milliseconds (in seconds it would be the year 33658;
+in milliseconds it is September 2001)."""
+_YEARS = range(1990, 2200)
 
 
 class BadItem(ValueError):
@@ -75,11 +90,32 @@ def listed(value: Any, where: str) -> list[Any]:
 
 
 def from_epoch(value: Any, *, millis: bool) -> datetime:
-    """A provider timestamp (seconds, or milliseconds, possibly as a string) as UTC."""
+    """A provider timestamp as UTC: Unix seconds or milliseconds, as a number or a
+    string, told apart by magnitude (``millis`` is only the provider's usual
+    unit), or an ISO 8601 string. :class:`BadItem` when it is none of these."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise BadItem(f"timestamp {value!r} is not a number")
     try:
         number = float(value)
-        return datetime.fromtimestamp(number / 1000 if millis else number, UTC)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise BadItem(f"timestamp {str(value)[:40]!r} is not a valid time") from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return datetime.fromtimestamp(number / 1000 if number > _MILLIS_FROM else number, UTC)
     except (ValueError, OverflowError, OSError):
         raise BadItem(f"timestamp {value!r} is not a valid time") from None
+
+
+def when(item: dict[str, Any], key: str = "timestamp", *, millis: bool) -> datetime | None:
+    """``item[key]`` as a time, or ``None`` (the hub's own clock) when absent or unusable:
+    a message is never dropped for its timestamp."""
+    if key not in item:
+        return None
+    try:
+        found = from_epoch(item[key], millis=millis)
+    except BadItem:
+        return None
+    return found if found.year in _YEARS else None

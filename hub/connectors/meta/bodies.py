@@ -3,7 +3,10 @@
 Outside the 24 h window a Messenger/Instagram reply carries ``meta["tag"]``
 (``"default"`` is the configured human-agent tag) and is sent as
 ``MESSAGE_TAG``; a WhatsApp reply carries ``meta["template"]`` and is sent as
-that template. A reply the provider can never take raises
+that template. ``meta["choices"]`` (``[{"id", "title"}]``, e.g. a survey's scores)
+becomes quick replies on Messenger/Instagram (at most 13) and an interactive list on
+WhatsApp (at most 10 rows, ``meta["choices_button"]`` its button); the customer's pick
+comes back as ``meta.quick_reply`` / ``meta.reply_id``. A reply the provider can never take raises
 :class:`~hub.errors.PermanentError` with a reason the agent can act on.
 """
 
@@ -40,10 +43,27 @@ def messaging_body(message: OutboundMessage, *, default_tag: str) -> dict[str, A
             raise PermanentError(f"{tag!r} is not a message tag (e.g. HUMAN_AGENT)")
         body["messaging_type"] = "MESSAGE_TAG"
         body["tag"] = tag
+    choices = _choices(message)
+    if choices:
+        body["message"]["quick_replies"] = [
+            {"content_type": "text", "title": c["title"][:20], "payload": c["id"][:1000]}
+            for c in choices[:13]
+        ]
     if message.channel == "messenger":
         # Echoed back to the webhook: how the connector knows its own replies.
         body["message"]["metadata"] = OWN_METADATA + message.event_id
     return body
+
+
+def _choices(message: OutboundMessage) -> list[dict[str, str]]:
+    raw = message.meta.get("choices")
+    if not isinstance(raw, list):
+        return []
+    return [
+        {"id": str(c["id"]), "title": str(c["title"])}
+        for c in raw
+        if isinstance(c, dict) and c.get("id") and c.get("title")
+    ]
 
 
 def whatsapp_body(message: OutboundMessage, *, default_language: str) -> dict[str, Any]:
@@ -57,6 +77,15 @@ def whatsapp_body(message: OutboundMessage, *, default_language: str) -> dict[st
     if spec:
         body["type"] = "template"
         body["template"] = template(spec, default_language=default_language)
+    elif message.text and _choices(message):
+        button = str(message.meta.get("choices_button") or "Choose")
+        rows = [{"id": c["id"][:200], "title": c["title"][:24]} for c in _choices(message)[:10]]
+        body["type"] = "interactive"
+        body["interactive"] = {
+            "type": "list",
+            "body": {"text": message.text[:1024]},
+            "action": {"button": button[:20], "sections": [{"title": button[:24], "rows": rows}]},
+        }
     elif message.text:
         body["type"] = "text"
         body["text"] = {"body": message.text, "preview_url": False}

@@ -107,6 +107,7 @@ class MetaConnector(Connector):
                 templates=True,
                 read_receipts=True,
             ),
+            shared=True,
         ),
     )
     settings_model: ClassVar[type[ConnectorSettings]] = MetaSettings
@@ -121,6 +122,10 @@ class MetaConnector(Connector):
         self._media_policy = settings.media_policy()
         self._routes: OrderedDict[str, str] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def serves(self, channel: str) -> bool:
+        """WhatsApp only with a WhatsApp number configured (it may come through Twilio)."""
+        return channel != "whatsapp" or bool(self.config.whatsapp)
 
     def routes(self) -> Sequence[BaseRoute]:
         return [

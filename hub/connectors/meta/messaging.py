@@ -25,8 +25,21 @@ from hub.connectors.meta.actions import (
     Skipped,
     from_epoch,
     listed,
+    when,
 )
 from hub.errors import InvalidIdentity
+from hub.timeline.content import (
+    Content,
+    Edit,
+    Location,
+    Reaction,
+    Reply,
+    Revoke,
+    Share,
+    Sticker,
+    Unsupported,
+    content_to_doc,
+)
 from hub.timeline.model import DeliveryStatus, Direction, Identity, normalise_identity
 
 __all__ = ["OWN_METADATA", "channel_for", "parse_entry"]
@@ -35,7 +48,16 @@ OWN_METADATA = "omnihub:"
 """Prefix of the ``metadata`` the connector puts on its Messenger replies."""
 
 FETCHED_TYPES = frozenset({"image", "video", "audio", "file"})
-CHANGE_FIELDS = frozenset({"messages", "messaging_seen", "message_echoes", "messaging_postbacks"})
+CHANGE_FIELDS = frozenset(
+    {
+        "messages",
+        "messaging_seen",
+        "message_echoes",
+        "messaging_postbacks",
+        "message_reactions",
+        "message_edits",
+    }
+)
 
 
 def channel_for(obj: str) -> str:
@@ -117,6 +139,10 @@ def parse_item(channel: str, account: str, item: Any, app_id: str | None) -> Act
         )
     if "postback" in item:
         return _postback(channel, account, item)
+    if "message_edit" in item:
+        return _edit(channel, account, item)
+    if "reaction" in item:
+        return _reaction(channel, account, item)
     kinds = sorted(k for k in item if k not in ("sender", "recipient", "timestamp"))
     return Skipped(f"{channel} item {kinds} is not handled")
 
@@ -132,30 +158,43 @@ def _message(channel: str, account: str, item: dict[str, Any], app_id: str | Non
         own_app = app_id is not None and str(message.get("app_id")) == app_id
         if own_app or (isinstance(metadata, str) and metadata.startswith(OWN_METADATA)):
             return Skipped(f"echo of our own {channel} reply {mid}")
-    if message.get("is_deleted") is True:
-        return Skipped(f"{channel} message {mid} was unsent")
     role = "recipient" if echo else "sender"
     customer = _identity(channel, item.get(role), role)
-    occurred = from_epoch(item["timestamp"], millis=True) if "timestamp" in item else None
+    occurred = when(item, millis=True)
+    if message.get("is_deleted") is True:
+        return _amending(channel, account, item, f"{mid}#deleted", Revoke(mid), customer)
     text = message.get("text")
     if text is not None and not isinstance(text, str):
         raise BadItem("message.text is not a string")
     meta: dict[str, Any] = {"account": account}
     media: list[Media] = []
-    skipped: list[dict[str, Any]] = []
+    contents: list[Content] = []
+    sticker = message.get("sticker_id") is not None
     for attachment in listed(message.get("attachments"), "message.attachments"):
-        kind, url = _attachment(attachment)
+        kind, url, payload = _attachment(attachment)
         if kind in FETCHED_TYPES and url:
             media.append(Media("url", url, kind, filename=_filename(url)))
+            sticker = sticker or payload.get("sticker_id") is not None
         else:
-            skipped.append({"type": kind, "url": url})
-    if skipped:
-        meta["other_attachments"] = skipped
+            contents.append(_other(kind, url, payload, attachment))
+    if len(contents) > 1:
+        meta["other_attachments"] = [content_to_doc(c) for c in contents[1:]]
+    content: Content | None = contents[0] if contents else None
+    if sticker and content is None:
+        content = Sticker()
     quick = message.get("quick_reply")
     if isinstance(quick, dict) and quick.get("payload") is not None:
         meta["quick_reply"] = str(quick["payload"])[:1000]
+        content = content or Reply("quick_reply", title=text, payload=meta["quick_reply"])
     reply_to = message.get("reply_to")
     parent = reply_to.get("mid") if isinstance(reply_to, dict) else None
+    story = reply_to.get("story") if isinstance(reply_to, dict) else None
+    if isinstance(story, dict) and content is None:
+        content = Share("story_reply", url=_url(story.get("url")))
+    if message.get("is_unsupported") is True and content is None and not text and not media:
+        content = Unsupported("message", f"{channel} did not pass on what the customer sent")
+    if content is None and not text and not media:
+        content = Unsupported("empty", f"the {channel} message had no text or attachment")
     if echo:
         meta["app_id"] = message.get("app_id")
     return Incoming(
@@ -170,19 +209,55 @@ def _message(channel: str, account: str, item: dict[str, Any], app_id: str | Non
             thread_ref=mid,
             in_reply_to=(parent,) if isinstance(parent, str) else (),
             meta=meta,
+            content=content,
         ),
         account=account,
         media=tuple(media),
     )
 
 
-def _attachment(attachment: Any) -> tuple[str, str | None]:
+def _attachment(attachment: Any) -> tuple[str, str | None, dict[str, Any]]:
     if not isinstance(attachment, dict):
         raise BadItem("attachment is not an object")
     kind = str(attachment.get("type") or "unknown")
-    payload = attachment.get("payload")
-    url = payload.get("url") if isinstance(payload, dict) else None
-    return kind, url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+    found = attachment.get("payload")
+    payload: dict[str, Any] = found if isinstance(found, dict) else {}
+    return kind, _url(payload.get("url") or payload.get("story_media_url")), payload
+
+
+def _url(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
+
+
+SHARES = {
+    "share": "share",
+    "fallback": "share",
+    "story_mention": "story_mention",
+    "ig_reel": "reel",
+    "reel": "reel",
+    "ig_post": "post",
+    "ig_story": "story",
+}
+
+
+def _other(kind: str, url: str | None, payload: dict[str, Any], attachment: Any) -> Content:
+    """What an attachment that is not a file to fetch shows."""
+    title = payload.get("title") or (
+        attachment.get("title") if isinstance(attachment, dict) else None
+    )
+    title = str(title)[:500] if title else None
+    if kind in SHARES:
+        return Share(SHARES[kind], url=url, title=title)
+    if kind == "location":
+        point = payload.get("coordinates")
+        try:
+            assert isinstance(point, dict)
+            return Location(float(point["lat"]), float(point["long"]), name=title, url=url)
+        except (AssertionError, KeyError, TypeError, ValueError):
+            return Unsupported("location", "the location has no usable coordinates")
+    if kind == "template":
+        return Share("share", url=url, title=title or "template")
+    return Unsupported(kind[:64], None)
 
 
 def _filename(url: str) -> str | None:
@@ -192,18 +267,65 @@ def _filename(url: str) -> str | None:
 
 def _postback(channel: str, account: str, item: dict[str, Any]) -> Action:
     postback = item["postback"] if isinstance(item["postback"], dict) else {}
+    customer = _identity(channel, item.get("sender"), "sender")
+    title = postback.get("title")
+    payload = str(postback.get("payload"))[:1000]
     mid = postback.get("mid")
     if not isinstance(mid, str) or not mid:
-        return Skipped(f"{channel} postback without a mid")
-    title = postback.get("title")
+        # Get Started and ice breakers come without a mid: the sender, the time
+        # and the payload identify one press (and its replays).
+        mid = f"postback:{customer.value}:{item.get('timestamp')}:{payload[:200]}"
     return Incoming(
         InboundMessage(
             channel=channel,
             external_id=mid,
-            identity=_identity(channel, item.get("sender"), "sender"),
-            text=str(title) if title is not None else None,
-            occurred_at=from_epoch(item["timestamp"], millis=True) if "timestamp" in item else None,
-            meta={"account": account, "postback": str(postback.get("payload"))[:1000]},
+            identity=customer,
+            occurred_at=when(item, millis=True),
+            meta={"account": account, "postback": payload},
+            content=Reply("postback", title=str(title)[:500] if title else None, payload=payload),
         ),
         account=account,
     )
+
+
+def _amending(
+    channel: str,
+    account: str,
+    item: dict[str, Any],
+    external_id: str,
+    content: Content,
+    customer: Identity,
+) -> Action:
+    return Incoming(
+        InboundMessage(
+            channel=channel,
+            external_id=external_id[:1024],
+            identity=customer,
+            occurred_at=when(item, millis=True),
+            meta={"account": account},
+            content=content,
+        ),
+        account=account,
+    )
+
+
+def _edit(channel: str, account: str, item: dict[str, Any]) -> Action:
+    edit = item["message_edit"] if isinstance(item["message_edit"], dict) else {}
+    mid = _mid(edit.get("mid"), "message_edit.mid")
+    text = edit.get("text")
+    if not isinstance(text, str):
+        raise BadItem("message_edit.text is missing")
+    customer = _identity(channel, item.get("sender"), "sender")
+    key = f"{mid}#edit:{edit.get('num_edit')}:{item.get('timestamp')}"
+    return _amending(channel, account, item, key, Edit(mid, text), customer)
+
+
+def _reaction(channel: str, account: str, item: dict[str, Any]) -> Action:
+    reaction = item["reaction"] if isinstance(item["reaction"], dict) else {}
+    mid = _mid(reaction.get("mid"), "reaction.mid")
+    customer = _identity(channel, item.get("sender"), "sender")
+    emoji = reaction.get("emoji") or reaction.get("reaction")
+    removed = reaction.get("action") == "unreact"
+    content = Reaction(mid, None if removed or not emoji else str(emoji)[:32])
+    key = f"{mid}#reaction:{customer.value}:{item.get('timestamp')}"
+    return _amending(channel, account, item, key, content, customer)

@@ -31,6 +31,16 @@ from hub.errors import (
     TransientError,
 )
 from hub.payloads import from_epoch, parse_json
+from hub.timeline.content import (
+    Contact,
+    Contacts,
+    Content,
+    Edit,
+    Location,
+    Sticker,
+    Unsupported,
+    Voice,
+)
 from hub.timeline.model import Attachment, normalise_identity
 
 if TYPE_CHECKING:
@@ -42,7 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["SECRET_HEADER", "TelegramConnector"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-MEDIA_FIELDS = ("document", "voice", "audio", "video", "video_note", "animation")
+MEDIA_FIELDS = ("document", "voice", "audio", "video", "video_note", "animation", "sticker")
 
 
 class TelegramConnector(Connector):
@@ -137,13 +147,14 @@ class TelegramConnector(Connector):
         meta: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
         if sender.get("username"):
             meta["username"] = str(sender["username"])[:64]
-        if edited:
-            meta["edited"] = True
         if errors:
             meta["attachment_errors"] = errors
-        if text is None and not attachments and not errors:
-            shown = set(message) & {"sticker", "location", "contact", "poll", "venue", "dice"}
-            meta["unsupported"] = sorted(shown)[0] if shown else "message"
+        content = _content(message)
+        if edited:
+            content = Edit(ref, str(text) if text is not None else "")
+        elif content is None and text is None and not attachments and not errors:
+            shown = set(message) & {"poll", "dice", "game", "invoice", "story"}
+            content = Unsupported(sorted(shown)[0] if shown else "message")
         reply = message.get("reply_to_message")
         parent = reply.get("message_id") if isinstance(reply, dict) else None
         stamp = message.get("edit_date" if edited else "date")
@@ -160,6 +171,7 @@ class TelegramConnector(Connector):
                 thread_ref=None if edited else ref,
                 in_reply_to=(f"{chat_id}:{parent}",) if isinstance(parent, int) else (),
                 meta=meta,
+                content=content,
             )
         )
 
@@ -231,3 +243,37 @@ class TelegramConnector(Connector):
             return SendResult()
         ref = f"{chat_id}:{message_id}"
         return SendResult(provider_id=ref, thread_ref=ref)
+
+
+def _content(message: dict[str, Any]) -> Content | None:
+    """The typed content of a Telegram message (venue, location, contact, sticker, voice)."""
+    venue = as_object(message.get("venue"))
+    point = as_object(venue.get("location") or message.get("location"))
+    if point:
+        try:
+            latitude, longitude = float(point["latitude"]), float(point["longitude"])
+        except (KeyError, TypeError, ValueError):
+            return Unsupported("location", "the location has no usable coordinates")
+        title, address = venue.get("title"), venue.get("address")
+        return Location(
+            latitude,
+            longitude,
+            name=str(title)[:200] if title else None,
+            address=str(address)[:500] if address else None,
+        )
+    contact = as_object(message.get("contact"))
+    if contact:
+        name = " ".join(str(contact[k]) for k in ("first_name", "last_name") if contact.get(k))
+        phone = contact.get("phone_number")
+        phones = (str(phone)[:64],) if phone else ()
+        return Contacts((Contact(name[:200] or (phones[0] if phones else "?"), phones),))
+    sticker = as_object(message.get("sticker"))
+    if sticker:
+        emoji = sticker.get("emoji")
+        animated = bool(sticker.get("is_animated") or sticker.get("is_video"))
+        return Sticker(str(emoji)[:16] if emoji else None, animated)
+    voice = as_object(message.get("voice"))
+    if voice:
+        duration = voice.get("duration")
+        return Voice(duration if isinstance(duration, int) else None)
+    return None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -59,6 +60,9 @@ __all__ = ["SMS", "VOICE", "TwilioConnector"]
 
 SMS = "sms"
 VOICE = "voice"
+WHATSAPP = "whatsapp"
+WINDOW = timedelta(hours=24)
+"""WhatsApp's customer service window: free-form replies only this long after their message."""
 _LATE_REPORT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 _MAX_LATE_REPORTS = 1000
 
@@ -78,6 +82,7 @@ class TwilioConnector(Connector):
     channels: ClassVar[tuple[str | Channel, ...]] = (
         Channel(SMS, "phone", Capabilities(text_limit=1600)),
         Channel(VOICE, "phone", Capabilities(text_limit=500)),
+        Channel(WHATSAPP, "phone", Capabilities(text_limit=1600, reply_window=WINDOW), shared=True),
     )
     settings_model: ClassVar[type[ConnectorSettings]] = TwilioSettings
 
@@ -144,10 +149,11 @@ class TwilioConnector(Connector):
             raise BadForm(404, f"{to} is not a number this hub serves", "To")
         return found
 
-    @staticmethod
-    def phone(value: str, field: str) -> Identity:
+    def phone(self, value: str, field: str) -> Identity:
+        """The ``phone:`` identity of a number Twilio sent (national formats read in
+        the hub's ``default_region``); 422 naming ``field`` if it is none."""
         try:
-            return normalise_identity("phone", value)
+            return normalise_identity("phone", value, default_region=self.context.default_region)
         except InvalidIdentity as exc:
             raise BadForm(422, f"{field} is not a phone number: {exc.reason}", field) from None
 
@@ -237,12 +243,17 @@ class TwilioConnector(Connector):
     async def retry_later(
         self, original: InboundMessage, failures: list[dict[str, Any]], conversation_id: str | None
     ) -> None:
-        """Keep failed downloads and retry them in the background; a success lands
-        as a follow-up event (same kind) carrying the attachments."""
+        """Keep failed downloads (durably, in the connector's checkpoints) and retry them in
+        the background, also after a restart; a success lands as a follow-up event (same
+        kind) carrying the attachments. A webhook replayed while its retry is pending
+        changes nothing; one replayed after it settled retries again, and the follow-up
+        event is stored once (same external id)."""
         retryable = [f for f in failures if f["retry"]]
         if not retryable:
             return
         key = f"{original.channel}:{original.external_id}"
+        if key in await self.memory.pending():
+            return
         await self.memory.add_pending(
             key,
             {
@@ -344,8 +355,12 @@ class TwilioConnector(Connector):
             self._late.discard((channel, sid, status))
 
     # -- outbound ----------------------------------------------------------------
+    def serves(self, channel: str) -> bool:
+        """``whatsapp`` only when a number is marked as a WhatsApp sender."""
+        return channel != WHATSAPP or self.config.whatsapp
+
     async def send(self, message: OutboundMessage) -> SendResult:
-        if message.channel == SMS:
+        if message.channel in (SMS, WHATSAPP):
             return await sms.send(self, message)
         if message.channel == VOICE:
             return await voice.send(self, message)

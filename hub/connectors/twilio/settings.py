@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from hub.connectors.base import ConnectorSettings
@@ -36,6 +38,11 @@ class TwilioNumber(BaseModel):
     agents: tuple[str, ...] = ()
     queue: str | None = Field(None, min_length=1, max_length=64)
     business_name: str | None = Field(None, max_length=100)
+    whatsapp: bool = Field(
+        False,
+        description="this number is also a WhatsApp sender on Twilio (`whatsapp:+…`): its "
+        "WhatsApp messages are the `whatsapp` channel and answered through Twilio",
+    )
 
     @field_validator("number")
     @classmethod
@@ -80,6 +87,12 @@ class TwilioSettings(ConnectorSettings):
     """Seconds between background retries of a media or recording download that failed."""
     request_timeout: float = Field(10.0, gt=0)
     api_base_url: str | None = None
+    other_senders: Literal["store", "refuse"] = Field(
+        "store",
+        description="texts from short codes and alphanumeric sender ids: `store` them "
+        "(identity `shortcode:<code>` or `sender:<name>`, which cannot be answered), or "
+        "`refuse` them with a 422",
+    )
 
     @field_validator("callback_agent")
     @classmethod
@@ -94,6 +107,11 @@ class TwilioSettings(ConnectorSettings):
         if len(seen) != len(set(seen)):
             raise ValueError("numbers: each number may be listed once")
         return self
+
+    @property
+    def whatsapp(self) -> bool:
+        """True when one of the numbers is a WhatsApp sender."""
+        return any(n.whatsapp for n in self.numbers)
 
     def number(self, e164: str) -> TwilioNumber | None:
         """The configured number ``e164``, or ``None``."""

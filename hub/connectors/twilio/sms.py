@@ -21,16 +21,18 @@ from hub.connectors.twilio.client import OPTED_OUT, delivery_error
 from hub.connectors.twilio.segments import sms_segments
 from hub.connectors.twilio.webhooks import BadForm, Form, twiml
 from hub.errors import PermanentError
-from hub.timeline.model import DeliveryStatus, EventKind
+from hub.timeline.content import Content, Location, Reply
+from hub.timeline.model import DeliveryStatus, EventKind, Identity
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
     from hub.connectors.twilio.connector import TwilioConnector
 
-__all__ = ["consent_keyword", "inbound", "send", "status"]
+__all__ = ["channel_of", "consent_keyword", "inbound", "send", "status"]
 
 MAX_MEDIA = 10
+WA_PREFIX = "whatsapp:"
 _KEYWORDS = {
     **dict.fromkeys(
         ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"), "stop"
@@ -57,11 +59,21 @@ def consent_keyword(body: str, opt_out_type: str | None = None) -> str | None:
     return _KEYWORDS.get(word)
 
 
+def channel_of(address: str | None) -> tuple[str, str]:
+    """``("whatsapp", "+1…")`` for ``whatsapp:+1…`` addresses, else ``("sms", address)``."""
+    value = address or ""
+    if value.lower().startswith(WA_PREFIX):
+        return "whatsapp", value[len(WA_PREFIX) :]
+    return "sms", value
+
+
 async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
     sid = form.require("MessageSid")
-    sender = form.require("From")
-    number = c.inbox(form.require("To"))
-    identity = c.phone(sender, "From")
+    channel, sender = channel_of(form.require("From"))
+    number = c.inbox(channel_of(form.require("To"))[1])
+    if channel == "whatsapp" and not number.whatsapp:
+        raise BadForm(404, f"{number.number} is not configured as a WhatsApp sender", "To")
+    identity = _sender(c, sender) if channel == "sms" else c.phone(sender, "From")
     body = form.get("Body") or ""
     count = form.integer("NumMedia")
     if not 0 <= count <= MAX_MEDIA:
@@ -69,7 +81,8 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
     media = [
         (form.require(f"MediaUrl{i}"), form.get(f"MediaContentType{i}") or "") for i in range(count)
     ]
-    keyword = consent_keyword(body, form.get("OptOutType"))
+    sms_consent = channel == "sms" and identity.kind == "phone"
+    keyword = consent_keyword(body, form.get("OptOutType")) if sms_consent else None
 
     attachments, failures = await c.fetch(media, prefix=sid)
     meta: dict[str, Any] = {"to": number.number, "inbox": number.label, "message_sid": sid}
@@ -82,16 +95,20 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
         meta["media_errors"] = [
             {"content_type": f["content_type"], "error": f["error"]} for f in failures
         ]
+    content = _whatsapp_content(form) if channel == "whatsapp" else None
+    profile = form.get("ProfileName") if channel == "whatsapp" else None
     message = InboundMessage(
-        channel="sms",
+        channel=channel,
         external_id=sid,
         identity=identity,
         text=body or None,
+        customer_name=profile.strip()[:200] or None if profile else None,
         attachments=tuple(attachments),
         meta=meta,
+        content=content,
     )
     result = await c.ingest(message, our_number=number.number)
-    if result.created and failures:
+    if failures:  # a replay too: its first delivery may have died before queuing the retry
         await c.retry_later(message, failures, result.event.conversation_id)
     if keyword in ("stop", "start"):
         await _consent(c, sid, keyword, identity.value, number.number, result)
@@ -100,6 +117,42 @@ async def inbound(c: TwilioConnector, request: Request, form: Form) -> Response:
     if keyword == "help" and c.config.help_reply:
         answer.message(c.config.help_reply)
     return twiml(answer)
+
+
+def _sender(c: TwilioConnector, sender: str) -> Identity:
+    """A phone number, else (when ``other_senders = "store"``) a short code or an
+    alphanumeric sender id as an identity of its own; 422 naming ``From`` otherwise."""
+    try:
+        return c.phone(sender, "From")
+    except BadForm:
+        if c.config.other_senders != "store":
+            raise
+        value = sender.strip()
+        if value.isdigit() and 3 <= len(value) <= 8:
+            return Identity("shortcode", value)
+        if 1 <= len(value) <= 11 and value.replace(" ", "").replace("-", "").isalnum():
+            return Identity("sender", value)
+        raise
+
+
+def _whatsapp_content(form: Form) -> Content | None:
+    """A shared location or a button reply on Twilio's WhatsApp webhook."""
+    latitude, longitude = form.get("Latitude"), form.get("Longitude")
+    if latitude and longitude:
+        try:
+            return Location(
+                float(latitude),
+                float(longitude),
+                name=form.get("Label") or None,
+                address=form.get("Address") or None,
+            )
+        except ValueError:
+            raise BadForm(422, "Latitude and Longitude must be numbers", "Latitude") from None
+    if form.get("ButtonPayload") or form.get("ButtonText"):
+        return Reply(
+            "button", title=form.get("ButtonText") or None, payload=form.get("ButtonPayload")
+        )
+    return None
 
 
 async def _consent(
@@ -138,31 +191,41 @@ async def status(c: TwilioConnector, request: Request, form: Form) -> Response:
         error = None
         if mapped is DeliveryStatus.FAILED:
             error = delivery_error(form.get("ErrorCode"), f"message {raw}")
-        await c.report("sms", sid, mapped, error)
+        channel = (
+            "whatsapp"
+            if "whatsapp" in (channel_of(form.get("To"))[0], channel_of(form.get("From"))[0])
+            else "sms"
+        )
+        await c.report(channel, sid, mapped, error)
     return Response(status_code=204)
 
 
 async def send(c: TwilioConnector, message: OutboundMessage) -> SendResult:
-    """Send one SMS (long texts go as one body; Twilio and the carriers concatenate)."""
+    """Send one SMS, or one WhatsApp message through Twilio (``whatsapp:`` addresses);
+    long texts go as one body (Twilio and the carriers concatenate)."""
     to = message.to.value
-    consent = await c.memory.opt_out(to)
+    whatsapp = message.channel == "whatsapp"
+    consent = None if whatsapp else await c.memory.opt_out(to)
     if consent is not None and consent.opted_out:
         raise PermanentError(
             f"{to} opted out of SMS on {consent.at:%Y-%m-%d %H:%M} UTC "
             f"(texted {consent.keyword.upper()}); they must text START before we can text them"
         )
     if not message.text:
-        raise PermanentError("an SMS needs text")
+        raise PermanentError("a WhatsApp message needs text" if whatsapp else "an SMS needs text")
     ours = await c.our_number_for(to, message.meta.get("from"))
+    if whatsapp and not ours.whatsapp:
+        ours = next(n for n in c.config.numbers if n.whatsapp)
+    prefix = WA_PREFIX if whatsapp else ""
     kwargs: dict[str, Any] = {
-        "to": to,
+        "to": prefix + to,
         "body": message.text,
         "status_callback": c.url("/sms/status"),
     }
-    if c.config.messaging_service_sid:
+    if c.config.messaging_service_sid and not whatsapp:
         kwargs["messaging_service_sid"] = c.config.messaging_service_sid
     else:
-        kwargs["from_"] = ours.number
+        kwargs["from_"] = prefix + ours.number
     try:
         sid = await c.rest.send_message(**kwargs)
     except PermanentError as exc:

@@ -219,8 +219,15 @@ async def status(c: TwilioConnector, request: Request, form: Form) -> Response:
         elif raw == "completed":
             await _completed(c, request, parent, caller, number, duration, Direction.IN)
         return twiml(VoiceResponse())
+    outbound = (form.get("Direction") or "inbound").startswith("outbound")
+    way = Direction.OUT if outbound else Direction.IN
     if raw == "completed":
-        await _completed(c, request, parent, caller, number, duration, Direction.IN)
+        await _completed(c, request, parent, caller, number, duration, way)
+    elif raw in MISSED and outbound:
+        await _step(
+            c, request, call_sid=parent, step=raw, caller=caller, our_number=number.number,
+            text=f"Outbound call not answered ({raw})", direction=Direction.OUT,
+        )  # fmt: skip
     elif raw in MISSED:
         await _step(c, request, call_sid=parent, step=raw, caller=caller, our_number=number.number)
     return twiml(VoiceResponse())
@@ -292,7 +299,7 @@ async def recording(c: TwilioConnector, request: Request, form: Form) -> Respons
         meta={"call_sid": call_sid, "to": number.number, **meta},
     )
     result = await c.ingest(message, our_number=number.number)
-    if result.created and failures:
+    if failures:  # a replay too: its first delivery may have died before queuing the retry
         await c.retry_later(message, failures, result.event.conversation_id)
     return twiml(goodbye)
 

@@ -22,15 +22,16 @@ there.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
 from hub.timeline.cursors import clamp, seq_cursor
-from hub.timeline.fold import PREVIEW_CHARS, is_conversational, is_reply
+from hub.timeline.fold import is_conversational, is_reply, preview
 from hub.timeline.model import ConversationStatus, Direction, Event, EventKind
 from hub.timeline.mongo.base import Doc, MongoBase, as_stored_id, stored, with_id
 from hub.timeline.search import event_terms
@@ -44,6 +45,9 @@ _REOPENED = {
     "resolved_at": None,
     "snoozed_until": None,
 }
+
+
+_AMEND_TRIES = 8
 
 
 class Collision(Exception):
@@ -81,8 +85,9 @@ def fold_update(record: Event) -> Doc:
         sets["customer_channel"] = record.meta["to"]
     if is_conversational(record):
         sets["last_channel"] = record.channel
-        if record.text:
-            sets["last_message_preview"] = record.text[:PREVIEW_CHARS]
+        shown = preview(record)
+        if shown:
+            sets["last_message_preview"] = shown
         update["$addToSet"] = {"channels": record.channel}
         if record.direction is Direction.IN:
             sets["customer_channel"] = record.channel
@@ -155,6 +160,27 @@ class EventOps(MongoBase):
         if doc is None:
             raise NotFound(f"no event {event_id!r}")
         return event_from_doc(with_id(doc))
+
+    async def amend_event(
+        self, event_id: str, change: Callable[[Event], Event | None]
+    ) -> Event | None:
+        for _ in range(_AMEND_TRIES):
+            doc = await self.event_docs.find_one({"_id": event_id})
+            if doc is None:
+                raise NotFound(f"no event {event_id!r}")
+            old = event_from_doc(with_id(doc))
+            new = change(old)
+            if new is None:
+                return None
+            rev = int(old.meta.get("rev") or 0)
+            new.meta = {**new.meta, "rev": rev + 1}
+            query: Doc = {"_id": event_id, "meta.rev": rev if rev else {"$exists": False}}
+            done = await self.event_docs.update_one(
+                query, {"$set": {"text": new.text, "html": new.html, "meta": new.meta}}
+            )
+            if done.modified_count:
+                return new
+        raise Conflict(f"event {event_id!r} kept changing while it was amended")
 
     async def find_event(self, channel: str, external_id: str) -> Event | None:
         doc = await self.event_docs.find_one({"dedupe_key": f"{channel}\x1f{external_id}"})
@@ -231,6 +257,19 @@ class EventOps(MongoBase):
             str(doc["_id"]): int(doc["n"])
             async for doc in await self.event_docs.aggregate(pipeline)
         }
+
+    async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
+        ids = list(dict.fromkeys(conversation_ids))
+        out: dict[str, list[Event]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):
+            found = self.event_docs.find({"conversation_id": {"$in": ids[start : start + 500]}})
+            async for doc in found:
+                event = event_from_doc(with_id(doc))
+                assert event.conversation_id is not None
+                out[event.conversation_id].append(event)
+        for events in out.values():
+            events.sort(key=lambda e: e.seq)
+        return out
 
     async def _exists(self, query: Doc) -> bool:
         return await self.event_docs.find_one(query, {"_id": 1}) is not None

@@ -32,6 +32,10 @@ HANDOFF_INDEXES: dict[str, list[IndexModel]] = {
     "used_link_tokens": [
         IndexModel([("expires_at", ASCENDING)], name="expires_at"),
     ],
+    "shared_identities": [
+        IndexModel([("identity", ASCENDING)], name="identity"),
+        IndexModel([("customer_id", ASCENDING)], name="customer"),
+    ],
 }
 
 
@@ -131,6 +135,38 @@ class HandoffOps(MongoBase):
         if doc is None:
             raise NotFound(f"no suggestion {suggestion_id!r}")
         return suggestion_record(doc) if result.modified_count == 1 else None
+
+    @property
+    def shared(self) -> AsyncCollection[Doc]:
+        return self.db["shared_identities"]
+
+    async def share_identity(self, identity: Identity, customer_id: str) -> bool:
+        try:
+            await self.shared.insert_one(
+                {
+                    "_id": f"{identity}\x1f{customer_id}",
+                    "identity": str(identity),
+                    "customer_id": customer_id,
+                    "created_at": utcnow(),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def unshare_identity(self, identity: Identity, customer_id: str) -> bool:
+        gone = await self.shared.delete_one({"_id": f"{identity}\x1f{customer_id}"})
+        return gone.deleted_count > 0
+
+    async def shared_with(self, identity: Identity) -> tuple[str, ...]:
+        """The customers ``identity`` is shared with (see ``hub.timeline.work.SharedWith``)."""
+        found = self.shared.find({"identity": str(identity)}).sort("created_at", ASCENDING)
+        return tuple([str(doc["customer_id"]) async for doc in found])
+
+    async def shared_of(self, customer_id: str) -> tuple[Identity, ...]:
+        """The identities shared with ``customer_id``."""
+        found = self.shared.find({"customer_id": customer_id}).sort("created_at", ASCENDING)
+        return tuple([Identity(*str(doc["identity"]).split(":", 1)) async for doc in found])
 
     async def use_link_token(self, token_id: str, *, expires_at: datetime) -> bool:
         now = utcnow()

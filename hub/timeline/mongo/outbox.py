@@ -57,6 +57,18 @@ def early_id(channel: str, provider_id: str) -> str:
 class OutboxOps(MongoBase):
     """Claiming and recording deliveries."""
 
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        waiting = {
+            "delivery.status": {"$in": [DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]}
+        }
+        count = await self.event_docs.count_documents(waiting)
+        if not count:
+            return 0, None
+        oldest = await self.event_docs.find_one(
+            waiting, {"received_at": 1}, sort=[("received_at", ASCENDING)]
+        )
+        return count, aware(oldest["received_at"]) if oldest is not None else None
+
     async def claim_outbound(
         self,
         *,

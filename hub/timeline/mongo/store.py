@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 from hub.timeline.mongo.agents import AgentOps
 from hub.timeline.mongo.indexes import ensure_indexes
 from hub.timeline.mongo.migrations import run_migrations
+from hub.timeline.mongo.moves import MoveOps
 from hub.timeline.mongo.outbox import OutboxOps
 from hub.timeline.mongo.quarantine import QuarantineOps
 from hub.timeline.mongo.records import RecordOps
@@ -26,7 +27,7 @@ from hub.timeline.mongo.units import UnitOps
 log = logging.getLogger(__name__)
 
 
-class MongoStore(UnitOps, OutboxOps, RecordOps, AgentOps, QuarantineOps, SearchOps):
+class MongoStore(UnitOps, MoveOps, OutboxOps, RecordOps, AgentOps, QuarantineOps, SearchOps):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else

@@ -54,6 +54,8 @@ from hub.timeline.work import (
     Read,
     Sender,
     SenderInfo,
+    SharedOf,
+    SharedWith,
     Suggestions,
     ThreadParent,
     Writes,
@@ -156,6 +158,10 @@ class UnitOps(ConversationOps, EventOps, HandoffOps):
                 return await self.customers_on_email_domain(domain, limit=limit)
             case Suggestions(customer_id, limit):
                 return await self.list_suggestions(customer_id=customer_id, limit=limit)
+            case SharedWith(identity):
+                return await self.shared_with(identity)
+            case SharedOf(customer_id):
+                return await self.shared_of(customer_id)
         raise TypeError(f"not a read a plan can ask for: {request!r}")
 
     async def _sender(self, identity: Identity) -> SenderInfo:

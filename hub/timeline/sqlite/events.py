@@ -9,6 +9,7 @@ Appending is a unit of work (:mod:`.units`).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from hub.errors import Conflict, NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
 from hub.timeline.cursors import clamp, seq_cursor
 from hub.timeline.model import Conversation, Event
-from hub.timeline.sqlite.base import Row, SQLiteBase, from_row, insert_sql, to_row, ts
+from hub.timeline.sqlite.base import Row, SQLiteBase, dumps, from_row, insert_sql, to_row, ts
 from hub.timeline.sqlite.conversations import conversation_row
 from hub.timeline.sqlite.engine import one, rows, run
 from hub.timeline.store import Direction as PageDirection
@@ -74,6 +75,25 @@ def event_record(row: Row) -> Event:
 def event_where(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> Event | None:
     row = one(conn, f"SELECT * FROM events WHERE {where}", params)  # noqa: S608
     return None if row is None else event_record(row)
+
+
+def _amend(
+    conn: sqlite3.Connection, event_id: str, change: Callable[[Event], Event | None]
+) -> Event | None:
+    row = one(conn, "SELECT * FROM events WHERE id = ?", (event_id,))
+    if row is None:
+        raise NotFound(f"no event {event_id!r}")
+    old = event_record(row)
+    new = change(old)
+    if new is None:
+        return None
+    new.meta = {**new.meta, "rev": int(old.meta.get("rev") or 0) + 1}
+    run(
+        conn,
+        "UPDATE events SET text = ?, html = ?, meta = ? WHERE id = ?",
+        (new.text, new.html, dumps(new.meta), event_id),
+    )
+    return new
 
 
 def event_by_key(conn: sqlite3.Connection, dedupe_key: str) -> Event | None:
@@ -177,6 +197,20 @@ def macro_usage(
     return {str(r["macro"]): int(r["n"]) for r in found}
 
 
+def _of_conversations(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[Event]]:
+    out: dict[str, list[Event]] = {i: [] for i in ids}
+    marks = ", ".join("?" * len(ids))
+    found = rows(
+        conn,
+        f"SELECT * FROM events WHERE conversation_id IN ({marks}) "  # noqa: S608
+        "ORDER BY conversation_id, seq",
+        ids,
+    )
+    for row in found:
+        out[row["conversation_id"]].append(event_record(row))
+    return out
+
+
 class EventOps(SQLiteBase):
     """The event half of the store (reads; appends are units of work)."""
 
@@ -185,6 +219,13 @@ class EventOps(SQLiteBase):
     ) -> dict[str, int]:
         """Replies sent from each macro in [``since``, ``until``), by macro id."""
         return await self._query(macro_usage, since, until)
+
+    async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
+        out: dict[str, list[Event]] = {}
+        ids = list(dict.fromkeys(conversation_ids))
+        for start in range(0, len(ids), 500):
+            out |= await self._query(_of_conversations, ids[start : start + 500])
+        return out
 
     async def get_event(self, event_id: str) -> Event:
         found = await self._query(event_where, "id = ?", (event_id,))
@@ -204,6 +245,11 @@ class EventOps(SQLiteBase):
 
     async def find_event_by_thread_ref(self, refs: list[str]) -> Event | None:
         return await self._query(thread_parent, refs)
+
+    async def amend_event(
+        self, event_id: str, change: Callable[[Event], Event | None]
+    ) -> Event | None:
+        return await self._unit(_amend, event_id, change)
 
     async def events(
         self,

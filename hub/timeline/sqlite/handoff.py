@@ -38,6 +38,15 @@ HANDOFF_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS identities_email_domain "
     "ON identities (substr(key, instr(key, '@') + 1))",
     """
+    CREATE TABLE IF NOT EXISTS shared_identities (
+        identity TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (identity, customer_id)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS shared_identities_customer ON shared_identities (customer_id)",
+    """
     CREATE TABLE IF NOT EXISTS used_link_tokens (
         id TEXT PRIMARY KEY,
         used_at TEXT NOT NULL,
@@ -186,3 +195,56 @@ class HandoffOps(SQLiteBase):
         self, domain: str, *, limit: int = 200
     ) -> list[DomainCustomer]:
         return await self._query(domain_customers, domain, limit)
+
+    async def share_identity(self, identity: Identity, customer_id: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            return (
+                run(
+                    conn,
+                    "INSERT OR IGNORE INTO shared_identities (identity, customer_id, created_at) "
+                    "VALUES (?, ?, ?)",
+                    (str(identity), customer_id, ts(utcnow())),
+                )
+                > 0
+            )
+
+        return await self._unit(write)
+
+    async def shared_with(self, identity: Identity) -> tuple[str, ...]:
+        return await self._query(shared_with, identity)
+
+    async def shared_of(self, customer_id: str) -> tuple[Identity, ...]:
+        return await self._query(shared_of, customer_id)
+
+    async def unshare_identity(self, identity: Identity, customer_id: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            return (
+                run(
+                    conn,
+                    "DELETE FROM shared_identities WHERE identity = ? AND customer_id = ?",
+                    (str(identity), customer_id),
+                )
+                > 0
+            )
+
+        return await self._unit(write)
+
+
+def shared_with(conn: sqlite3.Connection, identity: Identity) -> tuple[str, ...]:
+    """The customers ``identity`` is shared with (see :class:`~hub.timeline.work.SharedWith`)."""
+    found = rows(
+        conn,
+        "SELECT customer_id FROM shared_identities WHERE identity = ? ORDER BY created_at",
+        (str(identity),),
+    )
+    return tuple(str(r["customer_id"]) for r in found)
+
+
+def shared_of(conn: sqlite3.Connection, customer_id: str) -> tuple[Identity, ...]:
+    """The identities shared with ``customer_id``."""
+    found = rows(
+        conn,
+        "SELECT identity FROM shared_identities WHERE customer_id = ? ORDER BY created_at",
+        (customer_id,),
+    )
+    return tuple(Identity(*str(r["identity"]).split(":", 1)) for r in found)

@@ -243,8 +243,23 @@ def _renew(conn: sqlite3.Connection, event_id: str, lease_token: str, until: dat
     )
 
 
+def _backlog(conn: sqlite3.Connection) -> tuple[int, datetime | None]:
+    found = one(
+        conn,
+        "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events "
+        "WHERE delivery_status IN (?, ?)",
+        (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value),
+    )
+    if found is None or not found["n"]:
+        return 0, None
+    return int(found["n"]), parse_ts(found["oldest"])
+
+
 class OutboxOps(SQLiteBase):
     """Claiming and recording deliveries."""
+
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        return await self._query(_backlog)
 
     async def claim_outbound(
         self,

@@ -17,6 +17,7 @@ from hub.timeline.sqlite.conversations import ConversationOps
 from hub.timeline.sqlite.customers import CustomerOps
 from hub.timeline.sqlite.events import EventOps
 from hub.timeline.sqlite.handoff import HandoffOps
+from hub.timeline.sqlite.moves import MoveOps
 from hub.timeline.sqlite.outbox import OutboxOps
 from hub.timeline.sqlite.quarantine import QuarantineOps
 from hub.timeline.sqlite.records import RecordOps
@@ -38,6 +39,7 @@ class SQLiteStore(
     UnreadOps,
     HandoffOps,
     QuarantineOps,
+    MoveOps,
     SearchOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).

@@ -44,7 +44,13 @@ from hub.timeline.sqlite.events import (
     save_fold,
     thread_parent,
 )
-from hub.timeline.sqlite.handoff import domain_customers, insert_suggestion, suggestions_of
+from hub.timeline.sqlite.handoff import (
+    domain_customers,
+    insert_suggestion,
+    shared_of,
+    shared_with,
+    suggestions_of,
+)
 from hub.timeline.work import (
     ConversationEvents,
     CustomerConversations,
@@ -62,6 +68,8 @@ from hub.timeline.work import (
     Read,
     Sender,
     SenderInfo,
+    SharedOf,
+    SharedWith,
     Suggestions,
     ThreadParent,
     Writes,
@@ -141,6 +149,10 @@ def _answer(conn: sqlite3.Connection, request: Read) -> Any:
             return domain_customers(conn, domain, limit)
         case Suggestions(customer_id, limit):
             return suggestions_of(conn, customer_id, limit)
+        case SharedWith(identity):
+            return shared_with(conn, identity)
+        case SharedOf(customer_id):
+            return shared_of(conn, customer_id)
     raise TypeError(f"not a read a plan can ask for: {request!r}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
@@ -86,6 +87,45 @@ def test_a_flood_is_throttled_with_error_frames(chat: Chat) -> None:
     assert len(acks) + len(limited) == 40
     assert len(acks) <= 20 + 2 * elapsed + 1  # the burst, plus what refilled meanwhile
     assert len(chat.timeline(welcome["visitor"])) == len(acks)
+
+
+def _flood(
+    chat: Chat, frames: list[str], *, hello: bool = True
+) -> tuple[list[dict[str, Any]], int]:
+    """Send ``frames`` at once, then a message; the frames answered and the close code
+    (0: still open once the message was answered)."""
+    answers: list[dict[str, Any]] = []
+    with chat.connect() as ws:
+        if hello:
+            chat.hello(ws)
+        for text in frames:
+            ws.send_text(text)
+        ws.send_json({"type": "message", "id": "after", "text": "after the flood"})
+        try:
+            while not answers or not (
+                answers[-1].get("id") == "after" or answers[-1].get("code") == "hello_first"
+            ):
+                answers.append(ws.receive_json())
+        except WebSocketDisconnect as closed:
+            return answers, closed.code
+    return answers, 0
+
+
+@pytest.mark.parametrize(
+    ("frame", "hello"),
+    [('{"type": "ping"}', True), ("{not json", True), ("[1]", True), ("{not json", False)],
+    ids=["ping", "bad-json", "not-an-object", "bad-json-before-hello"],
+)
+def test_every_frame_is_rate_limited_and_a_flooder_is_closed_with_1008(
+    chat: Chat, frame: str, hello: bool
+) -> None:
+    started = time.monotonic()
+    answers, code = _flood(chat, [frame] * 200, hello=hello)
+    elapsed = time.monotonic() - started
+    assert code == 1008
+    handled = [a for a in answers if a.get("code") != "rate_limited"]
+    assert len(handled) <= 20 + 2 * elapsed + 1  # the burst, plus what refilled meanwhile
+    assert any(a.get("code") == "rate_limited" for a in answers)
 
 
 def test_a_forged_token_is_a_fresh_visitor_with_no_history(chat: Chat) -> None:

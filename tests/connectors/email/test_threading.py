@@ -198,15 +198,19 @@ async def test_reply_token_of_another_customers_conversation_is_not_honoured(
 
 
 @pytest.mark.parametrize(
-    ("name", "auto"),
-    [("out_of_office.eml", "auto-replied"), ("list_mail.eml", "list"), ("bounce.eml", "bounce")],
+    ("name", "auto"), [("out_of_office.eml", "auto-replied"), ("list_mail.eml", "list")]
 )
 async def test_automatic_mail_is_recorded_and_never_auto_answered(
     rig: Rig, smtp_sink: SmtpSink, name: str, auto: str
 ) -> None:
-    event = await rig.receive(fixture(name, PARENT_ID="<x@y.example>"))
+    first = await rig.receive(first_mail("bruno.costa@example.com", "Order", "<o1@c.example>"))
+    assert first is not None
+    await rig.reply(first, "On its way")
+    [out] = await smtp_sink.wait_for(1)
+    smtp_sink.received.clear()
+    event = await rig.receive(fixture(name, PARENT_ID=str(out["Message-ID"])))
     assert event is not None and event.meta["auto"] == auto
-    assert event.direction is Direction.IN
+    assert event.direction is Direction.IN and event.conversation_id is not None
     failed = await rig.reply(event, "Thanks for your mail!", meta={"automated": True})
     assert failed.delivery is not None and failed.delivery.status is DeliveryStatus.FAILED
     assert "not answering automatically" in (failed.delivery.error or "")

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from hub.timeline.content import Location, Unsupported
 from hub.timeline.model import Identity
 from tests.connectors.meta.conftest import MetaRig
 from tests.connectors.meta.kit import (
@@ -113,7 +114,8 @@ async def test_batch_with_unknown_fields_and_bad_items_stores_the_good_ones(
     assert r.json()["stored"] == 2 and r.json()["skipped"] == 2
     kept, place = await meta.events(PHONE)
     assert kept.text == "kept"
-    assert place.text == "Location: Shop, (40.4, -3.7)"
+    assert place.text is None
+    assert place.content == Location(40.4, -3.7, name="Shop")
     assert "'account_update' is not handled" in caplog.text
     assert "id is missing" in caplog.text
 
@@ -157,8 +159,11 @@ async def test_hostile_items_are_skipped_and_never_fail_the_rest_of_the_batch(
         r = await meta.post(payload)
         assert r.status_code == 200, r.text
         assert r.json()["failed"] == 0
-    [kept] = await meta.events(PHONE)
-    assert kept.text == "kept"
+    events = {e.external_id: e for e in await meta.events(PHONE)}
+    assert events["wamid.OK"].text == "kept"
+    assert events["wamid.FUTURE"].occurred_at.year < 9999  # stored on the hub's clock
+    assert isinstance(events["wamid.LOC"].content, Unsupported)
+    kept = events["wamid.OK"]
     timeline = await meta.api.get(f"/api/v1/customers/{kept.customer_id}/timeline")
     assert timeline.status_code == 200
 

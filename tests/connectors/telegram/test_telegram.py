@@ -309,14 +309,15 @@ async def test_groups_bots_and_other_update_types_are_acknowledged_and_ignored(
     assert await rig.hub.store.find_customer(ANA) is None
 
 
-async def test_an_edit_is_a_new_event(rig: Rig) -> None:
+async def test_an_edit_changes_the_message_and_keeps_its_history(rig: Rig) -> None:
     await rig.post(update(1, 10, "My order is 1243"))
     edited = update(2, 10, "My order is 1234", edit_date=1749416400)
     edited["edited_message"] = edited.pop("message")
-    await rig.post(edited)
-    original, fixed = await rig.events()
-    assert fixed.text == "My order is 1234" and fixed.meta["edited"] is True
-    assert fixed.conversation_id == original.conversation_id
+    for _ in range(2):
+        assert (await rig.post(edited)).status_code == 200
+    [fixed] = await rig.events()
+    assert fixed.text == "My order is 1234"
+    assert [h["text"] for h in fixed.meta["history"]] == ["My order is 1243"]
 
 
 # -- outbound ---------------------------------------------------------------------------

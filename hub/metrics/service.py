@@ -1,0 +1,141 @@
+"""Service metrics over a date range: the conversations opened in ``[since, until)``,
+summarised as a whole and by a dimension (agent, team, channel, priority, tier).
+
+* ``frt`` / ``mttr`` / ``aht`` — mean first response, resolution and handle time in
+  business seconds (``frt_median`` too), over the conversations that have one;
+* ``fcr`` — share of resolved conversations resolved at first contact (target 70 %
+  for T1); ``reopen_rate`` — share of resolved conversations that were reopened;
+* ``transfers`` — transfers per conversation; ``volume`` — conversations opened;
+* ``sla_compliance`` — share of conversations without an SLA breach; ``breaches``;
+* ``csat`` — share of CSAT answers of 4 or 5 (``csat_avg`` the mean score),
+  ``ces`` the mean CES (1-7), ``nps`` promoters (9-10) minus detractors (0-6) in
+  points; ``responses`` / ``response_rate`` — survey answers per survey sent.
+
+Shares are fractions (0-1) rounded to 4 places; ``None`` where nothing counts.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hub.metrics.facts import DIMENSIONS, Facts, facts_of
+from hub.operations.calendar import BusinessCalendar
+from hub.operations.settings import OperationsSettings
+from hub.operations.sla import Policies
+from hub.timeline.store import InboxFilter, TimelineStore
+
+__all__ = ["DIMENSIONS", "Summary", "collect", "group", "policies_for", "summarise"]
+
+
+def policies_for(settings: OperationsSettings) -> Policies:
+    """The SLA policies and calendars the metrics measure business time on."""
+    calendars = {n: BusinessCalendar.from_settings(c) for n, c in settings.calendars.items()}
+    return Policies(settings.sla, calendars)
+
+
+async def collect(
+    store: TimelineStore, policies: Policies, *, since: datetime, until: datetime
+) -> list[Facts]:
+    """The facts of every conversation opened in ``[since, until)``."""
+    names = {a.id: a.name for a in await store.list_agents()}
+    out: list[Facts] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_conversations(InboxFilter(status=()), cursor=cursor, limit=200)
+        recent = [c for c in page.items if c.last_activity_at >= since]
+        customers = await store.get_customers(sorted({c.customer_id for c in recent}))
+        by_conversation = await store.conversation_events([c.id for c in recent])
+        for conv in recent:
+            events = by_conversation.get(conv.id, [])
+            facts = facts_of(conv, events, customers.get(conv.customer_id), policies, names=names)
+            if facts is not None and since <= facts.opened_at < until:
+                out.append(facts)
+        cursor = page.next
+        if cursor is None or not page.items or page.items[-1].last_activity_at < since:
+            return sorted(out, key=lambda f: (f.opened_at, f.conversation_id))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(statistics.fmean(values), 1) if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The metrics of a set of conversations (see the module docstring)."""
+
+    volume: int
+    frt: float | None
+    frt_median: float | None
+    mttr: float | None
+    aht: float | None
+    fcr: float | None
+    reopen_rate: float | None
+    transfers: float | None
+    sla_compliance: float | None
+    breaches: int
+    resolved: int
+    csat: float | None
+    csat_avg: float | None
+    ces: float | None
+    nps: float | None
+    responses: int
+    surveys: int
+    response_rate: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def summarise(facts: Sequence[Facts]) -> Summary:
+    """The metrics of ``facts``."""
+    n = len(facts)
+    frts = [f.first_response for f in facts if f.first_response is not None]
+    resolved = [f for f in facts if f.resolved]
+    csat = [f.csat for f in facts if f.csat is not None]
+    ces = [f.ces for f in facts if f.ces is not None]
+    nps = [f.nps for f in facts if f.nps is not None]
+    surveys = sum(len(f.surveyed) for f in facts)
+    responses = len(csat) + len(ces) + len(nps)
+    nps_score = (
+        round(100 * (sum(s >= 9 for s in nps) - sum(s <= 6 for s in nps)) / len(nps), 1)
+        if nps
+        else None
+    )
+    return Summary(
+        volume=n,
+        frt=_mean(frts),
+        frt_median=round(statistics.median(frts), 1) if frts else None,
+        mttr=_mean([f.resolution for f in resolved if f.resolution is not None]),
+        aht=_mean([f.handle for f in facts if f.replies]),
+        fcr=_share(sum(f.fcr for f in resolved), len(resolved)),
+        reopen_rate=_share(sum(f.reopened for f in resolved), len(resolved)),
+        transfers=round(sum(f.transfers for f in facts) / n, 4) if n else None,
+        sla_compliance=_share(sum(not f.breaches for f in facts), n),
+        breaches=sum(f.breaches for f in facts),
+        resolved=len(resolved),
+        csat=_share(sum(s >= 4 for s in csat), len(csat)),
+        csat_avg=round(statistics.fmean(csat), 2) if csat else None,
+        ces=round(statistics.fmean(ces), 2) if ces else None,
+        nps=nps_score,
+        responses=responses,
+        surveys=surveys,
+        response_rate=_share(responses, surveys),
+    )
+
+
+def group(facts: Iterable[Facts], by: str) -> dict[str, Summary]:
+    """The metrics per value of dimension ``by`` (one of :data:`DIMENSIONS`), sorted."""
+    if by not in DIMENSIONS:
+        raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")
+    buckets: dict[str, list[Facts]] = {}
+    for f in facts:
+        buckets.setdefault(f.dimension(by), []).append(f)
+    return {key: summarise(buckets[key]) for key in sorted(buckets)}
