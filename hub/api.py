@@ -374,7 +374,43 @@ async def add_note(request: Request, hub: Hub, token: ApiToken) -> Response:
     return JSONResponse(to_json(event), status_code=201)
 
 
+class StartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str = Field(min_length=1, max_length=64)
+    to: str = Field(min_length=1, max_length=320)
+    text: str = Field(min_length=1, max_length=100_000)
+    subject: str | None = Field(None, max_length=998)
+    name: str | None = Field(None, max_length=200)
+    template: str | None = Field(None, max_length=200)
+
+
+@endpoint
+async def start_conversation(request: Request, hub: Hub, token: ApiToken) -> Response:
+    body = StartBody.model_validate(await json_body(request))
+    started = await hub.pipeline.start_conversation(
+        channel=body.channel,
+        to=body.to,
+        text=body.text,
+        subject=body.subject,
+        name=body.name,
+        author=f"token:{token.name}",
+        client_ref=request.headers.get("idempotency-key"),
+        meta={"template": body.template} if body.template else None,
+        default_region=hub.settings.default_region,
+    )
+    return JSONResponse(
+        {
+            "conversation": to_json(started.conversation),
+            "event": to_json(started.event),
+            "customer_id": started.customer.id,
+            "new_customer": started.new_customer,
+        },
+        status_code=201,
+    )
+
+
 routes = [
+    Route("/conversations", start_conversation, methods=["POST"]),
     Route("/search", search, methods=["GET"]),
     Route("/reports/macros", macro_report, methods=["GET"]),
     Route("/customers", search_customers, methods=["GET"]),
