@@ -11,6 +11,7 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.together` — @mentions in notes, transfers with a note
 * :mod:`.threads` — merging a customer's conversations, keeping promises
 * :mod:`.tone` — the tone coach in the composer
+* :mod:`.start` — write first: a new conversation from an address
 * :mod:`.search` — search every timeline, a hit opens the timeline at the event
 * :mod:`.quarantine` — messages a connector could not import: list, download, retry
 * :mod:`.admin` — agent management; :mod:`.live` — the websocket fed by the bus
@@ -35,6 +36,7 @@ def mount() -> Mount:
         live,
         quarantine,
         search,
+        start,
         suggestions,
         threads,
         together,
@@ -97,6 +99,8 @@ def mount() -> Mount:
         Route("/suggestions/{suggestion_id}/share", suggestions.share, methods=["POST"]),
         Route("/events/{event_id}/shared-sender", threads.shared_sender, methods=["POST"]),
         Route("/search", search.search_page, methods=["GET"]),
+        Route("/new", start.new_page, methods=["GET"]),
+        Route("/new", start.start, methods=["POST"]),
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),
