@@ -20,15 +20,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.agent.auth import create_agent
 from hub.app import Hub, build_app
 from hub.bus import BusMessage, Topic
 from hub.connectors.api import sign
 from hub.operations import OperationsSettings
 from hub.settings import OutboxSettings, Settings, WebhooksSettings, WebhookSubscription
 from hub.surveys.settings import SurveySettings
-from hub.timeline.model import utcnow
+from hub.timeline.model import AgentRole, utcnow
 from hub.timeline.store import TimelineStore
 from hub.tokens import issue_token
+from tests.agent.kit import PASSWORD, Agentside
 from tests.servers import serve
 
 API_SECRET = "api-secret-0123456789abcdef"
@@ -217,6 +219,26 @@ async def test_a_failing_receiver_is_retried_and_the_log_shows_each_attempt(
     )
     assert bad.status_code == 422 and bad.json()["field"] == "limit"
     assert (await running.client.get("/api/v1/webhooks/deliveries")).status_code == 401
+
+    for email, admin in (("lead@example.com", True), ("ben@example.com", False)):
+        await create_agent(
+            running.hub.store,
+            email=email,
+            name=email[:4],
+            password=PASSWORD,
+            role=AgentRole.ADMIN if admin else AgentRole.AGENT,
+        )
+    async with httpx.AsyncClient(base_url=str(running.client.base_url)) as browser:
+        side = Agentside(browser)
+        assert (await side.sign_in("lead@example.com", PASSWORD)).status_code == 303
+        page = await browser.get("/agent/admin/webhooks")
+        assert page.status_code == 200
+        row = page.text.split(f'data-delivery="{item["id"]}"')[1].split("</tr>")[0]
+        assert "crm" in row and "message.created" in row and "503 · 503 · 200" in row
+    async with httpx.AsyncClient(base_url=str(running.client.base_url)) as browser:
+        side = Agentside(browser)
+        assert (await side.sign_in("ben@example.com", PASSWORD)).status_code == 303
+        assert (await browser.get("/agent/admin/webhooks")).status_code == 403
 
 
 async def test_a_replayed_message_is_delivered_once(running: Running) -> None:

@@ -109,6 +109,7 @@ def mount() -> Mount:
         Route("/operations", operations_web.operations_page, methods=["GET"]),
         Route("/operations", operations_web.edit, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),
+        Route("/admin/webhooks", admin.webhooks_page, methods=["GET"]),
         Route("/admin/agents", admin.create, methods=["POST"]),
         Route("/admin/agents/{agent_id}", admin.change, methods=["POST"]),
         Mount("/static", app=StaticFiles(packages=[("hub.agent", "static")]), name="static"),
