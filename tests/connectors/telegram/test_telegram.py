@@ -425,3 +425,32 @@ async def test_an_update_dated_beyond_the_datetime_limits_is_refused_not_retried
         assert r.status_code == status, r.text
         assert status == 400 or r.json() == {"stored": False}
     assert await rig.hub.store.find_customer(ANA) is None
+
+
+async def test_an_agent_writes_first_to_a_known_chat_and_to_a_new_one(rig: Rig) -> None:
+    await rig.post(update(1, 10, "Hello?"))
+    ana = await rig.hub.store.find_customer(ANA)
+    assert ana is not None
+    r = await rig.api.post(
+        "/api/v1/conversations",
+        json={"channel": "telegram", "to": str(USER), "text": "Your parcel arrived"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["customer_id"] == ana.id and r.json()["new_customer"] is False
+    sent = await rig.settled(r.json()["event"]["id"])
+    assert sent.delivery is not None and sent.delivery.status is DeliveryStatus.SENT
+    assert ("sendMessage", {"chat_id": USER, "text": "Your parcel arrived"}) in rig.bot.calls
+
+    r = await rig.api.post(
+        "/api/v1/conversations",
+        json={"channel": "telegram", "to": "telegram:777", "text": "Welcome", "name": "Lu"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["new_customer"] is True
+    await rig.settled(r.json()["event"]["id"])
+    assert ("sendMessage", {"chat_id": 777, "text": "Welcome"}) in rig.bot.calls
+    bad = await rig.api.post(
+        "/api/v1/conversations",
+        json={"channel": "telegram", "to": "phone:+15551230001", "text": "x"},
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "to"
