@@ -15,6 +15,7 @@ import pytest
 from hub.timeline.model import Identity
 from hub.timeline.sqlite import SQLiteStore
 from tests.agent.kit import PASSWORD, Running, hub_for_agents
+from tests.browser.test_agent_screenshots import shoot
 from tests.connectors.test_twilio import twilio_settings
 from tests.connectors.twilio_kit import AGENT, OUR_NUMBER, PUBLIC, RestDouble
 from tests.servers import serve
@@ -49,7 +50,9 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         yield Site(running, rest)
 
 
-async def test_an_agent_writes_first_on_whatsapp_and_sms(page: Page, site: Site) -> None:
+async def test_an_agent_writes_first_on_whatsapp_and_sms(
+    page: Page, site: Site, artifacts: Path
+) -> None:
     from playwright.async_api import expect
 
     store = site.running.hub.store
@@ -69,6 +72,8 @@ async def test_an_agent_writes_first_on_whatsapp_and_sms(page: Page, site: Site)
     await expect(page.get_by_label("Template (WhatsApp")).to_have_attribute("aria-invalid", "true")
     await expect(page.get_by_label("Message", exact=True)).to_have_value("Your order has shipped")
     assert await store.find_customer(Identity("phone", NEW)) is None
+    await page.set_viewport_size({"width": 1100, "height": 720})
+    await shoot(page, "agent-write-first.png", artifacts)
 
     await page.get_by_label("Template (WhatsApp").fill("order_shipped")
     await page.get_by_role("button", name="Send and open the conversation").click()
