@@ -1,5 +1,10 @@
 """Outgoing webhook deliveries on MongoDB: one document per delivery (``_id`` its id),
-unique per (subscription, key); claims flip one document at a time under a fresh lease."""
+unique per (subscription, key).
+
+A claim is first an insert into ``claims`` keyed ``webhook:<id>:<attempt>:<generation>``
+(the unique ``_id`` admits one winner — FerretDB v1 applies find-and-modify as
+read-then-write, see :mod:`.outbox`), then a find-and-modify repeating the due
+condition and the attempt count."""
 
 from __future__ import annotations
 
@@ -76,14 +81,19 @@ class WebhookOps(MongoBase):
         }
         coll = self.db["webhook_deliveries"]
         claimed = []
-        async for doc in coll.find(due, {"_id": 1, "lease_token": 1}).limit(clamp(limit)):
+        until = now + timedelta(seconds=lease_seconds)
+        found = coll.find(due, {"_id": 1, "attempts": 1}).limit(clamp(limit))
+        for doc in [d async for d in found]:
+            attempt = int(doc["attempts"]) + 1
+            if not await self._win_webhook_claim(doc["_id"], attempt, now, until):
+                continue
             taken = await coll.find_one_and_update(
-                {"_id": doc["_id"], "lease_token": doc.get("lease_token"), **due},
+                {"_id": doc["_id"], "attempts": attempt - 1, **due},
                 {
                     "$set": {
                         "status": WebhookStatus.SENDING.value,
                         "lease_token": secrets.token_hex(16),
-                        "lease_until": now + timedelta(seconds=lease_seconds),
+                        "lease_until": until,
                         "updated_at": now,
                     },
                     "$inc": {"attempts": 1},
@@ -93,6 +103,27 @@ class WebhookOps(MongoBase):
             if taken is not None:
                 claimed.append(_delivery(taken))
         return claimed
+
+    async def _win_webhook_claim(
+        self, delivery_id: str, attempt: int, now: datetime, until: datetime
+    ) -> bool:
+        """One winner per attempt; a claim whose lease ran out is replaced by the next
+        generation (its claimant died between its two writes)."""
+        generation = 0
+        while True:
+            key = f"webhook:{delivery_id}:{attempt}:{generation}"
+            try:
+                await self.claims.insert_one(
+                    {"_id": key, "event_id": delivery_id, "lease_until": until, "claimed_at": now}
+                )
+            except DuplicateKeyError:
+                held = await self.claims.find_one({"_id": key})
+                expires = aware(held["lease_until"]) if held is not None else None
+                if expires is None or expires > now:
+                    return False
+                generation += 1
+                continue
+            return True
 
     async def record_webhook(
         self,
@@ -116,6 +147,8 @@ class WebhookOps(MongoBase):
             {"_id": delivery_id, "lease_token": lease_token},
             {"$set": change, "$push": {"log": {"$each": [entry], "$slice": -50}}},
         )
+        if done.modified_count and status in (WebhookStatus.DELIVERED, WebhookStatus.FAILED):
+            await self.claims.delete_many({"event_id": delivery_id})
         return done.modified_count > 0
 
     async def webhook_deliveries(
