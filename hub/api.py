@@ -22,7 +22,7 @@ from hub.errors import Conflict, InvalidInput, NotFound
 from hub.payloads import parse_json
 from hub.timeline.merges import survivor
 from hub.timeline.model import Attachment, ConversationStatus, Identity, Priority, to_json
-from hub.timeline.search import query_from_params
+from hub.timeline.search import query_day, query_from_params
 from hub.timeline.store import ConversationUpdate, InboxFilter, InvalidCursor
 from hub.tokens import authenticate
 
@@ -107,6 +107,23 @@ async def search(request: Request, hub: Hub, token: ApiToken) -> Response:
         query, cursor=request.query_params.get("cursor") or None, limit=_limit(request, 20)
     )
     return JSONResponse({"items": [to_json(e) for e in page.items], "next": page.next})
+
+
+@endpoint
+async def macro_report(request: Request, hub: Hub, token: ApiToken) -> Response:
+    """Replies sent from each macro between ``from`` and ``to`` (dates, inclusive)."""
+    from hub.agent.macros import every_macro
+
+    params = request.query_params
+    since = query_day("from", params["from"], end=False) if params.get("from") else None
+    until = query_day("to", params["to"], end=True) if params.get("to") else None
+    used = await hub.store.macro_usage(since=since, until=until)
+    titles = {m.id: m.title for m in every_macro(hub.settings.agent)}
+    items = [
+        {"macro": macro, "title": titles.get(macro), "replies": n}
+        for macro, n in sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return JSONResponse({"items": items})
 
 
 # -- customers -----------------------------------------------------------------
@@ -394,8 +411,45 @@ async def add_note(request: Request, hub: Hub, token: ApiToken) -> Response:
     return JSONResponse(to_json(event), status_code=201)
 
 
+class StartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str = Field(min_length=1, max_length=64)
+    to: str = Field(min_length=1, max_length=320)
+    text: str = Field(min_length=1, max_length=100_000)
+    subject: str | None = Field(None, max_length=998)
+    name: str | None = Field(None, max_length=200)
+    template: str | None = Field(None, max_length=200)
+
+
+@endpoint
+async def start_conversation(request: Request, hub: Hub, token: ApiToken) -> Response:
+    body = StartBody.model_validate(await json_body(request))
+    started = await hub.pipeline.start_conversation(
+        channel=body.channel,
+        to=body.to,
+        text=body.text,
+        subject=body.subject,
+        name=body.name,
+        author=f"token:{token.name}",
+        client_ref=request.headers.get("idempotency-key"),
+        meta={"template": body.template} if body.template else None,
+        default_region=hub.settings.default_region,
+    )
+    return JSONResponse(
+        {
+            "conversation": to_json(started.conversation),
+            "event": to_json(started.event),
+            "customer_id": started.customer.id,
+            "new_customer": started.new_customer,
+        },
+        status_code=201,
+    )
+
+
 routes = [
+    Route("/conversations", start_conversation, methods=["POST"]),
     Route("/search", search, methods=["GET"]),
+    Route("/reports/macros", macro_report, methods=["GET"]),
     Route("/customers", search_customers, methods=["GET"]),
     Route("/customers/{customer_id}", get_customer, methods=["GET"]),
     Route("/customers/{customer_id}/timeline", customer_timeline, methods=["GET"]),

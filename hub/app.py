@@ -53,6 +53,8 @@ from hub.surveys.service import Surveys
 from hub.timeline.blobs import BlobStore, FileBlobStore
 from hub.timeline.model import Customer, Identity
 from hub.timeline.store import TimelineStore
+from hub.webhooks import Webhooks
+from hub.webhooks import api as webhooks_api
 
 __all__ = ["Hub", "build_app", "open_bus", "open_shared", "open_store", "secret_values"]
 
@@ -142,6 +144,7 @@ class Hub:
     metrics: HubMetrics | None = None
     surveys: Surveys | None = None
     weekly: WeeklySummary | None = None
+    webhooks: Webhooks | None = None
 
     @property
     def channels(self) -> dict[str, Connector]:
@@ -311,6 +314,7 @@ def build_app(
     )
     hub.connectors = _make_connectors(settings, registry, hub)
     hub.metrics = HubMetrics(hub)
+    hub.webhooks = Webhooks(store, bus, settings.webhooks)
     hub.weekly = weekly = WeeklySummary(hub)
     hub.agent_runtime = runtime = AgentRuntime(hub)
     if settings.operations.enabled:
@@ -359,6 +363,7 @@ def build_app(
                 *threads.routes,
                 *shared_api.routes,
                 *operations_api.routes,
+                *webhooks_api.routes,
                 *metrics_api.routes,
             ],
         ),
@@ -382,6 +387,9 @@ def build_app(
                 stack.push_async_callback(connector.stop)
             await hub.outbox.start()
             stack.push_async_callback(hub.outbox.stop)
+            if hub.webhooks is not None:
+                await hub.webhooks.start()
+                stack.push_async_callback(hub.webhooks.stop)
             await runtime.start()
             stack.push_async_callback(runtime.stop)
             if hub.operations is not None:

@@ -71,6 +71,56 @@ class OutboxSettings(BaseModel):
     )
 
 
+WebhookEvent = Literal["message.created", "conversation.status", "sla.breach", "survey.answered"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
+    "message.created",
+    "conversation.status",
+    "sla.breach",
+    "survey.answered",
+)
+
+
+class WebhookSubscription(BaseModel):
+    """One receiver of outgoing webhooks (``[[webhooks.subscriptions]]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$", description="names it in the log"
+    )
+    url: str = Field(pattern=r"^https?://", description="where the events are POSTed")
+    secret: SecretStr = Field(
+        min_length=16, description="signs each request like the api channel (X-Omnihub-Signature)"
+    )
+    events: tuple[WebhookEvent, ...] = Field(
+        WEBHOOK_EVENTS, min_length=1, description="the event types it receives"
+    )
+
+
+class WebhooksSettings(BaseModel):
+    """Outgoing webhooks: who receives which events, and how deliveries retry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subscriptions: tuple[WebhookSubscription, ...] = Field(
+        (), description="`[[webhooks.subscriptions]]`: name, url, secret, events"
+    )
+    max_attempts: int = Field(10, ge=1, description="attempts before a webhook delivery fails")
+    backoff_base: float = Field(
+        5.0, gt=0, description="webhook retry delay in seconds: exponential from this, jittered"
+    )
+    backoff_cap: float = Field(
+        3600.0, gt=0, description="the longest webhook retry delay, in seconds"
+    )
+    timeout_seconds: float = Field(10.0, gt=0, description="how long a receiver has to answer")
+    poll_interval: float = Field(
+        2.0, gt=0, description="how often the webhook worker looks for due deliveries, in seconds"
+    )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="how long a claimed webhook delivery is reserved for one worker"
+    )
+
+
 class TonePhrase(BaseModel):
     """A phrase a team asks its agents to avoid, for the tone coach (``[[agent.tone]]``)."""
 
@@ -438,6 +488,7 @@ class Settings(BaseSettings):
         "json", description="`json` lines or `text`; configured secrets are redacted either way"
     )
     outbox: OutboxSettings = OutboxSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
     handoff: HandoffSettings = HandoffSettings()
     bus: Literal["auto", "memory", "mongodb"] = Field(
         "auto",

@@ -339,3 +339,21 @@ async def test_search_across_customers_with_filters(running: Running) -> None:
     assert (await get(q="twice", customer="cus_nobody")).status_code == 404
     anonymous = await running.client.get("/api/v1/search", params={"q": "twice"})
     assert anonymous.status_code == 401
+
+
+async def test_macro_report_counts_replies_per_macro(running: Running) -> None:
+    created = (await running.push(message("r1", text="Refund?"))).json()
+    conv = created["conversation_id"]
+    for text in ("first", "second"):
+        await running.hub.pipeline.send(conv, text=text, meta={"macro": "refund_status"})
+    r = await running.client.get("/api/v1/reports/macros", headers=running.auth())
+    assert r.json() == {
+        "items": [{"macro": "refund_status", "title": "Refund status", "replies": 2}]
+    }
+    later = {"from": "2999-01-01"}
+    r = await running.client.get("/api/v1/reports/macros", params=later, headers=running.auth())
+    assert r.json() == {"items": []}
+    bad = await running.client.get(
+        "/api/v1/reports/macros", params={"to": "soon"}, headers=running.auth()
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "to"

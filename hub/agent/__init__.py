@@ -8,8 +8,10 @@ small vanilla script, both shipped in this package (no CDN, no build step).
 * :mod:`.auth` — sign-in with lockout, sign-out; :mod:`.passwords` — scrypt
 * :mod:`.inbox` — the inbox; :mod:`.conversation` — the customer timeline and composer
 * :mod:`.actions` — replies, notes, assignment, status, merges
+* :mod:`.together` — @mentions in notes, transfers with a note
 * :mod:`.threads` — merging a customer's conversations, keeping promises
 * :mod:`.tone` — the tone coach in the composer
+* :mod:`.start` — write first: a new conversation from an address
 * :mod:`.search` — search every timeline, a hit opens the timeline at the event
 * :mod:`.quarantine` — messages a connector could not import: list, download, retry
 * :mod:`.admin` — agent management; :mod:`.live` — the websocket fed by the bus
@@ -34,8 +36,10 @@ def mount() -> Mount:
         live,
         quarantine,
         search,
+        start,
         suggestions,
         threads,
+        together,
         tone,
     )
     from hub.metrics import web as reports
@@ -67,7 +71,8 @@ def mount() -> Mount:
         Route("/events/{event_id}/quoted", conversation.quoted_text, methods=["GET"]),
         Route("/conversations/{conversation_id}", conversation.conversation_page, methods=["GET"]),
         Route("/conversations/{conversation_id}/reply", actions.reply, methods=["POST"]),
-        Route("/conversations/{conversation_id}/notes", actions.note, methods=["POST"]),
+        Route("/conversations/{conversation_id}/notes", together.note, methods=["POST"]),
+        Route("/conversations/{conversation_id}/transfer", together.transfer, methods=["POST"]),
         Route("/conversations/{conversation_id}/update", actions.update, methods=["POST"]),
         Route(
             "/conversations/{conversation_id}/handoff",
@@ -94,6 +99,8 @@ def mount() -> Mount:
         Route("/suggestions/{suggestion_id}/share", suggestions.share, methods=["POST"]),
         Route("/events/{event_id}/shared-sender", threads.shared_sender, methods=["POST"]),
         Route("/search", search.search_page, methods=["GET"]),
+        Route("/new", start.new_page, methods=["GET"]),
+        Route("/new", start.start, methods=["POST"]),
         Route("/quarantine", quarantine.quarantine_page, methods=["GET"]),
         Route("/quarantine/{record_id}/raw", quarantine.raw, methods=["GET"]),
         Route("/quarantine/{record_id}/retry", quarantine.retry, methods=["POST"]),
@@ -102,6 +109,7 @@ def mount() -> Mount:
         Route("/operations", operations_web.operations_page, methods=["GET"]),
         Route("/operations", operations_web.edit, methods=["POST"]),
         Route("/admin/agents", admin.agents_page, methods=["GET"]),
+        Route("/admin/webhooks", admin.webhooks_page, methods=["GET"]),
         Route("/admin/agents", admin.create, methods=["POST"]),
         Route("/admin/agents/{agent_id}", admin.change, methods=["POST"]),
         Mount("/static", app=StaticFiles(packages=[("hub.agent", "static")]), name="static"),

@@ -38,7 +38,7 @@ from hub.timeline.store import ConversationUpdate
 if TYPE_CHECKING:
     from hub.app import Hub
 
-__all__ = ["can_act", "continue_elsewhere", "merge", "note", "reply", "unmerge", "update"]
+__all__ = ["can_act", "continue_elsewhere", "merge", "reply", "unmerge", "update"]
 
 SNOOZE_HOURS = {"1": 1, "4": 4, "24": 24, "72": 72}
 
@@ -48,14 +48,16 @@ def can_act(agent: Agent, conv: Conversation) -> bool:
     return agent.is_admin or conv.assignee in (None, agent.id)
 
 
-async def _actionable(ctx: Ctx) -> Conversation:
+async def actionable(ctx: Ctx) -> Conversation:
+    """The path's conversation, if this agent may act on it (else Forbidden)."""
     conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
     if not can_act(ctx.agent, conv):
         raise Forbidden("this conversation is assigned to another agent; ask an admin")
     return conv
 
 
-def _done(ctx: Ctx, conv_id: str, body: dict[str, object], status: int = 200) -> Response:
+def done(ctx: Ctx, conv_id: str, body: dict[str, object], status: int = 200) -> Response:
+    """JSON for the script, else back to the conversation page."""
     if ctx.wants_json():
         return JSONResponse(body, status_code=status)
     return back(ctx, f"/agent/conversations/{conv_id}")
@@ -107,7 +109,7 @@ async def _uploads(ctx: Ctx) -> list[Attachment]:
 
 @action
 async def reply(ctx: Ctx) -> Response:
-    conv = await _actionable(ctx)
+    conv = await actionable(ctx)
     text = ctx.field("text").strip()
     if ctx.field("canned"):
         missing = PLACEHOLDER.findall(text)
@@ -136,7 +138,7 @@ async def reply(ctx: Ctx) -> Response:
         client_ref=f"{ctx.agent.id}:{key}" if key else None,
         meta=meta,
     )
-    return _done(ctx, conv.id, {"event": to_json(event)}, 202)
+    return done(ctx, conv.id, {"event": to_json(event)}, 202)
 
 
 async def _macro_checked(ctx: Ctx, conv: Conversation, text: str) -> str:
@@ -155,16 +157,6 @@ async def _macro_checked(ctx: Ctx, conv: Conversation, text: str) -> str:
     return macro.id
 
 
-@action
-async def note(ctx: Ctx) -> Response:
-    conv = await ctx.hub.store.get_conversation(ctx.request.path_params["conversation_id"])
-    meta = {"follow_up": True} if ctx.field("follow_up") else None
-    event = await ctx.hub.pipeline.note(
-        conv.id, ctx.field("text"), author=ctx.agent.name, meta=meta
-    )
-    return _done(ctx, conv.id, {"event": to_json(event)}, 201)
-
-
 def _address(raw: str, default_region: str | None) -> Identity:
     """``kind:value``, or a bare address (``@`` makes it an email, else a phone number)."""
     raw = raw.strip()
@@ -179,7 +171,7 @@ def _address(raw: str, default_region: str | None) -> Identity:
 async def continue_elsewhere(ctx: Ctx) -> Response:
     """Run a handoff link action (``action``: text_me, email_transcript, call_me, verify)
     to the address ``to`` through the handoff module, as ``POST /api/v1/…/handoff`` does."""
-    conv = await _actionable(ctx)
+    conv = await actionable(ctx)
     handoff = ctx.hub.handoff
     if handoff is None:
         raise Conflict("the handoff module is not running")
@@ -188,10 +180,11 @@ async def continue_elsewhere(ctx: Ctx) -> Response:
         raise InvalidInput("action", f"action must be one of {list(ACTIONS)}")
     to = _address(ctx.field("to"), ctx.hub.settings.default_region)
     event = await handoff.act(name, conv.id, to, by=ctx.agent.name)
-    return _done(ctx, conv.id, {"event": to_json(event)}, 202)
+    return done(ctx, conv.id, {"event": to_json(event)}, 202)
 
 
-async def _assignee(hub: Hub, me: Agent, raw: str) -> str | None:
+async def assignee_of(hub: Hub, me: Agent, raw: str) -> str | None:
+    """The agent id a form names ("", "none": nobody; "me"; an id of an enabled agent)."""
     if raw in ("", "none"):
         return None
     if raw == "me":
@@ -208,7 +201,8 @@ async def _assignee(hub: Hub, me: Agent, raw: str) -> str | None:
 MAX_LABELS = 20
 
 
-def _team_tags(tags: list[str], team: str, tier: str) -> list[str]:
+def team_tags(tags: list[str], team: str, tier: str) -> list[str]:
+    """``tags`` with the ``team:``/``tier:`` ones set to ``team`` and ``tier`` (validated)."""
     team, tier = team.strip(), tier.strip().upper()
     if len(team) > 64 or not all(c.isalnum() or c in "-_" for c in team):
         raise InvalidInput("team", "a team name: letters, digits, - and _")
@@ -234,10 +228,10 @@ def _label_tags(tags: list[str], raw: str) -> list[str]:
 async def update(ctx: Ctx) -> Response:
     """One change per post: ``op`` is assign, status, priority, team (with ``tier``:
     the ``team:``/``tier:`` tags operations uses), labels (the other tags) or snooze."""
-    conv = await _actionable(ctx)
+    conv = await actionable(ctx)
     op = ctx.field("op")
     if op == "assign":
-        assignee = await _assignee(ctx.hub, ctx.agent, ctx.field("assignee"))
+        assignee = await assignee_of(ctx.hub, ctx.agent, ctx.field("assignee"))
         change = ConversationUpdate(assignee=assignee)
     elif op == "status":
         try:
@@ -251,9 +245,7 @@ async def update(ctx: Ctx) -> Response:
         except ValueError:
             raise InvalidInput("priority", "unknown priority") from None
     elif op == "team":
-        change = ConversationUpdate(
-            tags=_team_tags(conv.tags, ctx.field("team"), ctx.field("tier"))
-        )
+        change = ConversationUpdate(tags=team_tags(conv.tags, ctx.field("team"), ctx.field("tier")))
     elif op == "labels":
         change = ConversationUpdate(tags=_label_tags(conv.tags, ctx.field("labels")))
     elif op == "snooze":
@@ -268,7 +260,7 @@ async def update(ctx: Ctx) -> Response:
     updated = await ctx.hub.pipeline.update_conversation(
         conv.id, change, by=ctx.agent.id, before=conv
     )
-    return _done(ctx, conv.id, {"conversation": to_json(updated)})
+    return done(ctx, conv.id, {"conversation": to_json(updated)})
 
 
 @action

@@ -11,7 +11,7 @@ from hub.errors import InvalidInput
 from hub.timeline.model import AgentRole
 from hub.timeline.store import AgentUpdate
 
-__all__ = ["agents_page", "change", "create"]
+__all__ = ["agents_page", "change", "create", "webhooks_page"]
 
 
 def _admin(ctx: Ctx) -> None:
@@ -58,3 +58,12 @@ async def change(ctx: Ctx) -> Response:
         raise InvalidInput("op", "op must be disable, enable or password")
     await ctx.hub.store.update_agent(agent_id, update)
     return RedirectResponse("/agent/admin/agents", status_code=303)
+
+
+@page
+async def webhooks_page(ctx: Ctx) -> Response:
+    """The outgoing webhooks' delivery log (admins): newest first, every attempt."""
+    _admin(ctx)
+    subs = ctx.hub.settings.webhooks.subscriptions
+    deliveries = await ctx.hub.store.webhook_deliveries(limit=100)
+    return ctx.render("webhooks.html", subscriptions=subs, deliveries=deliveries)

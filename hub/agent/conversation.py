@@ -210,6 +210,11 @@ async def sla_badges(hub: Hub, conv: Conversation, customer: Customer) -> list[S
     return out
 
 
+def transfers(events: list[Event]) -> list[Event]:
+    """The transfer notes among ``events`` (see :mod:`hub.agent.together`), in order."""
+    return [e for e in events if isinstance(e.meta.get("transfer"), dict)]
+
+
 AROUND = 10
 """Events shown after the one a search hit opens the timeline at."""
 
@@ -251,6 +256,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         await hub.store.mark_read(ctx.agent.id, conv.id, timeline.items[-1].seq)
         await publish_read(hub, ctx.agent, conv, customer.id, timeline.items[-1].seq)
     pending = await suggestions.for_customer(hub, customer)
+    handed = transfers((await hub.store.events(conversation_id=conv.id, limit=200)).items)
     return ctx.render(
         "conversation.html",
         sla=await sla_badges(hub, conv, customer),
@@ -263,6 +269,7 @@ async def conversation_page(ctx: Ctx) -> Response:
         older=timeline.older,
         newer=timeline.newer,
         later=later,
+        transfers=handed,
         others=[c for c in others.items if c.id != conv.id],
         options=(options := await reply_options(hub, conv)),
         templates=await channel_templates(hub, options),

@@ -34,6 +34,7 @@ __all__ = [
     "PLACEHOLDER",
     "SLOT",
     "Macro",
+    "every_macro",
     "fill",
     "hub_values",
     "library",
@@ -79,15 +80,18 @@ def starter(path: Path = STARTER_FILE) -> tuple[Macro, ...]:
         raise ConfigError(f"{path.name}: a macro lacks {exc}") from None
 
 
-def library(settings: AgentSettings, team: str | None) -> list[Macro]:
-    """The macros for a conversation of ``team``: the starter set, the configured ones
-    and the older canned responses; those of another team left out."""
-    macros = [
+def every_macro(settings: AgentSettings) -> list[Macro]:
+    """The starter set, the configured macros and the older canned responses."""
+    return [
         *starter(),
         *(Macro(f"team:{_slug(m.title)}", m.title, m.text, m.team) for m in settings.macros),
         *(Macro(f"canned:{_slug(t)}", t, text) for t, text in settings.canned.items()),
     ]
-    return [m for m in macros if m.team is None or m.team == team]
+
+
+def library(settings: AgentSettings, team: str | None) -> list[Macro]:
+    """The macros for a conversation of ``team`` (those of another team left out)."""
+    return [m for m in every_macro(settings) if m.team is None or m.team == team]
 
 
 def hub_values(customer: Customer, agent: Agent, events: list[Event]) -> dict[str, str]:

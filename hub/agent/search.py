@@ -105,6 +105,11 @@ async def search_page(ctx: Ctx) -> Response:
                         else None,
                     )
                 )
+    if form["customer"] and customer_name is None and error is None:
+        try:
+            customer_name = customer_label(await survivor(ctx.hub.store, form["customer"]))
+        except NotFound:
+            error, error_field = f"no customer {form['customer']!r}", "customer"
     channels = sorted(ctx.hub.channels)
     return ctx.render(
         "search.html",

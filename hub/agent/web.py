@@ -162,6 +162,8 @@ def script_strings() -> dict[str, str]:
         "sla_first_response": _("First response"),
         "sla_update": _("Update"),
         "sla_resolution": _("Resolution"),
+        "alertMention": _("Mentioned you"),
+        "alertTransfer": _("Transferred to you"),
         "alertAssigned": _("Assigned to you"),
         "alertSla": _("SLA warning"),
         "alertPromise": _("Promise reminder"),

@@ -22,8 +22,8 @@ conversation changes).
 from __future__ import annotations
 
 from hub.pipeline.inbound import Inbound
-from hub.pipeline.outbound import Outbound
 from hub.pipeline.records import Records, link_event
+from hub.pipeline.start import Started, Starts
 from hub.pipeline.types import HUB_CHANNEL, IngestContext, IngestPolicy, ReplyOption, SendRejected
 
 __all__ = [
@@ -33,9 +33,10 @@ __all__ = [
     "Pipeline",
     "ReplyOption",
     "SendRejected",
+    "Started",
     "link_event",
 ]
 
 
-class Pipeline(Inbound, Outbound, Records):
+class Pipeline(Inbound, Starts, Records):
     """Ingest and send, for every channel, and every other timeline write."""

@@ -29,6 +29,7 @@ __all__ = [
     "SearchQuery",
     "has_phrase",
     "parse_query",
+    "query_day",
     "query_from_params",
     "terms",
 ]
@@ -137,7 +138,8 @@ class SearchPage:
     next: str | None = None
 
 
-def _day(field: str, raw: str, *, end: bool) -> datetime:
+def query_day(field: str, raw: str, *, end: bool) -> datetime:
+    """A date (its start; with ``end``, the next day's) or an ISO 8601 time, aware UTC."""
     try:
         if len(raw) == 10:
             start = datetime.fromisoformat(raw).replace(tzinfo=UTC)
@@ -152,8 +154,8 @@ def query_from_params(params: Mapping[str, str]) -> SearchQuery:
     """A query from request parameters: ``q`` (words and ``"phrases"``), ``channel``,
     ``customer`` (an id), ``tag``, ``from`` and ``to`` (dates, both inclusive, or
     ISO 8601 times, UTC unless they say). Raises InvalidInput naming the field."""
-    since = _day("from", params["from"], end=False) if params.get("from") else None
-    until = _day("to", params["to"], end=True) if params.get("to") else None
+    since = query_day("from", params["from"], end=False) if params.get("from") else None
+    until = query_day("to", params["to"], end=True) if params.get("to") else None
     for name in ("channel", "customer", "tag"):
         if len(params.get(name, "")) > 200:
             raise InvalidInput(name, f"{name} is too long")

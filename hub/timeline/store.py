@@ -56,6 +56,7 @@ from hub.timeline.model import (
 )
 from hub.timeline.quarantine import QuarantineRecords
 from hub.timeline.search import SearchPage, SearchQuery
+from hub.timeline.webhooks import WebhookRecords
 from hub.timeline.work import Outcome, PlanFactory, Read
 
 __all__ = [
@@ -197,7 +198,7 @@ class DeliveryUpdate:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
+class TimelineStore(HandoffRecords, QuarantineRecords, WebhookRecords, Protocol):
     """The persistence port. See the module docstring for the rules.
 
     The handoff section (suggested links, used link tokens) is
@@ -356,6 +357,12 @@ class TimelineStore(HandoffRecords, QuarantineRecords, Protocol):
         Without a cursor, ``older`` gives the latest page and ``newer`` the first.
         With one, the events strictly before / after it.
         """
+
+    async def macro_usage(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, int]:
+        """Replies sent from each macro (``meta.macro``) with ``occurred_at`` in
+        [``since``, ``until``), by macro id."""
 
     async def search(
         self, query: SearchQuery, *, cursor: str | None = None, limit: int = 20

@@ -32,7 +32,13 @@ DRAFTS: list[tuple[str, list[str]]] = [
         "Calm down. Unfortunately, as I said, it's gone.",
         ["calm_down", "unfortunately", "repeat_yourself"],
     ),
+    ("Beruhigen Sie sich bitte, ich schaue nach.", ["calm_down_de"]),
+    ("Leider ist Ihre Bestellung verspätet.", ["unfortunately_de"]),
+    ("Laut unserer Richtlinien geht das nicht.", ["policy_de"]),
+    ("Wie bereits gesagt, das Paket ist unterwegs.", ["repeat_yourself_de"]),
     # drafts that must not be flagged
+    ("Ich kümmere mich sofort darum und melde mich bis 15 Uhr.", []),
+    ("Unsere Datenschutzrichtlinie finden Sie unter example.com.", []),
     ("Let me know if I can help with anything else!", []),
     ("Hopefully this helps — the tracking link is below.", []),
     ("You can read our privacy policy at example.com/privacy.", []),

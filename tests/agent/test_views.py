@@ -222,3 +222,19 @@ async def test_labels_keep_the_team_and_tier_tags_and_name_a_bad_label(running: 
         assert r.json()["conversation"]["tags"] == ["team:billing", "refund", "vip"]
         bad = await ana.post(url, {"op": "labels", "labels": "<b>x</b>"})
         assert bad.status_code == 422 and bad.json()["field"] == "labels"
+
+
+async def test_search_page_scopes_to_a_customer_and_names_bad_input(running: Running) -> None:
+    await running.agent("ana@example.com")
+    pushed = await running.push("m-1", text="My locker code is wrong")
+    event = await running.hub.store.get_event(pushed["event_id"])
+    async with running.signed_in("ana@example.com") as ana:
+        scoped = await ana.client.get("/agent/search", params={"customer": event.customer_id})
+        assert scoped.status_code == 200 and "Only Ana's history" in scoped.text
+        found = await ana.client.get(
+            "/agent/search", params={"q": "locker", "customer": event.customer_id}
+        )
+        assert f"?at={event.id}#ev-{event.id}" in found.text
+        assert "<mark>locker</mark>" in found.text
+        bad = await ana.client.get("/agent/search", params={"q": "locker", "from": "soon"})
+        assert 'role="alert"' in bad.text and 'aria-invalid="true"' in bad.text

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.browser.test_agent_screenshots import shoot
 from tests.browser.test_agent_view import Site, agent_site, sign_in
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         yield s
 
 
-async def test_a_search_hit_opens_the_timeline_at_the_event(page: Page, site: Site) -> None:
+async def test_a_search_hit_opens_the_timeline_at_the_event(
+    page: Page, site: Site, artifacts: Path
+) -> None:
     from playwright.async_api import expect
 
     running = site.running
@@ -42,6 +45,7 @@ async def test_a_search_hit_opens_the_timeline_at_the_event(page: Page, site: Si
     await expect(hits).to_have_count(1)
     await expect(hits.first.locator("mark")).to_have_text(["locker", "code"])
     await expect(hits.first).to_contain_text("Ana")
+    await shoot(page, "agent-search.png", artifacts)
 
     await hits.first.get_by_role("link").click()
     event = page.locator(f"#ev-{first['event_id']}")
@@ -64,7 +68,9 @@ async def _open_conversation(page: Page, site: Site, text: str = "My parcel is l
     return str(result["conversation_id"])
 
 
-async def test_the_tone_coach_flags_and_rewrites_but_never_blocks(page: Page, site: Site) -> None:
+async def test_the_tone_coach_flags_and_rewrites_but_never_blocks(
+    page: Page, site: Site, artifacts: Path
+) -> None:
     from playwright.async_api import expect
 
     await _open_conversation(page, site)
@@ -76,6 +82,7 @@ async def test_the_tone_coach_flags_and_rewrites_but_never_blocks(page: Page, si
     await expect(flags.nth(1)).to_have_attribute("data-rule", "calm_down")
     await expect(flags.nth(1)).to_contain_text("I can see why this is frustrating")
     await expect(page.locator("#send")).to_be_enabled()  # advice, never a block
+    await shoot(page, "agent-tone-coach.png", artifacts)
 
     await flags.nth(1).get_by_role("button", name="Use this").click()
     await expect(box).to_have_value(
@@ -164,3 +171,36 @@ async def test_labels_are_shown_and_edited(page: Page, site: Site) -> None:
     )
     await page.goto(f"{site.url}/agent/")
     await expect(page.locator("#inbox-rows .badge.label")).to_have_text(["refund", "VIP customer"])
+
+
+async def test_a_transfer_alerts_the_receiver_who_sees_the_context_card(
+    page: Page, site: Site, browser: Browser
+) -> None:
+    from playwright.async_api import expect
+
+    await site.running.agent("ben@example.com", name="Ben Agent")
+    await _open_conversation(page, site)  # Ana Agent
+    other = await browser.new_context(viewport={"width": 1100, "height": 760})
+    try:
+        ben = await other.new_page()
+        await sign_in(ben, site, "ben@example.com")  # on the inbox, live
+
+        await page.get_by_label("Message", exact=True).fill("@ben this one is a VIP")
+        await page.get_by_role("button", name="Add internal note").click()
+        await expect(ben.locator("#alerts .alert").first).to_have_text(
+            "Mentioned you: Ana Agent: @ben this one is a VIP"
+        )
+
+        await page.get_by_label("Transfer to").select_option(label="Ben Agent")  # agent or team
+        await page.get_by_label("Note for them (what they need to know)").fill(
+            "Refund approved; send the return label"
+        )
+        await page.get_by_role("button", name="Transfer", exact=True).click()
+        alert = ben.locator("#alerts .alert", has_text="Transferred to you")
+        await expect(alert).to_contain_text("Refund approved")
+        await alert.click()
+        card = ben.get_by_role("region", name="Transfer")
+        await expect(card).to_contain_text("Transferred to you by Ana Agent")
+        await expect(card).to_contain_text("Refund approved; send the return label")
+    finally:
+        await other.close()

@@ -1,4 +1,4 @@
-"""Store contract: search across every customer's timeline (both stores)."""
+"""Store contract: search across every customer's timeline, and macro usage (both stores)."""
 
 from __future__ import annotations
 
@@ -224,3 +224,24 @@ async def test_mongo_terms_ride_in_the_insert(mongo_uri: str) -> None:
     finally:
         await store.drop_database()
         await store.close()
+
+
+async def test_macro_usage_counts_replies_per_macro_in_a_window(store: TimelineStore) -> None:
+    ana = await store.create_customer()
+    now = utcnow()
+    for n, (macro, days) in enumerate(
+        [("closing", 0), ("closing", 0), ("refund_status", 0), ("closing", 40), (None, 0)]
+    ):
+        record = event(
+            ana.id, direction=Direction.OUT, text=f"reply {n}", at=now - timedelta(days=days)
+        )
+        if macro:
+            record.meta["macro"] = macro
+        await store.append_event(record)
+    note = event(ana.id, direction=Direction.INTERNAL, kind=EventKind.NOTE, text="n")
+    note.meta["macro"] = "closing"
+    await store.append_event(note)
+    assert await store.macro_usage() == {"closing": 3, "refund_status": 1}
+    recent = await store.macro_usage(since=now - timedelta(days=30))
+    assert recent == {"closing": 2, "refund_status": 1}
+    assert await store.macro_usage(until=now - timedelta(days=30)) == {"closing": 1}

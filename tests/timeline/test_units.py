@@ -185,7 +185,9 @@ async def test_a_status_that_beats_the_send_s_answer_is_applied_once_the_id_is_k
     reply = event(customer.id, conv.id, direction=Direction.OUT)
     reply.delivery = Delivery()
     stored, _ = await store.append_event(reply)
-    [claimed] = await store.claim_outbound(now=stored.occurred_at, lease_seconds=60)
+    # Due at its delivery's next_attempt_at, made a moment after occurred_at.
+    due = stored.delivery.next_attempt_at if stored.delivery else None
+    [claimed] = await store.claim_outbound(now=due or stored.occurred_at, lease_seconds=60)
     assert claimed.delivery is not None
 
     early = await store.report_status(
@@ -214,7 +216,9 @@ async def test_statuses_reported_before_and_after_the_id_keep_moving_forward(
     reply = event(customer.id, conv.id, direction=Direction.OUT)
     reply.delivery = Delivery()
     stored, _ = await store.append_event(reply)
-    [claimed] = await store.claim_outbound(now=stored.occurred_at, lease_seconds=60)
+    # Due at its delivery's next_attempt_at, made a moment after occurred_at.
+    due = stored.delivery.next_attempt_at if stored.delivery else None
+    [claimed] = await store.claim_outbound(now=due or stored.occurred_at, lease_seconds=60)
     assert claimed.delivery is not None
     await store.report_status("sms", "SM-2", DeliveryUpdate(DeliveryStatus.DELIVERED))
     await store.report_status("sms", "SM-2", DeliveryUpdate(DeliveryStatus.SENT))

@@ -549,7 +549,7 @@
   }
 
   // Operations alerts for this agent (an SLA warning, an escalation): text only.
-  const ALERT_LABELS = { sla_assign: "alertAssigned", sla_warning: "alertSla", promise_reminder: "alertPromise" };
+  const ALERT_LABELS = { mention: "alertMention", transfer: "alertTransfer", sla_assign: "alertAssigned", sla_warning: "alertSla", promise_reminder: "alertPromise" };
   function showAlert(msg) {
     let box = document.getElementById("alerts");
     if (!box) {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -235,6 +236,27 @@ class EventOps(MongoBase):
         async for doc in await self.event_docs.aggregate(pipeline):
             counts[doc["_id"]] = min(int(doc["n"]), cap)
         return counts
+
+    async def macro_usage(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, int]:
+        """Replies sent from each macro in [``since``, ``until``), by macro id."""
+        match: Doc = {"direction": "out", "meta.macro": {"$exists": True}}
+        when: Doc = {}
+        if since is not None:
+            when["$gte"] = since
+        if until is not None:
+            when["$lt"] = until
+        if when:
+            match["occurred_at"] = when
+        pipeline: list[Doc] = [
+            {"$match": match},
+            {"$group": {"_id": "$meta.macro", "n": {"$sum": 1}}},
+        ]
+        return {
+            str(doc["_id"]): int(doc["n"])
+            async for doc in await self.event_docs.aggregate(pipeline)
+        }
 
     async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
         ids = list(dict.fromkeys(conversation_ids))

@@ -55,6 +55,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     "api_tokens": [
         IndexModel([("token_hash", ASCENDING)], name="token_hash_unique", unique=True),
     ],
+    "webhook_deliveries": [
+        IndexModel([("subscription", ASCENDING), ("key", ASCENDING)], name="key", unique=True),
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+        IndexModel([("created_at", DESCENDING)], name="recent"),
+    ],
     "agents": [
         IndexModel([("email", ASCENDING)], name="email_unique", unique=True),
     ],

@@ -23,11 +23,14 @@ from hub.timeline.mongo.quarantine import QuarantineOps
 from hub.timeline.mongo.records import RecordOps
 from hub.timeline.mongo.search import SearchOps
 from hub.timeline.mongo.units import UnitOps
+from hub.timeline.mongo.webhooks import WebhookOps
 
 log = logging.getLogger(__name__)
 
 
-class MongoStore(UnitOps, MoveOps, OutboxOps, RecordOps, AgentOps, QuarantineOps, SearchOps):
+class MongoStore(
+    UnitOps, MoveOps, OutboxOps, RecordOps, AgentOps, QuarantineOps, SearchOps, WebhookOps
+):
     """The timeline on MongoDB.
 
     ``database`` defaults to the database named in the URI's path, else

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from hub.errors import Conflict, NotFound
 from hub.timeline.codec import event_from_doc, event_to_doc
 from hub.timeline.cursors import clamp, seq_cursor
 from hub.timeline.model import Conversation, Event
-from hub.timeline.sqlite.base import Row, SQLiteBase, dumps, from_row, insert_sql, to_row
+from hub.timeline.sqlite.base import Row, SQLiteBase, dumps, from_row, insert_sql, to_row, ts
 from hub.timeline.sqlite.conversations import conversation_row
 from hub.timeline.sqlite.engine import one, rows, run
 from hub.timeline.store import Direction as PageDirection
@@ -176,6 +177,26 @@ def page(
     return items, bool(older), len(found) > limit
 
 
+def macro_usage(
+    conn: sqlite3.Connection, since: datetime | None, until: datetime | None
+) -> dict[str, int]:
+    where = ["direction = 'out'", "json_extract(meta, '$.macro') IS NOT NULL"]
+    params: list[Any] = []
+    if since is not None:
+        where.append("occurred_at >= ?")
+        params.append(ts(since))
+    if until is not None:
+        where.append("occurred_at < ?")
+        params.append(ts(until))
+    found = rows(
+        conn,
+        "SELECT json_extract(meta, '$.macro') AS macro, count(*) AS n FROM events "  # noqa: S608
+        f"WHERE {' AND '.join(where)} GROUP BY macro",
+        params,
+    )
+    return {str(r["macro"]): int(r["n"]) for r in found}
+
+
 def _of_conversations(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[Event]]:
     out: dict[str, list[Event]] = {i: [] for i in ids}
     marks = ", ".join("?" * len(ids))
@@ -192,6 +213,12 @@ def _of_conversations(conn: sqlite3.Connection, ids: list[str]) -> dict[str, lis
 
 class EventOps(SQLiteBase):
     """The event half of the store (reads; appends are units of work)."""
+
+    async def macro_usage(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, int]:
+        """Replies sent from each macro in [``since``, ``until``), by macro id."""
+        return await self._query(macro_usage, since, until)
 
     async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
         out: dict[str, list[Event]] = {}

@@ -21,6 +21,7 @@ from hub.timeline.sqlite.handoff import HANDOFF_SCHEMA
 from hub.timeline.sqlite.outbox import OUTBOX_SCHEMA
 from hub.timeline.sqlite.quarantine import QUARANTINE_SCHEMA
 from hub.timeline.sqlite.search import BACKFILL, SEARCH_SCHEMA
+from hub.timeline.sqlite.webhooks import WEBHOOK_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +266,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
             *OUTBOX_SCHEMA,
             *QUARANTINE_SCHEMA,
             *SEARCH_SCHEMA,
+            *WEBHOOK_SCHEMA,
         ):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

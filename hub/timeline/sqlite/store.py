@@ -24,6 +24,7 @@ from hub.timeline.sqlite.records import RecordOps
 from hub.timeline.sqlite.schema import create_schema
 from hub.timeline.sqlite.search import SearchOps
 from hub.timeline.sqlite.units import UnitOps
+from hub.timeline.sqlite.webhooks import WebhookOps
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class SQLiteStore(
     QuarantineOps,
     MoveOps,
     SearchOps,
+    WebhookOps,
 ):
     """The timeline in one SQLite file at ``path`` (created with its directory).
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hub.connectors.base import OutboundMessage
-from hub.timeline.model import DeliveryStatus, Direction
+from hub.timeline.model import DeliveryStatus, Direction, Identity
 from hub.timeline.store import TimelineStore
 from tests.connectors.email.conftest import SmtpSink, fixture
 from tests.connectors.email.rig import Rig, email_settings, first_mail, make_rig
@@ -247,3 +247,28 @@ async def test_bad_input_is_stored_not_fatal(rig: Rig) -> None:
     big = first_mail("ana@example.com", "Scan", "<big@c.example>")
     huge = await rig.receive(big, too_large=True)
     assert huge is not None and huge.meta["too_large"] is True and huge.subject == "Scan"
+
+
+async def test_an_agent_writes_first_to_a_new_address_by_real_smtp(
+    rig: Rig, smtp_sink: SmtpSink
+) -> None:
+    started = await rig.pipeline.start_conversation(
+        channel="email",
+        to="Noor@Example.COM",
+        text="Your replacement card is on its way.",
+        subject="Your replacement card",
+        name="Noor",
+        author="Ana Agent",
+    )
+    assert started.new_customer and started.event.identity == Identity("email", "noor@example.com")
+    await rig.outbox.run_once()
+    await rig.outbox.drain()
+    [mail] = await smtp_sink.wait_for(1)
+    assert mail["To"].addresses[0].addr_spec == "noor@example.com"
+    assert mail["Subject"] == "Your replacement card"
+    assert "Your replacement card is on its way." in mail.get_body(("plain",)).get_content()
+    again = await rig.pipeline.start_conversation(
+        channel="email", to="email:noor@example.com", text="One more thing", name="Someone"
+    )
+    assert not again.new_customer and again.customer.id == started.customer.id
+    assert again.conversation.id != started.conversation.id

@@ -463,3 +463,32 @@ async def test_a_reply_with_files_goes_out_as_a_photo_with_caption_and_a_documen
     photo, document = (body for _, body in calls)
     assert photo["caption"] == "Here you go" and photo["photo"]["data"] == b"\x89PNG-bytes"
     assert "caption" not in document and document["document"]["filename"] == "invoice.pdf"
+
+
+async def test_an_agent_writes_first_to_a_known_chat_and_to_a_new_one(rig: Rig) -> None:
+    await rig.post(update(1, 10, "Hello?"))
+    ana = await rig.hub.store.find_customer(ANA)
+    assert ana is not None
+    r = await rig.api.post(
+        "/api/v1/conversations",
+        json={"channel": "telegram", "to": str(USER), "text": "Your parcel arrived"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["customer_id"] == ana.id and r.json()["new_customer"] is False
+    sent = await rig.settled(r.json()["event"]["id"])
+    assert sent.delivery is not None and sent.delivery.status is DeliveryStatus.SENT
+    assert ("sendMessage", {"chat_id": USER, "text": "Your parcel arrived"}) in rig.bot.calls
+
+    r = await rig.api.post(
+        "/api/v1/conversations",
+        json={"channel": "telegram", "to": "telegram:777", "text": "Welcome", "name": "Lu"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["new_customer"] is True
+    await rig.settled(r.json()["event"]["id"])
+    assert ("sendMessage", {"chat_id": 777, "text": "Welcome"}) in rig.bot.calls
+    bad = await rig.api.post(
+        "/api/v1/conversations",
+        json={"channel": "telegram", "to": "phone:+15551230001", "text": "x"},
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "to"
