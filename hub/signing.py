@@ -19,12 +19,14 @@ import hmac
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from hub.errors import BadToken, ConfigError, ExpiredToken
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 __all__ = ["BadToken", "ExpiredToken", "Signer", "load_secret_key"]
 
