@@ -26,6 +26,7 @@ customer's ``tier`` (the SLA's customer-tier attribute, e.g. ``plan``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,7 @@ from hub.operations.triage import team_of, tier_of
 from hub.timeline.fold import is_conversational, is_reply
 from hub.timeline.model import Conversation, ConversationStatus, Customer, Direction, Event
 
-__all__ = ["DIMENSIONS", "Facts", "facts_of"]
+__all__ = ["DIMENSIONS", "Facts", "dress", "facts_of", "measure"]
 
 DIMENSIONS = ("agent", "team", "channel", "priority", "tier", "support_tier")
 _RESOLUTIONS = ("resolved", "auto_close")
@@ -86,28 +87,59 @@ def facts_of(
 ) -> Facts | None:
     """The facts of ``conv`` from its ``events`` (oldest first); ``None`` before the
     customer wrote (nothing to measure)."""
+    calendar = policies.calendar(policies.policy_for(conv, customer))
+    measured = measure(events, calendar)
+    if measured is None:
+        return None
+    return dress(measured, conv, customer, policies, names=names)
+
+
+def measure(events: Sequence[Event], calendar: BusinessCalendar) -> Facts | None:
+    """What the events alone say, on ``calendar`` (the dimensions left blank for
+    :func:`dress`); ``None`` before the customer wrote. Reports cache this part."""
     first_in = next(
         (e for e in events if e.direction is Direction.IN and is_conversational(e)), None
     )
     if first_in is None:
         return None
-    policy = policies.policy_for(conv, customer)
-    calendar = policies.calendar(policy)
+    facts = Facts(
+        conversation_id=first_in.conversation_id or "",
+        opened_at=first_in.occurred_at,
+        channel=first_in.channel,
+        agent="",
+        team="",
+        priority="",
+        tier="",
+        support_tier="",
+    )
+    _walk(facts, events, calendar)
+    return facts
+
+
+def dress(
+    measured: Facts,
+    conv: Conversation,
+    customer: Customer | None,
+    policies: Policies,
+    *,
+    names: dict[str, str] | None = None,
+) -> Facts:
+    """``measured`` (left as it is) with the dimensions of ``conv`` and ``customer``, and
+    the conversation's own resolution where the timeline records none."""
     attrs = customer.attributes if customer is not None else {}
     tier_attr = policies.settings.customer_tier_attribute
     agent = conv.assignee or "unassigned"
-    facts = Facts(
+    facts = dataclasses.replace(
+        measured,
         conversation_id=conv.id,
-        opened_at=first_in.occurred_at,
-        channel=first_in.channel,
         agent=(names or {}).get(agent, agent),
         team=team_of(conv.tags) or "none",
         priority=sla_priority(conv),
         tier=str(attrs.get(tier_attr) or "none").lower(),
         support_tier=tier_of(conv.tags) or "none",
     )
-    _walk(facts, events, calendar)
     if not facts.resolved and conv.status is ConversationStatus.RESOLVED and conv.resolved_at:
+        calendar = policies.calendar(policies.policy_for(conv, customer))
         facts.resolved = True
         facts.resolution = calendar.seconds_between(facts.opened_at, conv.resolved_at)
     return facts

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.metrics.facts import DIMENSIONS, Facts, facts_of
+from hub.metrics.cache import FactsCache, Key, cache_for
+from hub.metrics.facts import DIMENSIONS, Facts, dress, measure
 from hub.operations.calendar import BusinessCalendar
 from hub.operations.settings import OperationsSettings
 from hub.operations.sla import Policies
@@ -38,22 +39,44 @@ def policies_for(settings: OperationsSettings) -> Policies:
 
 
 async def collect(
-    store: TimelineStore, policies: Policies, *, since: datetime, until: datetime
+    store: TimelineStore,
+    policies: Policies,
+    *,
+    since: datetime,
+    until: datetime,
+    cache: FactsCache | None = None,
 ) -> list[Facts]:
-    """The facts of every conversation opened in ``[since, until)``."""
+    """The facts of every conversation opened in ``[since, until)``; the events of a
+    conversation are read only when ``cache`` (default: the store's) has not measured
+    them under their current mark (see :mod:`hub.metrics.cache`)."""
+    cache = cache_for(store) if cache is None else cache
     names = {a.id: a.name for a in await store.list_agents()}
     out: list[Facts] = []
     cursor: str | None = None
     while True:
-        page = await store.list_conversations(InboxFilter(status=()), cursor=cursor, limit=200)
+        page = await store.list_conversations(InboxFilter(status=()), cursor=cursor, limit=500)
         recent = [c for c in page.items if c.last_activity_at >= since]
         customers = await store.get_customers(sorted({c.customer_id for c in recent}))
-        by_conversation = await store.conversation_events([c.id for c in recent])
+        marks = await store.event_marks([c.id for c in recent])
+        measured: dict[str, Facts | None] = {}
+        keys: dict[str, Key] = {}
         for conv in recent:
-            events = by_conversation.get(conv.id, [])
-            facts = facts_of(conv, events, customers.get(conv.customer_id), policies, names=names)
+            calendar = policies.calendar(policies.policy_for(conv, customers.get(conv.customer_id)))
+            keys[conv.id] = (marks.get(conv.id, ""), calendar)
+            found, facts = cache.get(conv.id, keys[conv.id])
+            if found:
+                measured[conv.id] = facts
+        stale = [c.id for c in recent if c.id not in measured]
+        by_conversation = await store.conversation_events(stale) if stale else {}
+        for conv_id in stale:
+            calendar = keys[conv_id][1]
+            measured[conv_id] = measure(by_conversation.get(conv_id, []), calendar)
+            cache.put(conv_id, keys[conv_id], measured[conv_id])
+        for conv in recent:
+            facts = measured[conv.id]
             if facts is not None and since <= facts.opened_at < until:
-                out.append(facts)
+                customer = customers.get(conv.customer_id)
+                out.append(dress(facts, conv, customer, policies, names=names))
         cursor = page.next
         if cursor is None or not page.items or page.items[-1].last_activity_at < since:
             return sorted(out, key=lambda f: (f.opened_at, f.conversation_id))

@@ -374,6 +374,11 @@ class TimelineStore(HandoffRecords, QuarantineRecords, WebhookRecords, Protocol)
     async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
         """Every event of each conversation, oldest first (reports read many at once)."""
 
+    async def event_marks(self, conversation_ids: list[str]) -> dict[str, str]:
+        """A mark per conversation (absent: no events) that changes whenever one of its
+        events is appended, moved in or out, or amended (count, sum of ``seq``, sum of
+        ``meta.rev``); reports cache on it."""
+
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(
         self,

@@ -271,6 +271,25 @@ class EventOps(MongoBase):
             events.sort(key=lambda e: e.seq)
         return out
 
+    async def event_marks(self, conversation_ids: list[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(conversation_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            pipeline: list[Doc] = [
+                {"$match": {"conversation_id": {"$in": ids[start : start + 500]}}},
+                {
+                    "$group": {
+                        "_id": "$conversation_id",
+                        "n": {"$sum": 1},
+                        "s": {"$sum": "$seq"},
+                        "r": {"$sum": "$meta.rev"},
+                    }
+                },
+            ]
+            async for doc in await self.event_docs.aggregate(pipeline):
+                out[str(doc["_id"])] = f"{doc['n']}:{doc['s']}:{int(doc['r'] or 0)}"
+        return out
+
     async def _exists(self, query: Doc) -> bool:
         return await self.event_docs.find_one(query, {"_id": 1}) is not None
 

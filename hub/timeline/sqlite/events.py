@@ -211,6 +211,17 @@ def _of_conversations(conn: sqlite3.Connection, ids: list[str]) -> dict[str, lis
     return out
 
 
+def _marks(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+    marks = ", ".join("?" * len(ids))
+    sql = (
+        "SELECT conversation_id AS c, COUNT(*) AS n, SUM(seq) AS s, "  # noqa: S608
+        "TOTAL(json_extract(meta, '$.rev')) AS r "
+        f"FROM events WHERE conversation_id IN ({marks}) GROUP BY conversation_id"
+    )
+    found = rows(conn, sql, ids)
+    return {row["c"]: f"{row['n']}:{row['s']}:{int(row['r'])}" for row in found}
+
+
 class EventOps(SQLiteBase):
     """The event half of the store (reads; appends are units of work)."""
 
@@ -225,6 +236,13 @@ class EventOps(SQLiteBase):
         ids = list(dict.fromkeys(conversation_ids))
         for start in range(0, len(ids), 500):
             out |= await self._query(_of_conversations, ids[start : start + 500])
+        return out
+
+    async def event_marks(self, conversation_ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        ids = list(dict.fromkeys(conversation_ids))
+        for start in range(0, len(ids), 500):
+            out |= await self._query(_marks, ids[start : start + 500])
         return out
 
     async def get_event(self, event_id: str) -> Event:

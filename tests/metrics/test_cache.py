@@ -1,0 +1,43 @@
+"""Reports keep what each conversation's events say between runs, and never serve a stale
+figure: a new reply, a survey answer, a reassignment or a conversation merge shows in
+the next report (both stores)."""
+
+from __future__ import annotations
+
+from hub.metrics.cache import FactsCache
+from hub.metrics.service import collect, policies_for, summarise
+from hub.operations import OperationsSettings
+from hub.timeline.model import Priority
+from hub.timeline.store import ConversationUpdate, TimelineStore
+from tests.metrics.month import CONFIG, EMAIL, SINCE, UNTIL, at, build_month
+
+
+async def test_a_second_report_reads_no_events_and_changes_show_at_once(
+    store: TimelineStore,
+) -> None:
+    month = await build_month(store)
+    policies = policies_for(OperationsSettings.model_validate(CONFIG))
+    cache = FactsCache()
+    first = await collect(store, policies, since=SINCE, until=UNTIL, cache=cache)
+    misses = cache.misses
+    again = await collect(store, policies, since=SINCE, until=UNTIL, cache=cache)
+    assert again == first and cache.misses == misses  # nothing re-read
+    assert summarise(again).as_json() == summarise(first).as_json()
+
+    g, e, f = (month.convs[k] for k in "GEF")
+    await month.reply(at(30, 16, 30), g, month.sam, EMAIL)
+    await month.survey(at(30, 16, 40), g, "csat", 1, EMAIL)
+    await month.change(at(30, 16, 45), g, ConversationUpdate(priority=Priority.HIGH))
+    await month.change(at(30, 16, 50), e, ConversationUpdate(assignee=month.sam.id))
+    await month.pipeline.merge_conversations(f, e, by="admin")
+
+    facts = await collect(store, policies, since=SINCE, until=UNTIL, cache=cache)
+    fresh = await collect(store, policies, since=SINCE, until=UNTIL, cache=FactsCache())
+    assert facts == fresh
+    by_id = {x.conversation_id: x for x in facts}
+    assert f not in by_id  # its events moved into E
+    assert (by_id[g].first_response, by_id[g].csat, by_id[g].priority) == (1800, 1, "P2")
+    assert (by_id[e].agent, by_id[e].replies, by_id[e].reopened) == ("Sam", 2, True)
+    total = summarise(facts)
+    # F's NPS answer (10) joins E's and is the one E keeps; G's CSAT (1) is new.
+    assert (total.volume, total.csat_avg, total.responses, total.nps) == (6, 3.0, 8, 100.0)
