@@ -24,11 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +40,7 @@ import httpx
 
 from hub.agent.auth import create_agent
 from hub.app import build_app
+from hub.metrics.cache import cache_for
 from hub.metrics.service import collect, group, policies_for, summarise
 from hub.operations.settings import OperationsSettings
 from hub.settings import Settings
@@ -86,21 +88,32 @@ def _event(conv: Conversation, at: datetime, direction: Direction, **kw: object)
     )
 
 
+def _bulk(conn: sqlite3.Connection, batch: dict[str, list[Sequence[object]]]) -> None:
+    for sql, params in batch.items():
+        conn.executemany(sql, params)
+
+
 async def seed(store: SQLiteStore, count: int) -> None:
     """``count`` conversations spread over November 2026 (see the module docstring)."""
     step = (UNTIL - SINCE).total_seconds() / count
     seq = 0
+    batch: dict[str, list[Sequence[object]]] = {}
+
+    def add(table: str, row: dict[str, object]) -> None:
+        sql, params = insert_sql(table, row)
+        batch.setdefault(sql, []).append(params)
+
     async with store._write() as conn:  # bulk load: one transaction, the store's row codecs
         for i in range(count):
             channel = CHANNELS[i % 3]
             opened = SINCE + timedelta(seconds=step * i)
             replied = opened + timedelta(minutes=5 + i % 240)
             customer = Customer(id=new_id("cus"), name=f"Customer {i}")
-            await conn.exec(
+            batch.setdefault(
                 "INSERT INTO customers (id, name, attributes, created_at, updated_at) "
                 "VALUES (?, ?, '{}', ?, ?)",
-                (customer.id, customer.name, opened.isoformat(), opened.isoformat()),
-            )
+                [],
+            ).append((customer.id, customer.name, opened.isoformat(), opened.isoformat()))
             resolved = i % 3 == 0
             conv = Conversation(
                 id=new_id("con"),
@@ -115,7 +128,7 @@ async def seed(store: SQLiteStore, count: int) -> None:
                 origin_customer_id=customer.id,
                 customer_channel=channel,
             )
-            await conn.exec(*insert_sql("conversations", conversation_row(conv)))
+            add("conversations", conversation_row(conv))
             events = [
                 _event(conv, opened, Direction.IN, text="Where is my order?"),
                 _event(
@@ -147,7 +160,10 @@ async def seed(store: SQLiteStore, count: int) -> None:
             for event in events:
                 seq += 1
                 event.seq, event.origin_customer_id = seq, conv.customer_id
-                await conn.exec(*insert_sql("events", event_row(event)))
+                add("events", event_row(event))
+            if i % 5000 == 4999 or i == count - 1:
+                await conn.engine.call(_bulk, batch)
+                batch = {}
 
 
 async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> float:
@@ -189,6 +205,7 @@ async def main() -> None:
             group(facts, "channel")
 
         baseline = await timed(raw, args.runs)
+        cold_data = await timed(dashboard_data, 1)  # the first report after a start
         data = await timed(dashboard_data, args.runs)
         await create_agent(
             store, email="lee@example.com", name="Lee", password=PASSWORD, role=AgentRole.AGENT
@@ -209,12 +226,21 @@ async def main() -> None:
                 assert r.status_code == 200, r.status_code
                 assert "<svg" in r.text
 
+            cache_for(store).entries.clear()
+            cold = await timed(page, 1)
             shown = await timed(page, args.runs)
         await store.close()
     n = args.conversations
-    print(f"{'raw SQL GROUP BY (baseline)':<34} {baseline * 1000:10.1f} ms")
-    print(f"{'collect + summarise + group':<34} {data * 1000:10.1f} ms  ({data / baseline:,.0f}x)")
-    print(f"{'GET /agent/reports':<34} {shown * 1000:10.1f} ms  ({shown / baseline:,.0f}x)")
+    rows = [
+        ("raw SQL GROUP BY (baseline)", baseline),
+        ("collect, first after start", cold_data),
+        ("collect + summarise + group", data),
+        ("GET /agent/reports, first", cold),
+        ("GET /agent/reports", shown),
+    ]
+    for label, seconds in rows:
+        ratio = f"  ({seconds / baseline:,.0f}x)" if seconds is not baseline else ""
+        print(f"{label:<34} {seconds * 1000:10.1f} ms{ratio}")
     print(f"per conversation: {data / n * 1e6:.1f} µs (collect), {shown / n * 1e6:.1f} µs (page)")
 
 

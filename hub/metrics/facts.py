@@ -26,7 +26,6 @@ customer's ``tier`` (the SLA's customer-tier attribute, e.g. ``plan``).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -129,14 +128,28 @@ def dress(
     attrs = customer.attributes if customer is not None else {}
     tier_attr = policies.settings.customer_tier_attribute
     agent = conv.assignee or "unassigned"
-    facts = dataclasses.replace(
-        measured,
-        conversation_id=conv.id,
-        agent=(names or {}).get(agent, agent),
-        team=team_of(conv.tags) or "none",
-        priority=sla_priority(conv),
-        tier=str(attrs.get(tier_attr) or "none").lower(),
-        support_tier=tier_of(conv.tags) or "none",
+    m = measured
+    facts = Facts(
+        conv.id,
+        m.opened_at,
+        m.channel,
+        (names or {}).get(agent, agent),
+        team_of(conv.tags) or "none",
+        sla_priority(conv),
+        str(attrs.get(tier_attr) or "none").lower(),
+        tier_of(conv.tags) or "none",
+        m.first_response,
+        m.resolution,
+        m.handle,
+        m.resolved,
+        m.reopened,
+        m.replies,
+        m.transfers,
+        m.breaches,
+        m.surveyed,
+        m.csat,
+        m.ces,
+        m.nps,
     )
     if not facts.resolved and conv.status is ConversationStatus.RESOLVED and conv.resolved_at:
         calendar = policies.calendar(policies.policy_for(conv, customer))
