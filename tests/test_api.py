@@ -348,7 +348,17 @@ async def test_macro_report_counts_replies_per_macro(running: Running) -> None:
         await running.hub.pipeline.send(conv, text=text, meta={"macro": "refund_status"})
     r = await running.client.get("/api/v1/reports/macros", headers=running.auth())
     assert r.json() == {
-        "items": [{"macro": "refund_status", "title": "Refund status", "replies": 2}]
+        "items": [
+            {
+                "macro": "refund_status",
+                "title": "Refund status",
+                "replies": 2,
+                "conversations": 1,
+                "csat_responses": 0,
+                "csat": None,
+                "csat_avg": None,
+            }
+        ]
     }
     later = {"from": "2999-01-01"}
     r = await running.client.get("/api/v1/reports/macros", params=later, headers=running.auth())

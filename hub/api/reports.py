@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import JSONResponse, Response
 
 from hub.api.handling import endpoint
+from hub.metrics.macros import macro_rows
 from hub.timeline.search import query_day
 
 if TYPE_CHECKING:
@@ -18,16 +19,10 @@ if TYPE_CHECKING:
 
 @endpoint
 async def macro_report(request: Request, hub: Hub, token: ApiToken) -> Response:
-    """Replies sent from each macro between ``from`` and ``to`` (dates, inclusive)."""
-    from hub.agent.macros import every_macro
-
+    """Per macro: replies sent from it between ``from`` and ``to`` (dates, inclusive), and
+    the CSAT of the conversations opened then that used it (``conversations``,
+    ``csat_responses``, ``csat`` the share of 4-5 answers, ``csat_avg``)."""
     params = request.query_params
     since = query_day("from", params["from"], end=False) if params.get("from") else None
     until = query_day("to", params["to"], end=True) if params.get("to") else None
-    used = await hub.store.macro_usage(since=since, until=until)
-    titles = {m.id: m.title for m in every_macro(hub.settings.agent)}
-    items = [
-        {"macro": macro, "title": titles.get(macro), "replies": n}
-        for macro, n in sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    return JSONResponse({"items": items})
+    return JSONResponse({"items": await macro_rows(hub, since, until)})

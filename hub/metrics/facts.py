@@ -17,7 +17,8 @@ same conversation) leaves the numbers as they were:
   resolved, never reopened, with exactly one reply from us;
 * **transfers**, **SLA breaches** — operations' ``transfer`` and ``sla_breach`` events;
 * **CSAT / CES / NPS** — survey answers (``meta.survey``, see :mod:`hub.surveys`);
-  ``surveyed`` when a survey went out (``meta.survey_sent``).
+  ``surveyed`` when a survey went out (``meta.survey_sent``);
+* **macros** — the macros our replies were written from (``meta.macro``), in order.
 
 Dimensions: the final assignee (``agent``), ``team`` and ``support_tier`` (tags
 ``team:…``, ``tier:…``), ``priority`` (the one whose SLA policy applies) and the
@@ -66,6 +67,7 @@ class Facts:
     csat: int | None = None
     ces: int | None = None
     nps: int | None = None
+    macros: tuple[str, ...] = ()
 
     @property
     def fcr(self) -> bool:
@@ -150,6 +152,7 @@ def dress(
         m.csat,
         m.ces,
         m.nps,
+        m.macros,
     )
     if not facts.resolved and conv.status is ConversationStatus.RESOLVED and conv.resolved_at:
         calendar = policies.calendar(policies.policy_for(conv, customer))
@@ -181,6 +184,9 @@ def _walk(facts: Facts, events: Sequence[Event], calendar: BusinessCalendar) -> 
                 waiting_from = event.occurred_at
         elif is_reply(event):
             facts.replies += 1
+            macro = event.meta.get("macro")
+            if isinstance(macro, str) and macro not in facts.macros:
+                facts.macros = (*facts.macros, macro)
             if facts.first_response is None:
                 facts.first_response = calendar.seconds_between(facts.opened_at, event.occurred_at)
             if waiting_from is not None:

@@ -18,7 +18,7 @@ from hub.timeline.model import utcnow
 if TYPE_CHECKING:
     from hub.app import Hub
 
-__all__ = ["COLUMNS", "Report", "build_report", "parse_period"]
+__all__ = ["COLUMNS", "Report", "build_report", "collect_for", "parse_period"]
 
 COLUMNS = tuple(Summary.__slots__)
 FACT_COLUMNS = (
@@ -130,10 +130,16 @@ def _safe(value: object) -> object:
     return value
 
 
+async def collect_for(hub: Hub, since: datetime, until: datetime) -> list[Facts]:
+    """The facts of the conversations opened in ``[since, until)``, on the hub's SLA
+    calendars."""
+    settings = hub.operations.settings if hub.operations is not None else hub.settings.operations
+    return await collect(hub.store, policies_for(settings), since=since, until=until)
+
+
 async def build_report(hub: Hub, since: datetime, until: datetime, by: str) -> Report:
     """The report of ``[since, until)`` grouped ``by`` a dimension."""
     if by not in DIMENSIONS:
         raise InvalidInput("by", f"by must be one of {', '.join(DIMENSIONS)}")
-    settings = hub.operations.settings if hub.operations is not None else hub.settings.operations
-    facts = await collect(hub.store, policies_for(settings), since=since, until=until)
+    facts = await collect_for(hub, since, until)
     return Report(since, until, by, facts, summarise(facts), group(facts, by))

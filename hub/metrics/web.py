@@ -28,6 +28,7 @@ from hub.agent.filters import span
 from hub.agent.web import Ctx, page
 from hub.errors import InvalidInput
 from hub.metrics.facts import DIMENSIONS, Facts
+from hub.metrics.macros import macro_rows
 from hub.metrics.report import Report, build_report, parse_period
 from hub.metrics.service import Summary
 
@@ -173,6 +174,14 @@ async def reports_page(ctx: Ctx) -> Response:
         ),
     }
     drill = _drill(report, group, only) if group or only else None
+    macros = [
+        {
+            **row,
+            "csat_shown": _pct(row["csat"]),
+            "csat_avg_shown": NONE if row["csat_avg"] is None else f"{row['csat_avg']:.1f}",
+        }
+        for row in await macro_rows(ctx.hub, report.since, report.until, report.facts)
+    ]
     return ctx.render(
         "reports.html",
         report=report,
@@ -183,6 +192,7 @@ async def reports_page(ctx: Ctx) -> Response:
         query=query,
         link=link,
         drill=drill,
+        macros=macros,
         group=group,
         only=only,
         csv_href="/agent/reports.csv?" + urlencode({**query, **dict(params.items())}),

@@ -80,7 +80,9 @@ class Month:
         assert result.event.conversation_id is not None
         return result.event.conversation_id
 
-    async def reply(self, when: datetime, conv_id: str, agent: Agent, channel: str) -> None:
+    async def reply(
+        self, when: datetime, conv_id: str, agent: Agent, channel: str, macro: str | None = None
+    ) -> None:
         conv = await self.store.get_conversation(conv_id)
         event = Event(
             id=new_id("evt"),
@@ -93,6 +95,7 @@ class Month:
             occurred_at=when,
             received_at=when,
             delivery=Delivery(status=DeliveryStatus.SENT, attempts=1, next_attempt_at=None),
+            meta={"macro": macro} if macro else {},
         )
         await self.pipeline.append([event])
         await self.settle()
