@@ -3,15 +3,18 @@
 
 Seeds one SQLite store with N conversations in one month (each: a customer message,
 an agent reply, every third resolved with operations' ``resolved`` record, every
-fifth answered a CSAT survey), bulk-loaded with the store's own row codecs. Then, in
+fifteenth answered a CSAT survey), bulk-loaded with the store's own row codecs. Then, in
 the same run:
 
 * baseline — one raw SQL ``GROUP BY`` over the conversations table (volume and
   wall-clock first response per channel, what the stored summaries alone give);
-* collect — :func:`hub.metrics.service.collect` (every conversation's events read
-  through the store port, facts in business time) plus summarise and group;
+* collect — :func:`hub.metrics.service.collect` (conversations and customers read
+  through the store port; a conversation's events only when its event mark moved since
+  the cache measured them, see :mod:`hub.metrics.cache`) plus summarise and group: once
+  with an empty cache (the first report after a start), then cached;
 * page — ``GET /agent/reports`` signed in, through the real app on loopback (the
-  whole dashboard: collect, four SVG charts, the tables).
+  whole dashboard: collect, four SVG charts, the tables, the macros), first with an
+  empty cache, then cached.
 
 Figures are printed (median of ``--runs``), never asserted.
 

@@ -44,6 +44,8 @@ async def test_the_dashboard_reads_without_javascript(
             charts = page.get_by_role("img")
             await expect(charts).to_have_count(4)
             await expect(page.get_by_role("img", name="Conversations by group")).to_be_visible()
+            macros = page.get_by_role("table", name="Macros")
+            await expect(macros).to_contain_text("No macro was used in this period.")
             shot = artifacts / "reports.png"
             await page.screenshot(path=str(shot), full_page=True)
             if os.environ.get("OMNIHUB_UPDATE_SCREENSHOTS"):
