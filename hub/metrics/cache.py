@@ -1,12 +1,14 @@
 """What each conversation's events say, kept between reports.
 
 Reading every event of every conversation is what a report over a month costs; the
-events say the same until one is appended, moved (a merge) or amended. So the part of
+events say the same until one is appended or moved (a merge). So the part of
 a conversation's facts that comes from its events (:func:`hub.metrics.facts.measure`)
 is kept per conversation under the store's mark for it
-(:meth:`~hub.timeline.store.TimelineStore.event_marks`) and the calendar it was measured
-on; a report reads the marks (one grouped index query per page of conversations) and
-the events of only the conversations whose mark moved. The dimensions (assignee, tags,
+(:meth:`~hub.timeline.store.TimelineStore.event_marks`: count and sum of ``seq``, an
+index-only query) and the calendar it was measured on; an amendment (a reaction, an
+edit, a deletion) leaves the mark, as it touches nothing the facts read. A report reads
+the marks (one grouped index query per page of conversations) and the events of only
+the conversations whose mark moved. The dimensions (assignee, tags,
 priority, the customer's tier) come from the conversation and customer each time, so
 a reassignment or a customer's new plan shows at once. Every instance keeps its own
 cache; being keyed by what the store says, none can serve a stale number.

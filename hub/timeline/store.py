@@ -375,9 +375,9 @@ class TimelineStore(HandoffRecords, QuarantineRecords, WebhookRecords, Protocol)
         """Every event of each conversation, oldest first (reports read many at once)."""
 
     async def event_marks(self, conversation_ids: list[str]) -> dict[str, str]:
-        """A mark per conversation (absent: no events) that changes whenever one of its
-        events is appended, moved in or out, or amended (count, sum of ``seq``, sum of
-        ``meta.rev``); reports cache on it."""
+        """A mark per conversation (absent: no events) that changes whenever an event is
+        appended to it or moved in or out (its count and sum of ``seq``); reports cache
+        on it. An amendment (reaction, edit, deletion) leaves it: none changes a metric."""
 
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(

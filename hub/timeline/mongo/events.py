@@ -282,12 +282,11 @@ class EventOps(MongoBase):
                         "_id": "$conversation_id",
                         "n": {"$sum": 1},
                         "s": {"$sum": "$seq"},
-                        "r": {"$sum": "$meta.rev"},
                     }
                 },
             ]
             async for doc in await self.event_docs.aggregate(pipeline):
-                out[str(doc["_id"])] = f"{doc['n']}:{doc['s']}:{int(doc['r'] or 0)}"
+                out[str(doc["_id"])] = f"{doc['n']}:{doc['s']}"
         return out
 
     async def _exists(self, query: Doc) -> bool:

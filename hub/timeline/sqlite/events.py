@@ -214,12 +214,11 @@ def _of_conversations(conn: sqlite3.Connection, ids: list[str]) -> dict[str, lis
 def _marks(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
     marks = ", ".join("?" * len(ids))
     sql = (
-        "SELECT conversation_id AS c, COUNT(*) AS n, SUM(seq) AS s, "  # noqa: S608
-        "TOTAL(json_extract(meta, '$.rev')) AS r "
-        f"FROM events WHERE conversation_id IN ({marks}) GROUP BY conversation_id"
+        "SELECT conversation_id AS c, COUNT(*) AS n, SUM(seq) AS s FROM events "  # noqa: S608
+        f"WHERE conversation_id IN ({marks}) GROUP BY conversation_id"
     )
     found = rows(conn, sql, ids)
-    return {row["c"]: f"{row['n']}:{row['s']}:{int(row['r'])}" for row in found}
+    return {row["c"]: f"{row['n']}:{row['s']}" for row in found}
 
 
 class EventOps(SQLiteBase):
