@@ -229,7 +229,7 @@ async def main() -> None:
                 assert r.status_code == 200, r.status_code
                 assert "<svg" in r.text
 
-            cache_for(store).entries.clear()
+            cache_for(store).clear()
             cold = await timed(page, 1)
             shown = await timed(page, args.runs)
         await store.close()

@@ -17,16 +17,17 @@ Shares are fractions (0-1) rounded to 4 places; ``None`` where nothing counts.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.metrics.cache import FactsCache, Key, cache_for
+from hub.metrics.cache import FactsCache, cache_for
 from hub.metrics.facts import DIMENSIONS, Facts, dress, measure
 from hub.operations.calendar import BusinessCalendar
 from hub.operations.settings import OperationsSettings
 from hub.operations.sla import Policies
+from hub.timeline.model import Conversation
 from hub.timeline.store import InboxFilter, TimelineStore
 
 __all__ = ["DIMENSIONS", "Summary", "collect", "group", "policies_for", "summarise"]
@@ -38,6 +39,10 @@ def policies_for(settings: OperationsSettings) -> Policies:
     return Policies(settings.sla, calendars)
 
 
+FEW = 1000
+"""Up to this many changed conversations are read one by one; more, by listing pages."""
+
+
 async def collect(
     store: TimelineStore,
     policies: Policies,
@@ -46,40 +51,84 @@ async def collect(
     until: datetime,
     cache: FactsCache | None = None,
 ) -> list[Facts]:
-    """The facts of every conversation opened in ``[since, until)``; the events of a
-    conversation are read only when ``cache`` (default: the store's) has not measured
-    them under their current mark (see :mod:`hub.metrics.cache`)."""
+    """The facts of every conversation opened in ``[since, until)``; only conversations
+    whose marks moved since ``cache`` (default: the store's) kept them are read, and
+    their events only when those changed (see :mod:`hub.metrics.cache`)."""
     cache = cache_for(store) if cache is None else cache
     names = {a.id: a.name for a in await store.list_agents()}
+    marks = await store.report_marks(since)
+    context = hash(
+        repr((policies.settings, sorted(policies.calendars.items()), sorted(names.items())))
+    )
     out: list[Facts] = []
+    missing: list[str] = []
+    for conv_id, (_, whole) in marks.items():
+        found, facts = cache.dressed.get(conv_id, (whole, context))
+        if not found:
+            missing.append(conv_id)
+        elif facts is not None and since <= facts.opened_at < until:
+            out.append(facts)
+    if missing:
+        async for convs in _changed(store, set(missing), since):
+            for facts in await _measure(store, policies, convs, marks, context, cache, names):
+                if since <= facts.opened_at < until:
+                    out.append(facts)
+    return sorted(out, key=lambda f: (f.opened_at, f.conversation_id))
+
+
+async def _changed(
+    store: TimelineStore, wanted: set[str], since: datetime
+) -> AsyncIterator[list[Conversation]]:
+    """The conversations ``wanted``, 500 at a time: one by one when few, else from
+    the listing of every conversation active since ``since``."""
+    if len(wanted) <= FEW:
+        ids = sorted(wanted)
+        for start in range(0, len(ids), 500):
+            yield [await store.get_conversation(i) for i in ids[start : start + 500]]
+        return
     cursor: str | None = None
     while True:
         page = await store.list_conversations(InboxFilter(status=()), cursor=cursor, limit=500)
-        recent = [c for c in page.items if c.last_activity_at >= since]
-        customers = await store.get_customers(sorted({c.customer_id for c in recent}))
-        marks = await store.event_marks([c.id for c in recent])
-        measured: dict[str, Facts | None] = {}
-        keys: dict[str, Key] = {}
-        for conv in recent:
-            calendar = policies.calendar(policies.policy_for(conv, customers.get(conv.customer_id)))
-            keys[conv.id] = (marks.get(conv.id, ""), calendar)
-            found, facts = cache.get(conv.id, keys[conv.id])
-            if found:
-                measured[conv.id] = facts
-        stale = [c.id for c in recent if c.id not in measured]
-        by_conversation = await store.conversation_events(stale) if stale else {}
-        for conv_id in stale:
-            calendar = keys[conv_id][1]
-            measured[conv_id] = measure(by_conversation.get(conv_id, []), calendar)
-            cache.put(conv_id, keys[conv_id], measured[conv_id])
-        for conv in recent:
-            facts = measured[conv.id]
-            if facts is not None and since <= facts.opened_at < until:
-                customer = customers.get(conv.customer_id)
-                out.append(dress(facts, conv, customer, policies, names=names))
+        yield [c for c in page.items if c.id in wanted]
         cursor = page.next
         if cursor is None or not page.items or page.items[-1].last_activity_at < since:
-            return sorted(out, key=lambda f: (f.opened_at, f.conversation_id))
+            return
+
+
+async def _measure(
+    store: TimelineStore,
+    policies: Policies,
+    convs: list[Conversation],
+    marks: dict[str, tuple[str, str]],
+    context: int,
+    cache: FactsCache,
+    names: dict[str, str],
+) -> list[Facts]:
+    """The facts of ``convs``, kept in ``cache``; events read only where the events
+    mark moved."""
+    customers = await store.get_customers(sorted({c.customer_id for c in convs}))
+    measured: dict[str, Facts | None] = {}
+    keys: dict[str, tuple[str, BusinessCalendar]] = {}
+    for conv in convs:
+        calendar = policies.calendar(policies.policy_for(conv, customers.get(conv.customer_id)))
+        keys[conv.id] = (marks[conv.id][0], calendar)
+        found, facts = cache.measured.get(conv.id, keys[conv.id])
+        if found:
+            measured[conv.id] = facts
+    stale = [c.id for c in convs if c.id not in measured]
+    by_conversation = await store.conversation_events(stale) if stale else {}
+    for conv_id in stale:
+        measured[conv_id] = measure(by_conversation.get(conv_id, []), keys[conv_id][1])
+        cache.measured.put(conv_id, keys[conv_id], measured[conv_id])
+    out = []
+    for conv in convs:
+        facts = measured[conv.id]
+        if facts is not None:
+            customer = customers.get(conv.customer_id)
+            facts = dress(facts, conv, customer, policies, names=names)
+            out.append(facts)
+        cache.dressed.put(conv.id, (marks[conv.id][1], context), facts)
+    return out
 
 
 def _share(part: int, whole: int) -> float | None:

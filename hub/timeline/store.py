@@ -374,10 +374,12 @@ class TimelineStore(HandoffRecords, QuarantineRecords, WebhookRecords, Protocol)
     async def conversation_events(self, conversation_ids: list[str]) -> dict[str, list[Event]]:
         """Every event of each conversation, oldest first (reports read many at once)."""
 
-    async def event_marks(self, conversation_ids: list[str]) -> dict[str, str]:
-        """A mark per conversation (absent: no events) that changes whenever an event is
-        appended to it or moved in or out (its count and sum of ``seq``); reports cache
-        on it. An amendment (reaction, edit, deletion) leaves it: none changes a metric."""
+    async def report_marks(self, since: datetime) -> dict[str, tuple[str, str]]:
+        """For each conversation active since ``since``: a mark of its events (their count
+        and ``seq`` sum: moves when one is appended or moved in or out; an amendment —
+        reaction, edit, deletion — changes no metric and leaves it) and a mark of all a
+        report reads of it (its stored fields, its customer's ``updated_at``, the events
+        mark). Reports cache on them."""
 
     # -- outbox ------------------------------------------------------------
     async def claim_outbound(

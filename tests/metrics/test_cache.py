@@ -4,6 +4,9 @@ the next report (both stores)."""
 
 from __future__ import annotations
 
+import pytest
+
+from hub.metrics import service
 from hub.metrics.cache import FactsCache
 from hub.metrics.service import collect, policies_for, summarise
 from hub.operations import OperationsSettings
@@ -19,10 +22,19 @@ async def test_a_second_report_reads_no_events_and_changes_show_at_once(
     policies = policies_for(OperationsSettings.model_validate(CONFIG))
     cache = FactsCache()
     first = await collect(store, policies, since=SINCE, until=UNTIL, cache=cache)
-    misses = cache.misses
+    misses = cache.dressed.misses
+    measured = cache.measured.misses
     again = await collect(store, policies, since=SINCE, until=UNTIL, cache=cache)
-    assert again == first and cache.misses == misses  # nothing re-read
+    assert again == first and cache.dressed.misses == misses  # nothing re-read
     assert summarise(again).as_json() == summarise(first).as_json()
+
+    # A customer's new plan re-dresses their conversation without reading its events.
+    a = month.convs["A"]
+    customer = (await store.get_conversation(a)).customer_id
+    await store.update_customer(customer, attributes={"plan": "Starter"})
+    renamed = await collect(store, policies, since=SINCE, until=UNTIL, cache=cache)
+    assert {x.conversation_id: x.tier for x in renamed}[a] == "starter"
+    assert cache.dressed.misses == misses + 1 and cache.measured.misses == measured
 
     g, e, f = (month.convs[k] for k in "GEF")
     await month.reply(at(30, 16, 30), g, month.sam, EMAIL)
@@ -41,3 +53,14 @@ async def test_a_second_report_reads_no_events_and_changes_show_at_once(
     total = summarise(facts)
     # F's NPS answer (10) joins E's and is the one E keeps; G's CSAT (1) is new.
     assert (total.volume, total.csat_avg, total.responses, total.nps) == (6, 3.0, 8, 100.0)
+
+
+async def test_many_changed_conversations_are_read_by_listing_with_the_same_figures(
+    store: TimelineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await build_month(store)
+    policies = policies_for(OperationsSettings.model_validate(CONFIG))
+    one_by_one = await collect(store, policies, since=SINCE, until=UNTIL, cache=FactsCache())
+    monkeypatch.setattr(service, "FEW", 0)
+    listed = await collect(store, policies, since=SINCE, until=UNTIL, cache=FactsCache())
+    assert listed == one_by_one and len(listed) == 7

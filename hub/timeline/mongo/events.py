@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -271,22 +272,27 @@ class EventOps(MongoBase):
             events.sort(key=lambda e: e.seq)
         return out
 
-    async def event_marks(self, conversation_ids: list[str]) -> dict[str, str]:
-        ids = list(dict.fromkeys(conversation_ids))
-        out: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
+    async def report_marks(self, since: datetime) -> dict[str, tuple[str, str]]:
+        convs = [d async for d in self.conversations.find({"last_activity_at": {"$gte": since}})]
+        ids = [d["_id"] for d in convs]
+        customers = list({d["customer_id"] for d in convs})
+        updated: dict[str, Any] = {}
+        events: dict[str, str] = {}
+        for start in range(0, len(ids), 500):  # never more customers than conversations
+            part = customers[start : start + 500]
+            found = self.customers.find({"_id": {"$in": part}}, {"updated_at": 1})
+            async for doc in found:
+                updated[doc["_id"]] = doc.get("updated_at")
             pipeline: list[Doc] = [
                 {"$match": {"conversation_id": {"$in": ids[start : start + 500]}}},
-                {
-                    "$group": {
-                        "_id": "$conversation_id",
-                        "n": {"$sum": 1},
-                        "s": {"$sum": "$seq"},
-                    }
-                },
+                {"$group": {"_id": "$conversation_id", "n": {"$sum": 1}, "s": {"$sum": "$seq"}}},
             ]
             async for doc in await self.event_docs.aggregate(pipeline):
-                out[str(doc["_id"])] = f"{doc['n']}:{doc['s']}"
+                events[doc["_id"]] = f"{doc['n']}:{doc['s']}"
+        out: dict[str, tuple[str, str]] = {}
+        for d in convs:
+            mark = events.get(d["_id"], "")
+            out[d["_id"]] = (mark, repr((sorted(d.items()), updated.get(d["customer_id"]), mark)))
         return out
 
     async def _exists(self, query: Doc) -> bool:

@@ -211,14 +211,16 @@ def _of_conversations(conn: sqlite3.Connection, ids: list[str]) -> dict[str, lis
     return out
 
 
-def _marks(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
-    marks = ", ".join("?" * len(ids))
-    sql = (
-        "SELECT conversation_id AS c, COUNT(*) AS n, SUM(seq) AS s FROM events "  # noqa: S608
-        f"WHERE conversation_id IN ({marks}) GROUP BY conversation_id"
+def _report_marks(conn: sqlite3.Connection, since: str) -> dict[str, tuple[str, str]]:
+    cur = conn.cursor()
+    cur.row_factory = None
+    cur.execute(
+        "SELECT (SELECT COUNT(*) || ':' || SUM(seq) FROM events e WHERE e.conversation_id = c.id),"
+        " cu.updated_at, c.* FROM conversations c LEFT JOIN customers cu ON cu.id = c.customer_id"
+        " WHERE c.last_activity_at >= ?",
+        (since,),
     )
-    found = rows(conn, sql, ids)
-    return {row["c"]: f"{row['n']}:{row['s']}" for row in found}
+    return {row[2]: (row[0] or "", repr(row)) for row in cur}
 
 
 class EventOps(SQLiteBase):
@@ -237,12 +239,8 @@ class EventOps(SQLiteBase):
             out |= await self._query(_of_conversations, ids[start : start + 500])
         return out
 
-    async def event_marks(self, conversation_ids: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        ids = list(dict.fromkeys(conversation_ids))
-        for start in range(0, len(ids), 500):
-            out |= await self._query(_marks, ids[start : start + 500])
-        return out
+    async def report_marks(self, since: datetime) -> dict[str, tuple[str, str]]:
+        return await self._query(_report_marks, ts(since))
 
     async def get_event(self, event_id: str) -> Event:
         found = await self._query(event_where, "id = ?", (event_id,))
