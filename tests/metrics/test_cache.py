@@ -4,6 +4,8 @@ the next report (both stores)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from hub.metrics import service
@@ -64,3 +66,28 @@ async def test_many_changed_conversations_are_read_by_listing_with_the_same_figu
     monkeypatch.setattr(service, "FEW", 0)
     listed = await collect(store, policies, since=SINCE, until=UNTIL, cache=FactsCache())
     assert listed == one_by_one and len(listed) == 7
+
+
+async def test_report_marks_move_with_what_a_report_reads(store: TimelineStore) -> None:
+    month = await build_month(store)
+    a, b = month.convs["A"], month.convs["B"]
+    before = await store.report_marks(SINCE)
+    assert a in before and month.convs["G"] in before
+    assert all(m[0] for m in before.values())  # every conversation here has events
+
+    first = (await store.events(conversation_id=a, direction="newer", limit=1)).items[0]
+    edited = dataclasses.replace(first, text="I was charged twice", meta={**first.meta})
+    assert await store.amend_event(first.id, lambda e: edited) is not None
+    assert (await store.report_marks(SINCE))[a] == before[a]  # an edit changes no metric
+
+    await month.reply(at(20, 10), a, month.kim, EMAIL)
+    after_reply = await store.report_marks(SINCE)
+    assert after_reply[a][0] != before[a][0] and after_reply[a][1] != before[a][1]
+    assert after_reply[b] == before[b]
+
+    customer = (await store.get_conversation(a)).customer_id
+    await store.update_customer(customer, attributes={"plan": "Pro"})
+    await store.update_conversation(b, ConversationUpdate(tags=["team:billing"]))
+    moved = await store.report_marks(SINCE)
+    assert moved[b][0] == before[b][0] and moved[b][1] != before[b][1]
+    assert moved[a][0] == after_reply[a][0] and moved[a][1] != after_reply[a][1]

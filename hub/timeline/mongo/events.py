@@ -283,12 +283,14 @@ class EventOps(MongoBase):
             found = self.customers.find({"_id": {"$in": part}}, {"updated_at": 1})
             async for doc in found:
                 updated[doc["_id"]] = doc.get("updated_at")
-            pipeline: list[Doc] = [
-                {"$match": {"conversation_id": {"$in": ids[start : start + 500]}}},
-                {"$group": {"_id": "$conversation_id", "n": {"$sum": 1}, "s": {"$sum": "$seq"}}},
-            ]
-            async for doc in await self.event_docs.aggregate(pipeline):
-                events[doc["_id"]] = f"{doc['n']}:{doc['s']}"
+            # summed here: FerretDB answers only a $group's first accumulator right
+            sums: dict[str, list[int]] = {}
+            query = {"conversation_id": {"$in": ids[start : start + 500]}}
+            async for doc in self.event_docs.find(query, {"conversation_id": 1, "seq": 1}):
+                n_s = sums.setdefault(doc["conversation_id"], [0, 0])
+                n_s[0] += 1
+                n_s[1] += int(doc.get("seq") or 0)
+            events |= {conv: f"{n}:{total}" for conv, (n, total) in sums.items()}
         out: dict[str, tuple[str, str]] = {}
         for d in convs:
             mark = events.get(d["_id"], "")
