@@ -17,7 +17,9 @@ from email import policy
 from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from typing import Any
 
 import charset_normalizer
 
@@ -65,6 +67,35 @@ _DECODED = {"subject"}
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _BRACKETED = re.compile(r"^([^<>]*)<([^<>\s]+@[^<>\s]+)>$")
 _NAME_ADDRESS = re.compile(r"[^\s<>@()\"',;:]+@[^\s<>@()\"',;:]+\.[^\s<>@()\"',;:]{2,}")
+
+
+class _ParsePolicy(EmailPolicy):
+    """``policy.default`` that parses each header value once per message.
+
+    The modern policy builds a header object on every read, and a message's
+    Content-Type is read a dozen times while walking it; the objects are
+    immutable, so one message's parse shares them.
+    """
+
+    parsed_headers: dict[tuple[str, str], object] | None = None
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        cache = self.parsed_headers
+        if cache is None or hasattr(value, "name"):
+            return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
+        key = (name, value)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = super().header_fetch_parse(name, value)
+        return found  # type: ignore[return-value]
+
+
+_PARSE_POLICY = _ParsePolicy()
+
+
+def _policy() -> EmailPolicy:
+    fresh: dict[str, Any] = {"parsed_headers": {}}
+    return _PARSE_POLICY.clone(**fresh)
 
 
 class Unparseable(ValueError):
@@ -304,7 +335,7 @@ def sender_of(value: str) -> tuple[str, str]:
 
 def parse_headers(raw: bytes) -> Message:
     """Headers only (for messages over the size limit)."""
-    return BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    return BytesParser(policy=_policy()).parsebytes(raw, headersonly=True)
 
 
 def parse_mail(
@@ -315,7 +346,7 @@ def parse_mail(
     headers_only: bool = False,
 ) -> ParsedMail:
     """Parse one message. Raises :class:`Unparseable` only when it has no usable sender."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=headers_only)
+    msg = BytesParser(policy=_policy()).parsebytes(raw, headersonly=headers_only)
     name, address = sender_of(_header(msg, "From") or "")
     if "@" not in address:
         name, address = sender_of(_header(msg, "Sender") or _header(msg, "Return-Path") or "")
